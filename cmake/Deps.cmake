@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: MIT
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.14)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
+pkg_check_modules(OPENSSL REQUIRED IMPORTED_TARGET libcrypto libssl)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+
+# llhttp: a system library when there is one, else Debian's node-llhttp C sources.
+pkg_check_modules(LLHTTP IMPORTED_TARGET libllhttp)
+if(LLHTTP_FOUND)
+  add_library(llhttp INTERFACE)
+  target_link_libraries(llhttp INTERFACE PkgConfig::LLHTTP)
+else()
+  set(LLHTTP_SRC_DIR /usr/share/llhttp CACHE PATH "llhttp C sources (node-llhttp)")
+  set(LLHTTP_INC_DIR /usr/share/include/llhttp CACHE PATH "llhttp header (node-llhttp)")
+  if(NOT EXISTS ${LLHTTP_SRC_DIR}/llhttp.c OR NOT EXISTS ${LLHTTP_INC_DIR}/llhttp.h)
+    message(FATAL_ERROR "llhttp not found: install node-llhttp (scripts/deps)")
+  endif()
+  add_library(llhttp STATIC ${LLHTTP_SRC_DIR}/api.c ${LLHTTP_SRC_DIR}/http.c ${LLHTTP_SRC_DIR}/llhttp.c)
+  target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INC_DIR})
+  target_compile_options(llhttp PRIVATE -w)
+  set_target_properties(llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endif()
+
+find_library(CMOCKA_LIB cmocka)

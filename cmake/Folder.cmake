@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: MIT
+# eip_folder_library(<name> [EXCLUDE file...] LIBS <deps...>)
+# One static library per source folder, built from every *.c in it, so adding a
+# module is adding a file. A folder without sources yet is an INTERFACE library.
+function(eip_folder_library name)
+  cmake_parse_arguments(A "" "" "EXCLUDE;LIBS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.c)
+  foreach(x IN LISTS A_EXCLUDE)
+    list(REMOVE_ITEM srcs ${CMAKE_CURRENT_SOURCE_DIR}/${x})
+  endforeach()
+  if(srcs)
+    add_library(${name} STATIC ${srcs})
+    eip_project_target(${name})
+    target_link_libraries(${name} PUBLIC ${A_LIBS})
+  else()
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${name} INTERFACE ${A_LIBS})
+  endif()
+endfunction()
