@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EIP_K8S_INTERNAL_H
+#define EIP_K8S_INTERNAL_H
+
+/* Helpers shared by the files of k8s/ only; not for other folders. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decodes standard base64 (whitespace ignored, padding optional). 0 and a
+ * NUL-terminated *out of *out_len bytes, -EINVAL on a bad character, -ENOMEM. */
+int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len);
+
+/* Reads a whole small file (max bytes). 0 and NUL-terminated *out, or -errno
+ * (-E2BIG when larger than max). Synchronous: only for tiny local files
+ * (tokens, service-account namespace), as client-go does. */
+int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len);
+
+/* Percent-encodes s for a URL query value into dst (cap bytes). Returns the
+ * length, or 0 when dst is too small. */
+size_t k8s_query_escape(char *dst, size_t cap, const char *s);
+
+/* "2026-11-26T03:54:45.123456Z" (Kubernetes MicroTime) from wall-clock
+ * microseconds; cap >= 28. Returns the length or 0. */
+size_t k8s_format_microtime(char *dst, size_t cap, int64_t usec);
+
+/* Copies src into dst (cap bytes), always NUL-terminating, truncating. */
+void k8s_strlcpy(char *dst, const char *src, size_t cap);
+
+#endif

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+#include "k8s/internal.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len)
+{
+    char *dst = malloc(in_len / 4 * 3 + 4);
+    if (!dst)
+        return -ENOMEM;
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    int pad = 0;
+    for (size_t i = 0; i < in_len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            continue;
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        int v = b64_value(c);
+        if (v < 0 || pad) {
+            free(dst);
+            return -EINVAL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            dst[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    if (pad > 2 || bits >= 6) {
+        free(dst);
+        return -EINVAL;
+    }
+    dst[n] = '\0';
+    *out = dst;
+    if (out_len)
+        *out_len = n;
+    return 0;
+}
+
+int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    size_t cap = 4096, len = 0;
+    char *data = malloc(cap);
+    if (!data) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap > max) {
+                r = -E2BIG;
+                goto out;
+            }
+            char *p = realloc(data, cap * 2);
+            if (!p) {
+                r = -ENOMEM;
+                goto out;
+            }
+            data = p;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, data + len, cap - len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > max) {
+            r = -E2BIG;
+            goto out;
+        }
+    }
+    data[len] = '\0';
+    *out = data;
+    data = NULL;
+    if (out_len)
+        *out_len = len;
+out:
+    free(data);
+    close(fd);
+    return r;
+}
+
+size_t k8s_query_escape(char *dst, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '_' || c == '.' || c == '~';
+        size_t need = plain ? 1 : 3;
+        if (n + need >= cap)
+            return 0;
+        if (plain) {
+            dst[n++] = (char)c;
+        } else {
+            dst[n++] = '%';
+            dst[n++] = hex[c >> 4];
+            dst[n++] = hex[c & 15];
+        }
+    }
+    if (n >= cap)
+        return 0;
+    dst[n] = '\0';
+    return n;
+}
+
+size_t k8s_format_microtime(char *dst, size_t cap, int64_t usec)
+{
+    struct tm tm;
+    time_t t = (time_t)(usec / 1000000);
+    if (cap < 28 || !gmtime_r(&t, &tm))
+        return 0;
+    size_t n = strftime(dst, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0 || n + 9 > cap)
+        return 0;
+    long frac = (long)(usec % 1000000);
+    for (int i = 5; i >= 0; i--) {
+        dst[n + 1 + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    dst[n] = '.';
+    dst[n + 7] = 'Z';
+    dst[n + 8] = '\0';
+    return n + 8;
+}
+
+void k8s_strlcpy(char *dst, const char *src, size_t cap)
+{
+    if (!cap)
+        return;
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
