@@ -39,6 +39,9 @@ typedef struct http_response {
     const char *body;          /* NUL-terminated; "" in streaming mode */
     size_t body_len;
     double total_seconds; /* time from send to completion */
+    /* Internal to http/client.c: what http_response_header() searches. NULL in a
+     * response built by hand (e.g. a fake in a unit test): lookups then return NULL. */
+    const struct http_headers *headers_;
 } http_response;
 
 /* Case-insensitive response header lookup; the last value wins. The pointer is

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* http_fetch: a small CLI over http/client.h for tests/e2e/http.
+ *
+ * http_fetch [--method M] [--header H]... [--data S] [--cacert F] [--ca-pem F]
+ *            [--cert F --key F] [--cert-pem F --key-pem F] [--tls-server-name N]
+ *            [--insecure] [--timeout-ms N] [--connect-timeout-ms N] [--max-bytes N]
+ *            [--stream] [--cancel-after-chunks N] [--abort-after-chunks N]
+ *            [--cancel-after-ms N] [--free-after-ms N] [--parallel N]
+ *            [--show-header NAME]... [--print-body] URL
+ *
+ * Prints one JSON line per event on stdout (flushed): {"event":"chunk",...} for each
+ * streamed chunk, {"event":"done",...} per finished request, {"event":"cancelled"}
+ * for a request cancelled by --cancel-after-*, and with --parallel a final
+ * {"event":"summary",...}. Exit status 0 when the run itself worked (whatever the
+ * HTTP outcome), 2 on usage errors, 3 when a send failed, 4 when the loop did not
+ * close cleanly (a handle leaked). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "http/client.h"
+
+#define MAX_HEADERS 64
+
+struct fetch {
+    uv_loop_t *loop;
+    http_client *client;
+    http_request_opts opts;
+    const char *show[MAX_HEADERS];
+    size_t nshow;
+    bool print_body;
+    long cancel_after_chunks, abort_after_chunks;
+    long cancel_after_ms, free_after_ms;
+    long parallel;
+    long outstanding;
+    uv_timer_t timer;
+    bool timer_used;
+    json_t *errors;   /* summary: error name -> count */
+    json_t *statuses; /* summary: status -> count */
+    struct job *jobs;
+};
+
+struct job {
+    struct fetch *f;
+    http_request *req;
+    long index;
+    long chunks;
+    size_t streamed;
+    double first_chunk_s;
+    bool finished;
+};
+
+static void emit(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        free(s);
+    }
+    json_decref(o);
+}
+
+static json_t *str_or_null(const char *s, size_t len)
+{
+    json_t *j = json_stringn(s, len);
+    return j ? j : json_null();
+}
+
+static json_t *headers_json(struct fetch *f, const http_response *resp)
+{
+    json_t *h = json_object();
+    for (size_t i = 0; h && i < f->nshow; i++) {
+        const char *v = http_response_header(resp, f->show[i]);
+        json_object_set_new(h, f->show[i], v ? str_or_null(v, strlen(v)) : json_null());
+    }
+    return h;
+}
+
+static void job_finished(struct job *j)
+{
+    struct fetch *f = j->f;
+    j->finished = true;
+    j->req = NULL;
+    if (--f->outstanding == 0) {
+        if (f->timer_used)
+            uv_close((uv_handle_t *)&f->timer, NULL);
+        f->timer_used = false;
+        http_client_free(f->client);
+        f->client = NULL;
+    }
+}
+
+static void count(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    json_object_set_new(obj, key, json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+static int on_chunk(http_request *req, const http_response *partial, const char *data, size_t len,
+                    void *arg)
+{
+    struct job *j = arg;
+    struct fetch *f = j->f;
+    if (j->chunks == 0)
+        j->first_chunk_s = partial->total_seconds;
+    j->chunks++;
+    j->streamed += len;
+    if (f->parallel <= 1) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "event", "chunk", "n",
+                              (json_int_t)j->chunks, "len", (json_int_t)len, "status",
+                              (json_int_t)partial->status, "headers", headers_json(f, partial));
+        if (o && f->print_body)
+            json_object_set_new(o, "data", str_or_null(data, len));
+        if (o)
+            emit(o);
+    }
+    if (f->cancel_after_chunks && j->chunks >= f->cancel_after_chunks) {
+        http_request_cancel(req);
+        http_request_cancel(req); /* twice: must be harmless */
+        if (f->parallel <= 1)
+            emit(json_pack("{s:s, s:I}", "event", "cancelled", "chunks", (json_int_t)j->chunks));
+        job_finished(j);
+        return 0; /* ignored: the request is cancelled */
+    }
+    if (f->abort_after_chunks && j->chunks >= f->abort_after_chunks)
+        return 1;
+    return 0;
+}
+
+static void on_done(http_request *req, const http_response *resp, void *arg)
+{
+    (void)req;
+    struct job *j = arg;
+    struct fetch *f = j->f;
+    const char *name = http_error_name(resp->error);
+    count(f->errors, name);
+    char st[32];
+    snprintf(st, sizeof(st), "%ld", resp->status);
+    count(f->statuses, st);
+    if (f->parallel <= 1) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "event", "done",
+                              "error", name, "error_message", resp->error_message, "status",
+                              (json_int_t)resp->status, "body_len", (json_int_t)resp->body_len,
+                              "chunks", (json_int_t)j->chunks, "streamed", (json_int_t)j->streamed,
+                              "first_chunk_s", j->first_chunk_s, "total_s", resp->total_seconds,
+                              "headers", headers_json(f, resp));
+        if (o && f->print_body)
+            json_object_set_new(o, "body", str_or_null(resp->body, resp->body_len));
+        if (o)
+            emit(o);
+    }
+    job_finished(j);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct fetch *f = t->data;
+    if (f->cancel_after_ms) {
+        for (long i = 0; i < f->parallel; i++) {
+            struct job *j = &f->jobs[i];
+            if (j->finished)
+                continue;
+            http_request_cancel(j->req);
+            emit(json_pack("{s:s, s:I}", "event", "cancelled", "chunks", (json_int_t)j->chunks));
+            job_finished(&f->jobs[i]);
+        }
+    } else if (f->free_after_ms && f->client) {
+        size_t before = http_client_active(f->client);
+        emit(json_pack("{s:s, s:I}", "event", "freeing", "active", (json_int_t)before));
+        /* Each on_done(HTTP_E_CANCELLED) runs inside this call; the last one frees
+         * the client again through job_finished, which must be a no-op. */
+        http_client *c = f->client;
+        uv_close((uv_handle_t *)&f->timer, NULL);
+        f->timer_used = false;
+        http_client_free(c);
+    }
+}
+
+static char *read_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            char *p = realloc(data, cap);
+            if (!p) {
+                free(data);
+                fclose(fp);
+                return NULL;
+            }
+            data = p;
+        }
+        size_t n = fread(data + len, 1, cap - len - 1, fp);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(fp);
+    data[len] = '\0';
+    return data;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: http_fetch [options] URL (see the source)\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    struct fetch f;
+    memset(&f, 0, sizeof(f));
+    const char *headers[MAX_HEADERS + 1] = {0};
+    size_t nheaders = 0;
+    char *ca_pem = NULL, *cert_pem = NULL, *key_pem = NULL;
+    long max_bytes = 0;
+    f.parallel = 1;
+    int rc = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+#define NEED_ARG                                                                                   \
+    do {                                                                                           \
+        if (!v)                                                                                    \
+            return usage();                                                                        \
+        i++;                                                                                       \
+    } while (0)
+#define NEED_LONG(dst)                                                                             \
+    do {                                                                                           \
+        NEED_ARG;                                                                                  \
+        if (parse_long(v, &n))                                                                     \
+            return usage();                                                                        \
+        (dst) = n;                                                                                 \
+    } while (0)
+        if (strcmp(a, "--method") == 0) {
+            NEED_ARG;
+            f.opts.method = v;
+        } else if (strcmp(a, "--header") == 0) {
+            NEED_ARG;
+            if (nheaders == MAX_HEADERS)
+                return usage();
+            headers[nheaders++] = v;
+        } else if (strcmp(a, "--data") == 0) {
+            NEED_ARG;
+            f.opts.body = v;
+            f.opts.body_len = strlen(v);
+        } else if (strcmp(a, "--cacert") == 0) {
+            NEED_ARG;
+            f.opts.ca_file = v;
+        } else if (strcmp(a, "--ca-pem") == 0) {
+            NEED_ARG;
+            if (!(ca_pem = read_file(v)))
+                return usage();
+            f.opts.ca_pem = ca_pem;
+        } else if (strcmp(a, "--cert") == 0) {
+            NEED_ARG;
+            f.opts.client_cert_file = v;
+        } else if (strcmp(a, "--key") == 0) {
+            NEED_ARG;
+            f.opts.client_key_file = v;
+        } else if (strcmp(a, "--cert-pem") == 0) {
+            NEED_ARG;
+            if (!(cert_pem = read_file(v)))
+                return usage();
+            f.opts.client_cert_pem = cert_pem;
+        } else if (strcmp(a, "--key-pem") == 0) {
+            NEED_ARG;
+            if (!(key_pem = read_file(v)))
+                return usage();
+            f.opts.client_key_pem = key_pem;
+        } else if (strcmp(a, "--tls-server-name") == 0) {
+            NEED_ARG;
+            f.opts.tls_server_name = v;
+        } else if (strcmp(a, "--insecure") == 0) {
+            f.opts.insecure_skip_verify = true;
+        } else if (strcmp(a, "--timeout-ms") == 0) {
+            NEED_LONG(f.opts.timeout_ms);
+        } else if (strcmp(a, "--connect-timeout-ms") == 0) {
+            NEED_LONG(f.opts.connect_timeout_ms);
+        } else if (strcmp(a, "--max-bytes") == 0) {
+            NEED_LONG(max_bytes);
+        } else if (strcmp(a, "--stream") == 0) {
+            f.opts.on_chunk = on_chunk;
+        } else if (strcmp(a, "--cancel-after-chunks") == 0) {
+            NEED_LONG(f.cancel_after_chunks);
+        } else if (strcmp(a, "--abort-after-chunks") == 0) {
+            NEED_LONG(f.abort_after_chunks);
+        } else if (strcmp(a, "--cancel-after-ms") == 0) {
+            NEED_LONG(f.cancel_after_ms);
+        } else if (strcmp(a, "--free-after-ms") == 0) {
+            NEED_LONG(f.free_after_ms);
+        } else if (strcmp(a, "--parallel") == 0) {
+            NEED_LONG(f.parallel);
+            if (f.parallel < 1)
+                return usage();
+        } else if (strcmp(a, "--show-header") == 0) {
+            NEED_ARG;
+            if (f.nshow == MAX_HEADERS)
+                return usage();
+            f.show[f.nshow++] = v;
+        } else if (strcmp(a, "--print-body") == 0) {
+            f.print_body = true;
+        } else if (a[0] == '-') {
+            return usage();
+        } else if (!f.opts.url) {
+            f.opts.url = a;
+        } else {
+            return usage();
+        }
+#undef NEED_ARG
+#undef NEED_LONG
+    }
+    if (!f.opts.url)
+        return usage();
+    if ((f.cancel_after_chunks || f.abort_after_chunks) && !f.opts.on_chunk)
+        return usage();
+    f.opts.headers = nheaders ? headers : NULL;
+    f.opts.max_response_bytes = (size_t)max_bytes;
+    f.opts.on_done = on_done;
+
+    uv_loop_t loop;
+    if (uv_loop_init(&loop))
+        return 1;
+    f.loop = &loop;
+    f.errors = json_object();
+    f.statuses = json_object();
+    f.jobs = calloc((size_t)f.parallel, sizeof(*f.jobs));
+    f.client = http_client_new(&loop, NULL);
+    if (!f.errors || !f.statuses || !f.jobs || !f.client) {
+        fprintf(stderr, "http_fetch: setup failed\n");
+        return 1;
+    }
+    for (long i = 0; i < f.parallel; i++) {
+        struct job *j = &f.jobs[i];
+        j->f = &f;
+        j->index = i;
+        f.opts.arg = j;
+        int r = http_client_send(f.client, &f.opts, &j->req);
+        if (r) {
+            emit(json_pack("{s:s, s:i, s:s}", "event", "send_failed", "errno", -r, "message",
+                           strerror(-r)));
+            rc = 3;
+            j->finished = true;
+            continue;
+        }
+        f.outstanding++;
+    }
+    if (f.outstanding == 0) {
+        http_client_free(f.client);
+        f.client = NULL;
+    } else if (f.cancel_after_ms || f.free_after_ms) {
+        uv_timer_init(&loop, &f.timer);
+        f.timer.data = &f;
+        f.timer_used = true;
+        uv_timer_start(&f.timer, on_timer,
+                       (uint64_t)(f.cancel_after_ms ? f.cancel_after_ms : f.free_after_ms), 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (f.parallel > 1) {
+        json_t *o = json_pack("{s:s, s:I, s:O, s:O}", "event", "summary", "count",
+                              (json_int_t)f.parallel, "errors", f.errors, "statuses", f.statuses);
+        if (o)
+            emit(o);
+    }
+    if (f.outstanding != 0) {
+        fprintf(stderr, "http_fetch: %ld requests never finished\n", f.outstanding);
+        rc = 4;
+    }
+    if (uv_loop_close(&loop) != 0) {
+        fprintf(stderr, "http_fetch: loop not closed cleanly (leaked handles)\n");
+        rc = 4;
+    }
+    json_decref(f.errors);
+    json_decref(f.statuses);
+    free(f.jobs);
+    free(ca_pem);
+    free(cert_pem);
+    free(key_pem);
+    return rc;
+}
