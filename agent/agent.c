@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: MIT */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const state_names[] = {"starting", "running", "draining", "stopped"};
+
+static void agent_set_state(struct agent *a, enum agent_state s)
+{
+    if (a->state == s)
+        return;
+    log_debug("agent: %s -> %s", state_names[a->state], state_names[s]);
+    a->state = s;
+}
+
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    if (!err || !cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static void on_observe(const char *route, const char *method, int status, void *arg)
+{
+    (void)method;
+    struct agent *a = arg;
+    char code[16];
+    snprintf(code, sizeof(code), "%d", status);
+    const char *labels[] = {route && *route ? route : "other", code};
+    metrics_inc(a->m_http_requests, labels);
+}
+
+static void on_readiness(readiness *r, void *arg)
+{
+    struct agent *a = arg;
+    if (a->state != AGENT_RUNNING)
+        return;
+    char summary[200], status[256];
+    readiness_summary(r, summary, sizeof(summary));
+    snprintf(status, sizeof(status), "listening on %s; %s", a->cfg->listen, summary);
+    agent_notify_status(a->notify, status);
+}
+
+/* ---- shutdown ---- */
+
+static void agent_maybe_free(struct agent *a)
+{
+    if (!a->free_requested || a->open_handles)
+        return;
+    metrics_free(a->metrics);
+    readiness_free(a->ready);
+    free(a);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct agent *a = h->data;
+    a->open_handles--;
+    agent_maybe_free(a);
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, on_handle_closed);
+}
+
+/* Closes every handle the agent owns; the loop ends when the last is gone. */
+static void close_all(struct agent *a)
+{
+    if (a->state == AGENT_STOPPED)
+        return;
+    agent_set_state(a, AGENT_STOPPED);
+    close_if_open((uv_handle_t *)&a->sig_term);
+    close_if_open((uv_handle_t *)&a->sig_int);
+    close_if_open((uv_handle_t *)&a->sig_hup);
+    close_if_open((uv_handle_t *)&a->drain_timer);
+    http_server_free(a->server);
+    a->server = NULL;
+    http_client_free(a->http);
+    a->http = NULL;
+    agent_notify_free(a->notify);
+    a->notify = NULL;
+}
+
+static void on_drained(void *arg)
+{
+    struct agent *a = arg;
+    a->drained = true;
+    if (a->in_server_shutdown)
+        return; /* finished inside http_server_shutdown(); agent_stop closes */
+    log_info("drained: every connection closed");
+    close_all(a);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    log_warn("drain did not finish within %d ms; closing the remaining connections",
+             a->cfg->shutdown_timeout_ms);
+    close_all(a);
+}
+
+void agent_stop(struct agent *a)
+{
+    if (a->state == AGENT_STOPPED)
+        return;
+    if (a->state == AGENT_DRAINING) {
+        log_warn("second stop request: closing without waiting for the drain");
+        close_all(a);
+        return;
+    }
+    bool was_running = a->state == AGENT_RUNNING;
+    agent_set_state(a, AGENT_DRAINING);
+    if (a->notify)
+        agent_notify_stopping(a->notify, "draining");
+    /* In-flight outgoing requests are cancelled; their callbacks see HTTP_E_CANCELLED. */
+    http_client_free(a->http);
+    a->http = NULL;
+    if (!was_running || !a->server) {
+        close_all(a);
+        return;
+    }
+    log_info("stopping: draining connections (at most %d ms)", a->cfg->shutdown_timeout_ms);
+    uv_timer_start(&a->drain_timer, on_drain_timeout, (uint64_t)a->cfg->shutdown_timeout_ms, 0);
+    a->in_server_shutdown = true;
+    http_server_shutdown(a->server, on_drained, a);
+    a->in_server_shutdown = false;
+    if (a->drained) {
+        log_info("drained: no connection was open");
+        close_all(a);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct agent *a = h->data;
+    log_info("received %s", strsignal(signum));
+    agent_stop(a);
+}
+
+/* SIGHUP: the file (and env, flags, by precedence) are read again; only the log
+ * settings are applied, the rest needs a restart. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct agent *a = h->data;
+    struct agent_config fresh;
+    char err[512] = "";
+    int r = agent_config_load(&fresh, a->cli, false, err, sizeof(err));
+    if (r) {
+        log_error("SIGHUP: configuration not reloaded: %s", err);
+        agent_config_free(&fresh);
+        return;
+    }
+    enum eip_log_level old_level = a->cfg->log_level;
+    enum eip_log_format old_format = a->cfg->log_format;
+    if (fresh.log_level != old_level) {
+        a->cfg->log_level = fresh.log_level;
+        eip_log_set_level(fresh.log_level);
+        log_warn("SIGHUP: log level changed from %s to %s", eip_log_level_name(old_level),
+                 eip_log_level_name(fresh.log_level));
+    }
+    if (fresh.log_format != old_format) {
+        a->cfg->log_format = fresh.log_format;
+        eip_log_set_format(fresh.log_format);
+        log_warn("SIGHUP: log format changed from %s to %s",
+                 old_format == EIP_LOG_JSON ? "json" : "text",
+                 fresh.log_format == EIP_LOG_JSON ? "json" : "text");
+    }
+    if (fresh.log_level == old_level && fresh.log_format == old_format)
+        log_info("SIGHUP: configuration reloaded; log level %s and format %s unchanged",
+                 eip_log_level_name(old_level), old_format == EIP_LOG_JSON ? "json" : "text");
+    agent_config_free(&fresh);
+}
+
+/* ---- construction ---- */
+
+static int register_metrics(struct agent *a)
+{
+    static const char *const http_labels[] = {"path", "code", NULL};
+    static const char *const build_labels[] = {"version", NULL};
+    int r = metrics_register_process(a->metrics);
+    if (r)
+        return r;
+    metric_family *build = metrics_register(a->metrics, METRIC_GAUGE, "eip_agent_build_info",
+                                            "eip-agent build information; always 1.", build_labels);
+    a->m_http_requests = metrics_register(
+        a->metrics, METRIC_COUNTER, "eip_agent_http_requests_total",
+        "HTTP requests answered by the local API, by route pattern and status.", http_labels);
+    if (!build || !a->m_http_requests)
+        return -ENOMEM;
+    const char *v[] = {EIP_AGENT_VERSION};
+    return metrics_set(build, v, 1);
+}
+
+int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
+              const struct agent_cli *cli, char *err, size_t errcap)
+{
+    int r = -ENOMEM;
+    *out = NULL;
+    struct agent *a = calloc(1, sizeof(*a));
+    if (!a) {
+        seterr(err, errcap, "out of memory");
+        return -ENOMEM;
+    }
+    a->loop = loop;
+    a->cfg = cfg;
+    a->cli = cli;
+    a->state = AGENT_STARTING;
+
+    uv_signal_init(loop, &a->sig_term);
+    uv_signal_init(loop, &a->sig_int);
+    uv_signal_init(loop, &a->sig_hup);
+    uv_timer_init(loop, &a->drain_timer);
+    a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
+    a->drain_timer.data = a;
+    a->open_handles = 4;
+
+    a->metrics = metrics_new();
+    a->ready = readiness_new();
+    a->notify = agent_notify_new(loop);
+    if (!a->metrics || !a->ready || !a->notify)
+        goto fail;
+    if ((r = register_metrics(a)))
+        goto fail;
+    /* Met by later components: the pod reflector and the credential chain. */
+    if ((r = readiness_add(a->ready, READY_PODS_SYNCED, "pod list not synced yet")) ||
+        (r = readiness_add(a->ready, READY_CREDENTIALS_LOADED, "cloud credentials not loaded yet")))
+        goto fail;
+    readiness_set_observer(a->ready, on_readiness, a);
+
+    http_server_limits limits = {
+        .max_header_bytes = (size_t)cfg->http_max_header_bytes,
+        .max_url_bytes = (size_t)cfg->http_max_url_bytes,
+        .max_connections = (size_t)cfg->http_max_connections,
+        .header_timeout_ms = (unsigned)cfg->http_header_timeout_ms,
+        .idle_timeout_ms = (unsigned)cfg->http_idle_timeout_ms,
+    };
+    a->server = http_server_new(loop, &limits);
+    if (!a->server) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    http_server_set_observer(a->server, on_observe, a);
+    if ((r = agent_health_routes(a)))
+        goto fail;
+
+    http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
+    a->http = http_client_new(loop, &copts);
+    if (!a->http) {
+        seterr(err, errcap, "cannot create the HTTP client (libcurl)");
+        r = -ENOMEM;
+        goto fail_msg;
+    }
+
+    uv_signal_start(&a->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&a->sig_int, on_signal, SIGINT);
+    uv_signal_start(&a->sig_hup, on_sighup, SIGHUP);
+    if (!cfg->eip_controller)
+        log_warn("the eip controller is not in enableControllers: serving the local API only");
+    *out = a;
+    return 0;
+fail:
+    seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
+fail_msg:
+    agent_set_state(a, AGENT_DRAINING);
+    close_all(a);
+    agent_free(a);
+    return r;
+}
+
+int agent_start(struct agent *a, char *err, size_t errcap)
+{
+    int r = http_server_listen(a->server, a->cfg->listen);
+    if (r) {
+        if (r == -EADDRINUSE)
+            seterr(err, errcap, "cannot listen on %s: address already in use", a->cfg->listen);
+        else
+            seterr(err, errcap, "cannot listen on %s: %s", a->cfg->listen, strerror(-r));
+        return r;
+    }
+    agent_set_state(a, AGENT_RUNNING);
+    char summary[200], status[256];
+    readiness_summary(a->ready, summary, sizeof(summary));
+    log_info("eip-agent %s listening on %s (port %d); %s", EIP_AGENT_VERSION, a->cfg->listen,
+             http_server_port(a->server), summary);
+    snprintf(status, sizeof(status), "listening on %s; %s", a->cfg->listen, summary);
+    agent_notify_ready(a->notify, status);
+    return 0;
+}
+
+int agent_port(const struct agent *a)
+{
+    return a->server ? http_server_port(a->server) : 0;
+}
+
+void agent_free(struct agent *a)
+{
+    if (!a)
+        return;
+    if (a->state != AGENT_STOPPED) {
+        if (a->state != AGENT_DRAINING)
+            agent_set_state(a, AGENT_DRAINING);
+        close_all(a);
+    }
+    a->free_requested = true;
+    agent_maybe_free(a); /* now, or from the last close callback */
+}
+
+/* ---- --check-config ---- */
+
+struct check_report {
+    FILE *out;
+    size_t failed;
+    bool done;
+};
+
+static void on_checks_done(const struct check_result *res, size_t n, void *arg)
+{
+    struct check_report *rep = arg;
+    rep->done = true;
+    if (!res) {
+        fprintf(rep->out, "FAIL checks: out of memory\n");
+        rep->failed++;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fprintf(rep->out, "%s %s: %s\n", res[i].ok ? "ok  " : "FAIL", res[i].name, res[i].detail);
+        if (!res[i].ok)
+            rep->failed++;
+    }
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int agent_run_checks(const struct agent_config *cfg, check_registry *reg, FILE *out)
+{
+    uv_loop_t loop;
+    struct check_report rep = {out, 0, false};
+    if (uv_loop_init(&loop)) {
+        fprintf(out, "FAIL checks: cannot create the event loop\n");
+        return 1;
+    }
+    http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
+    struct check_env env = {&loop, cfg, http_client_new(&loop, &copts)};
+    agent_config_dump(cfg, out);
+    int r = check_registry_run(reg, &env, on_checks_done, &rep);
+    if (r) {
+        fprintf(out, "FAIL checks: %s\n", strerror(-r));
+        rep.failed++;
+    } else {
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    http_client_free(env.http);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) == UV_EBUSY) {
+        uv_walk(&loop, close_walk_cb, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    if (!r && !rep.done) {
+        fprintf(out, "FAIL checks: the loop ended before every check finished\n");
+        rep.failed++;
+    }
+    fflush(out);
+    return rep.failed ? 1 : 0;
+}
+
+int agent_check_config(const struct agent_config *cfg, FILE *out)
+{
+    check_registry *reg = check_registry_new();
+    if (!reg || check_register_all(reg)) {
+        check_registry_free(reg);
+        fprintf(out, "FAIL checks: cannot register the checks\n");
+        return 1;
+    }
+    int r = agent_run_checks(cfg, reg, out);
+    check_registry_free(reg);
+    return r;
+}
