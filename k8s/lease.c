@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+#include "k8s/lease.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "k8s/backoff.h"
+#include "k8s/internal.h"
+
+enum leader_state { L_IDLE, L_CANDIDATE, L_LEADER, L_RELEASING, L_STOPPED };
+
+struct k8s_leader {
+    k8s_client *c;
+    k8s_leader_opts o;
+    char *ns, *name, *identity;
+    char path[1300];
+    char coll_path[600];
+    enum leader_state state;
+    k8s_call *call;
+    json_t *lease;       /* the Lease object last read or written */
+    json_t *observed;    /* its spec when last seen to change */
+    int64_t observed_ms; /* monotonic time of that change */
+    int64_t renewed_ms;  /* monotonic time of the last successful renew */
+    char holder[256];
+    long long transitions;
+    uv_timer_t timer;
+    void (*stop_done)(k8s_leader *l, void *arg);
+    void *stop_arg;
+    bool freeing;
+};
+
+static const char *state_name(enum leader_state s)
+{
+    switch (s) {
+    case L_IDLE:
+        return "idle";
+    case L_CANDIDATE:
+        return "candidate";
+    case L_LEADER:
+        return "leader";
+    case L_RELEASING:
+        return "releasing";
+    case L_STOPPED:
+        return "stopped";
+    }
+    return "?";
+}
+
+static void set_state(k8s_leader *l, enum leader_state s)
+{
+    if (l->state == s)
+        return;
+    log_debug("k8s lease %s/%s (%s): %s -> %s", l->ns, l->name, l->identity, state_name(l->state),
+              state_name(s));
+    l->state = s;
+}
+
+static json_t *microtime_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char buf[40];
+    if (!k8s_format_microtime(buf, sizeof(buf), (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000))
+        return json_null();
+    return json_string(buf);
+}
+
+static void report(k8s_leader *l, const char *what, k8s_result res, const char *detail)
+{
+    log_debug("k8s lease %s/%s: %s: %s: %s", l->ns, l->name, what, k8s_result_name(res), detail);
+    if (l->o.on_error)
+        l->o.on_error(l, what, res, detail, l->o.arg);
+}
+
+static void tick(uv_timer_t *t);
+
+static void schedule(k8s_leader *l, bool jitter)
+{
+    if (l->state != L_CANDIDATE && l->state != L_LEADER)
+        return;
+    int64_t ms = l->o.retry_period_ms;
+    if (jitter) /* client-go wait.JitterUntil(retryPeriod, 1.2) while acquiring */
+        ms += (int64_t)(1.2 * k8s_backoff_rand() * (double)ms);
+    uv_timer_start(&l->timer, tick, (uint64_t)ms, 0);
+}
+
+static void observe_holder(k8s_leader *l, const json_t *spec)
+{
+    const char *h = json_string_value(json_object_get(spec, "holderIdentity"));
+    if (!h)
+        h = "";
+    json_t *tr = json_object_get(spec, "leaseTransitions");
+    l->transitions = json_is_integer(tr) ? json_integer_value(tr) : 0;
+    if (strcmp(h, l->holder) != 0) {
+        k8s_strlcpy(l->holder, h, sizeof(l->holder));
+        if (l->o.on_new_leader)
+            l->o.on_new_leader(l, h, l->o.arg);
+    }
+}
+
+static void became_leader(k8s_leader *l)
+{
+    l->renewed_ms = eip_time_mono_ms();
+    if (l->state == L_LEADER)
+        return;
+    set_state(l, L_LEADER);
+    if (l->o.on_started_leading)
+        l->o.on_started_leading(l, l->o.arg);
+}
+
+static void lost_leadership(k8s_leader *l)
+{
+    if (l->state != L_LEADER)
+        return;
+    set_state(l, L_CANDIDATE);
+    if (l->o.on_stopped_leading)
+        l->o.on_stopped_leading(l, l->o.arg);
+}
+
+/* A failed round: a leader past its renew deadline stops leading. */
+static void round_failed(k8s_leader *l)
+{
+    if (l->state == L_LEADER && eip_time_mono_ms() - l->renewed_ms > l->o.renew_deadline_ms)
+        lost_leadership(l);
+    schedule(l, l->state != L_LEADER);
+}
+
+static void remember(k8s_leader *l, json_t *lease)
+{
+    json_t *spec = json_object_get(lease, "spec");
+    json_incref(lease);
+    json_decref(l->lease);
+    l->lease = lease;
+    if (!l->observed || !json_equal(l->observed, spec)) {
+        json_decref(l->observed);
+        l->observed = json_deep_copy(spec);
+        l->observed_ms = eip_time_mono_ms();
+    }
+    observe_holder(l, spec);
+}
+
+static void write_done(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    k8s_leader *l = arg;
+    l->call = NULL;
+    if (resp->result == K8S_OK && json_is_object(resp->json)) {
+        remember(l, resp->json);
+        became_leader(l);
+        schedule(l, false);
+        return;
+    }
+    report(l, "update", resp->result, resp->status.message);
+    /* A conflict means someone else wrote: read again next round. */
+    json_decref(l->lease);
+    l->lease = NULL;
+    round_failed(l);
+}
+
+/* Writes a record with us as holder on top of l->lease (PUT) or creates it. */
+static void write_record(k8s_leader *l, bool create)
+{
+    json_t *spec = json_object();
+    json_t *old = l->lease ? json_object_get(l->lease, "spec") : NULL;
+    const char *old_holder = json_string_value(json_object_get(old, "holderIdentity"));
+    json_t *now = microtime_now();
+    json_object_set_new(spec, "holderIdentity", json_string(l->identity));
+    json_object_set_new(spec, "leaseDurationSeconds",
+                        json_integer((l->o.lease_duration_ms + 999) / 1000));
+    json_object_set(spec, "renewTime", now);
+    long long tr = json_integer_value(json_object_get(old, "leaseTransitions"));
+    if (old_holder && !strcmp(old_holder, l->identity)) {
+        json_t *at = json_object_get(old, "acquireTime");
+        json_object_set(spec, "acquireTime", at ? at : now);
+        json_object_set_new(spec, "leaseTransitions", json_integer(tr));
+    } else {
+        json_object_set(spec, "acquireTime", now);
+        json_object_set_new(spec, "leaseTransitions", json_integer(create ? 0 : tr + 1));
+    }
+    json_decref(now);
+    json_t *body;
+    int e;
+    if (create) {
+        body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "coordination.k8s.io/v1",
+                         "kind", "Lease", "metadata", "name", l->name, "namespace", l->ns, "spec",
+                         spec);
+        e = body ? k8s_post(l->c, l->coll_path, body, write_done, l, &l->call) : -ENOMEM;
+    } else {
+        body = json_deep_copy(l->lease);
+        if (body)
+            json_object_set_new(body, "spec", spec);
+        else
+            json_decref(spec);
+        e = body ? k8s_put(l->c, l->path, body, write_done, l, &l->call) : -ENOMEM;
+    }
+    json_decref(body);
+    if (e) {
+        l->call = NULL;
+        report(l, create ? "create" : "update", K8S_E_TRANSPORT, strerror(-e));
+        round_failed(l);
+    }
+}
+
+static void get_done(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    k8s_leader *l = arg;
+    l->call = NULL;
+    if (resp->result == K8S_E_NOT_FOUND) {
+        json_decref(l->lease);
+        l->lease = NULL;
+        write_record(l, true);
+        return;
+    }
+    if (resp->result != K8S_OK || !json_is_object(json_object_get(resp->json, "spec"))) {
+        report(l, "get", resp->result, resp->status.message);
+        round_failed(l);
+        return;
+    }
+    remember(l, resp->json);
+    const char *holder = l->holder;
+    bool expired = eip_time_mono_ms() - l->observed_ms >= l->o.lease_duration_ms;
+    if (*holder && strcmp(holder, l->identity) != 0 && !expired) {
+        /* Someone else holds a valid lease. */
+        if (l->state == L_LEADER)
+            lost_leadership(l);
+        schedule(l, true);
+        return;
+    }
+    write_record(l, false);
+}
+
+static void tick(uv_timer_t *t)
+{
+    k8s_leader *l = t->data;
+    if (l->call || (l->state != L_CANDIDATE && l->state != L_LEADER))
+        return;
+    if (l->state == L_LEADER && l->lease) {
+        /* client-go: a leader with a valid lease updates without reading first. */
+        write_record(l, false);
+        return;
+    }
+    int e = k8s_get(l->c, l->path, get_done, l, &l->call);
+    if (e) {
+        l->call = NULL;
+        report(l, "get", K8S_E_TRANSPORT, strerror(-e));
+        round_failed(l);
+    }
+}
+
+k8s_leader *k8s_leader_new(k8s_client *c, const k8s_leader_opts *opts)
+{
+    if (!opts || !opts->namespace || !opts->name || !opts->identity || !*opts->identity ||
+        strlen(opts->namespace) > 253 || strlen(opts->name) > 253)
+        return NULL;
+    k8s_leader *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->c = c;
+    l->o = *opts;
+    l->ns = strdup(opts->namespace);
+    l->name = strdup(opts->name);
+    l->identity = strdup(opts->identity);
+    if (!l->ns || !l->name || !l->identity) {
+        free(l->ns);
+        free(l->name);
+        free(l->identity);
+        free(l);
+        return NULL;
+    }
+    l->o.namespace = l->o.name = l->o.identity = NULL;
+    if (l->o.lease_duration_ms <= 0)
+        l->o.lease_duration_ms = 15000;
+    if (l->o.renew_deadline_ms <= 0)
+        l->o.renew_deadline_ms = 10000;
+    if (l->o.retry_period_ms <= 0)
+        l->o.retry_period_ms = 2000;
+    snprintf(l->coll_path, sizeof(l->coll_path),
+             "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->ns);
+    snprintf(l->path, sizeof(l->path), "%s/%s", l->coll_path, l->name);
+    uv_timer_init(k8s_client_loop(c), &l->timer);
+    l->timer.data = l;
+    l->state = L_IDLE;
+    return l;
+}
+
+int k8s_leader_start(k8s_leader *l)
+{
+    if (l->state != L_IDLE && l->state != L_STOPPED)
+        return -EALREADY;
+    set_state(l, L_CANDIDATE);
+    uv_timer_start(&l->timer, tick, 0, 0);
+    return 0;
+}
+
+static void finish_stop(k8s_leader *l)
+{
+    set_state(l, L_STOPPED);
+    void (*done)(k8s_leader *, void *) = l->stop_done;
+    l->stop_done = NULL;
+    if (done)
+        done(l, l->stop_arg);
+}
+
+static void release_done(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    k8s_leader *l = arg;
+    l->call = NULL;
+    if (resp->result != K8S_OK)
+        report(l, "release", resp->result, resp->status.message);
+    else
+        remember(l, resp->json);
+    finish_stop(l);
+}
+
+void k8s_leader_stop(k8s_leader *l, void (*done)(k8s_leader *l, void *arg), void *arg)
+{
+    if (l->state == L_STOPPED || l->state == L_RELEASING || l->state == L_IDLE) {
+        if (l->state == L_IDLE)
+            set_state(l, L_STOPPED);
+        if (done)
+            done(l, arg);
+        return;
+    }
+    uv_timer_stop(&l->timer);
+    k8s_call_cancel(l->call);
+    l->call = NULL;
+    bool was_leader = l->state == L_LEADER;
+    l->stop_done = done;
+    l->stop_arg = arg;
+    if (was_leader) {
+        set_state(l, L_RELEASING);
+        if (l->o.on_stopped_leading)
+            l->o.on_stopped_leading(l, l->o.arg);
+    }
+    if (!was_leader || l->o.keep_on_stop || !l->lease) {
+        finish_stop(l);
+        return;
+    }
+    /* client-go ReleaseOnCancel: an empty holder and a 1 s lease. */
+    json_t *body = json_deep_copy(l->lease);
+    json_t *spec = json_pack("{s:s, s:i, s:o, s:o, s:I}", "holderIdentity", "",
+                             "leaseDurationSeconds", 1, "acquireTime", microtime_now(), "renewTime",
+                             microtime_now(), "leaseTransitions", (json_int_t)l->transitions);
+    int e = -ENOMEM;
+    if (body && spec) {
+        json_object_set_new(body, "spec", spec);
+        spec = NULL;
+        e = k8s_put(l->c, l->path, body, release_done, l, &l->call);
+    }
+    json_decref(spec);
+    json_decref(body);
+    if (e) {
+        l->call = NULL;
+        report(l, "release", K8S_E_TRANSPORT, strerror(-e));
+        finish_stop(l);
+    }
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+    k8s_leader *l = h->data;
+    json_decref(l->lease);
+    json_decref(l->observed);
+    free(l->ns);
+    free(l->name);
+    free(l->identity);
+    free(l);
+}
+
+void k8s_leader_free(k8s_leader *l)
+{
+    if (!l)
+        return;
+    uv_timer_stop(&l->timer);
+    k8s_call_cancel(l->call);
+    l->call = NULL;
+    l->state = L_STOPPED;
+    uv_close((uv_handle_t *)&l->timer, closed_cb);
+}
+
+bool k8s_leader_is_leader(const k8s_leader *l)
+{
+    return l->state == L_LEADER;
+}
+
+const char *k8s_leader_holder(const k8s_leader *l)
+{
+    return l->holder;
+}
+
+long long k8s_leader_transitions(const k8s_leader *l)
+{
+    return l->transitions;
+}

@@ -1,0 +1,657 @@
+/* SPDX-License-Identifier: MIT */
+#include "k8s/reflector.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/rand.h"
+#include "common/timeutil.h"
+#include "k8s/backoff.h"
+#include "k8s/internal.h"
+#include "k8s/watch.h"
+
+#define KEY_MAX 512
+#define SHORT_WATCH_MS 1000
+
+enum next_action { NEXT_LIST, NEXT_WATCH };
+
+struct k8s_reflector {
+    k8s_client *c;
+    char *path, *field_selector, *label_selector;
+    k8s_reflector_opts o;
+    k8s_reflector_state state;
+    enum next_action next;
+
+    json_t *store;       /* key -> object */
+    json_t *pending;     /* the list being paged in: key -> object */
+    char *rv;            /* last seen resourceVersion; NULL before the first list */
+    char *cont;          /* continue token of the list in progress */
+    char *list_rv;       /* resourceVersion the list in progress asked for */
+    bool rv_unavailable; /* the last list said Expired/Gone: list with "" */
+    bool synced;
+
+    k8s_call *call;
+    k8s_watch_parser parser;
+    int64_t watch_started_ms;
+    uint64_t watch_events; /* events (incl. bookmarks) on the current watch */
+    int watch_timeout_s;
+
+    k8s_backoff backoff;
+    uv_timer_t backoff_timer;
+    uv_timer_t watchdog;
+    int closing; /* handles still to close before free */
+    k8s_reflector_stats stats;
+};
+
+const char *k8s_event_type_name(k8s_event_type t)
+{
+    switch (t) {
+    case K8S_EVENT_ADDED:
+        return "ADDED";
+    case K8S_EVENT_MODIFIED:
+        return "MODIFIED";
+    case K8S_EVENT_DELETED:
+        return "DELETED";
+    }
+    return "?";
+}
+
+const char *k8s_reflector_state_name(k8s_reflector_state s)
+{
+    switch (s) {
+    case K8S_REFLECTOR_IDLE:
+        return "idle";
+    case K8S_REFLECTOR_LISTING:
+        return "listing";
+    case K8S_REFLECTOR_WATCHING:
+        return "watching";
+    case K8S_REFLECTOR_BACKOFF:
+        return "backoff";
+    case K8S_REFLECTOR_STOPPED:
+        return "stopped";
+    }
+    return "?";
+}
+
+static void set_state(k8s_reflector *r, k8s_reflector_state s)
+{
+    if (r->state == s)
+        return;
+    log_debug("k8s reflector %s: %s -> %s (rv %s)", r->path, k8s_reflector_state_name(r->state),
+              k8s_reflector_state_name(s), r->rv ? r->rv : "-");
+    r->state = s;
+}
+
+static const char *obj_str(const json_t *obj, const char *field)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    const json_t *v = json_is_object(md) ? json_object_get(md, field) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int k8s_object_key(const json_t *obj, char *dst, size_t cap)
+{
+    const char *name = obj_str(obj, "name");
+    const char *ns = obj_str(obj, "namespace");
+    if (!name || !*name)
+        return -EINVAL;
+    int n = (ns && *ns) ? snprintf(dst, cap, "%s/%s", ns, name) : snprintf(dst, cap, "%s", name);
+    return (n < 0 || (size_t)n >= cap) ? -EINVAL : 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (a ? a : "")[0] == (b ? b : "")[0] && !strcmp(a ? a : "", b ? b : "");
+}
+
+static void set_rv(k8s_reflector *r, const char *rv)
+{
+    if (!rv || !*rv || (r->rv && !strcmp(r->rv, rv)))
+        return;
+    char *d = strdup(rv);
+    if (!d)
+        return; /* keep the older one: at worst a relist */
+    free(r->rv);
+    r->rv = d;
+}
+
+static void emit(k8s_reflector *r, k8s_event_type t, json_t *obj)
+{
+    if (r->o.on_event)
+        r->o.on_event(r, t, obj, r->o.arg);
+}
+
+static void report(k8s_reflector *r, const char *what, k8s_result res, const char *detail)
+{
+    r->stats.failures++;
+    log_debug("k8s reflector %s: %s failed: %s: %s", r->path, what, k8s_result_name(res), detail);
+    if (r->o.on_error)
+        r->o.on_error(r, what, res, detail, r->o.arg);
+}
+
+static void start_list(k8s_reflector *r);
+static void start_watch(k8s_reflector *r);
+
+static void backoff_cb(uv_timer_t *t)
+{
+    k8s_reflector *r = t->data;
+    if (r->state != K8S_REFLECTOR_BACKOFF)
+        return;
+    if (r->next == NEXT_WATCH)
+        start_watch(r);
+    else
+        start_list(r);
+}
+
+/* Waits (backoff with jitter, at least min_ms) and then lists or watches. */
+static void retry_later(k8s_reflector *r, enum next_action next, long long min_ms)
+{
+    uv_timer_stop(&r->watchdog);
+    int64_t wait = k8s_backoff_next(&r->backoff, eip_time_mono_ms(), k8s_backoff_rand());
+    if (min_ms > wait)
+        wait = min_ms;
+    r->next = next;
+    set_state(r, K8S_REFLECTOR_BACKOFF);
+    log_debug("k8s reflector %s: %s again in %lld ms", r->path,
+              next == NEXT_WATCH ? "watch" : "list", (long long)wait);
+    uv_timer_start(&r->backoff_timer, backoff_cb, (uint64_t)wait, 0);
+}
+
+/* Builds path?query into b. rv NULL: no resourceVersion parameter. */
+static int build_query(k8s_reflector *r, eip_buf *b, bool watch, const char *rv, const char *cont)
+{
+    char esc[2048];
+    int e = eip_buf_appends(b, r->path);
+    char sep = strchr(r->path, '?') ? '&' : '?';
+#define ADD_PARAM(name, value)                                                                     \
+    do {                                                                                           \
+        if (!k8s_query_escape(esc, sizeof(esc), (value)) && *(value))                              \
+            return -E2BIG;                                                                         \
+        if (!*(value))                                                                             \
+            esc[0] = '\0';                                                                         \
+        e = e ? e : eip_buf_appendf(b, "%c%s=%s", sep, (name), esc);                               \
+        sep = '&';                                                                                 \
+    } while (0)
+    if (r->field_selector)
+        ADD_PARAM("fieldSelector", r->field_selector);
+    if (r->label_selector)
+        ADD_PARAM("labelSelector", r->label_selector);
+    if (watch) {
+        char t[16];
+        snprintf(t, sizeof(t), "%d", r->watch_timeout_s);
+        ADD_PARAM("watch", "true");
+        ADD_PARAM("allowWatchBookmarks", "true");
+        ADD_PARAM("timeoutSeconds", t);
+    } else {
+        char l[16];
+        snprintf(l, sizeof(l), "%u", r->o.page_size);
+        ADD_PARAM("limit", l);
+    }
+    if (cont)
+        ADD_PARAM("continue", cont);
+    if (rv)
+        ADD_PARAM("resourceVersion", rv);
+#undef ADD_PARAM
+    return e;
+}
+
+/* ---- LIST ---- */
+
+static void list_done(k8s_call *call, const k8s_response *resp, void *arg);
+
+static void send_list_page(k8s_reflector *r)
+{
+    eip_buf q;
+    eip_buf_init(&q, 16384);
+    /* client-go: a continued page carries only the continue token. */
+    int e = build_query(r, &q, false, r->cont ? NULL : r->list_rv, r->cont);
+    k8s_request_opts o;
+    memset(&o, 0, sizeof(o));
+    o.path = q.data;
+    o.timeout_ms = r->o.list_timeout_ms;
+    o.on_done = list_done;
+    o.arg = r;
+    if (!e)
+        e = k8s_request(r->c, &o, &r->call);
+    eip_buf_free(&q);
+    if (e) {
+        r->call = NULL;
+        report(r, "list", K8S_E_TRANSPORT, strerror(-e));
+        retry_later(r, NEXT_LIST, 0);
+        return;
+    }
+    r->stats.lists++;
+}
+
+static void start_list(k8s_reflector *r)
+{
+    set_state(r, K8S_REFLECTOR_LISTING);
+    json_decref(r->pending);
+    r->pending = json_object();
+    free(r->cont);
+    r->cont = NULL;
+    free(r->list_rv);
+    /* client-go relistResourceVersion(): "" after Expired/Gone, "0" before
+     * anything was seen (served from the watch cache), else the last seen. */
+    r->list_rv = strdup(r->rv_unavailable ? "" : r->rv ? r->rv : "0");
+    if (!r->pending || !r->list_rv) {
+        report(r, "list", K8S_E_TRANSPORT, "out of memory");
+        retry_later(r, NEXT_LIST, 0);
+        return;
+    }
+    send_list_page(r);
+}
+
+/* Applies a complete list to the store: mark-and-sweep. */
+static void apply_list(k8s_reflector *r, json_t *fresh)
+{
+    const char *key;
+    json_t *old, *obj;
+    void *tmp;
+    /* Sweep: objects that are gone. Removing while iterating needs the safe form. */
+    json_object_foreach_safe(r->store, tmp, key, old)
+    {
+        if (!json_object_get(fresh, key)) {
+            json_incref(old);
+            json_object_del(r->store, key);
+            emit(r, K8S_EVENT_DELETED, old);
+            json_decref(old);
+            if (r->state == K8S_REFLECTOR_STOPPED)
+                return;
+        }
+    }
+    json_object_foreach(fresh, key, obj)
+    {
+        old = json_object_get(r->store, key);
+        if (old && !same_str(obj_str(old, "uid"), obj_str(obj, "uid"))) {
+            /* Same name, new object: the old one was deleted meanwhile. */
+            json_incref(old);
+            json_object_del(r->store, key);
+            emit(r, K8S_EVENT_DELETED, old);
+            json_decref(old);
+            old = NULL;
+            if (r->state == K8S_REFLECTOR_STOPPED)
+                return;
+        }
+        bool changed =
+            !old || !same_str(obj_str(old, "resourceVersion"), obj_str(obj, "resourceVersion"));
+        json_object_set(r->store, key, obj);
+        if (changed)
+            emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, obj);
+        if (r->state == K8S_REFLECTOR_STOPPED)
+            return;
+    }
+}
+
+static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    k8s_reflector *r = arg;
+    r->call = NULL;
+    if (resp->result != K8S_OK) {
+        report(r, "list", resp->result, resp->status.message);
+        if (resp->result == K8S_E_GONE)
+            r->rv_unavailable = true; /* also an expired continue token */
+        retry_later(r, NEXT_LIST, resp->retry_after_ms);
+        return;
+    }
+    json_t *items = json_object_get(resp->json, "items");
+    json_t *md = json_object_get(resp->json, "metadata");
+    if (!json_is_array(items) || !json_is_object(md)) {
+        report(r, "list", K8S_E_PARSE, "no items or metadata in the list");
+        retry_later(r, NEXT_LIST, 0);
+        return;
+    }
+    size_t i;
+    json_t *it;
+    char key[KEY_MAX];
+    json_array_foreach(items, i, it)
+    {
+        if (k8s_object_key(it, key, sizeof(key)) == 0)
+            json_object_set(r->pending, key, it);
+    }
+    const json_t *jc = json_object_get(md, "continue");
+    const json_t *jrv = json_object_get(md, "resourceVersion");
+    free(r->cont);
+    r->cont = NULL;
+    if (json_is_string(jc) && *json_string_value(jc)) {
+        r->cont = strdup(json_string_value(jc));
+        if (!r->cont) {
+            retry_later(r, NEXT_LIST, 0);
+            return;
+        }
+        send_list_page(r);
+        return;
+    }
+    if (!json_is_string(jrv) || !*json_string_value(jrv)) {
+        report(r, "list", K8S_E_PARSE, "the list has no resourceVersion");
+        retry_later(r, NEXT_LIST, 0);
+        return;
+    }
+    json_t *fresh = r->pending;
+    r->pending = NULL;
+    if (r->synced)
+        r->stats.relists++;
+    r->rv_unavailable = false;
+    apply_list(r, fresh);
+    json_decref(fresh);
+    if (r->state == K8S_REFLECTOR_STOPPED)
+        return;
+    set_rv(r, json_string_value(jrv));
+    r->synced = true;
+    if (r->o.on_synced)
+        r->o.on_synced(r, r->o.arg);
+    if (r->state == K8S_REFLECTOR_STOPPED)
+        return;
+    start_watch(r);
+}
+
+/* ---- WATCH ---- */
+
+static void watchdog_cb(uv_timer_t *t)
+{
+    k8s_reflector *r = t->data;
+    if (r->state != K8S_REFLECTOR_WATCHING)
+        return;
+    r->stats.dead_watches++;
+    k8s_call_cancel(r->call);
+    r->call = NULL;
+    report(r, "watch", K8S_E_TRANSPORT, "no data for longer than timeoutSeconds plus grace");
+    retry_later(r, NEXT_WATCH, 0);
+}
+
+static void arm_watchdog(k8s_reflector *r)
+{
+    uint64_t ms = (uint64_t)r->watch_timeout_s * 1000u + (uint64_t)r->o.watch_grace_ms;
+    uv_timer_start(&r->watchdog, watchdog_cb, ms, 0);
+}
+
+/* Returns non-zero to stop feeding (stream dropped or reflector stopped). */
+static int on_watch_event(const k8s_watch_event *ev, void *arg)
+{
+    k8s_reflector *r = arg;
+    r->watch_events++;
+    if (ev->type == K8S_WATCH_ERROR)
+        return ev->error_class == K8S_E_GONE ? -ESTALE : -EPROTO;
+    if (ev->type == K8S_WATCH_BOOKMARK) {
+        r->stats.bookmarks++;
+        set_rv(r, ev->resource_version);
+        return 0;
+    }
+    char key[KEY_MAX];
+    if (k8s_object_key(ev->object, key, sizeof(key)) != 0)
+        return -EBADMSG;
+    r->stats.events++;
+    json_t *old = json_object_get(r->store, key);
+    json_incref(old);
+    if (ev->type == K8S_WATCH_DELETED) {
+        if (old)
+            json_object_del(r->store, key);
+        set_rv(r, ev->resource_version);
+        emit(r, K8S_EVENT_DELETED, ev->object);
+    } else {
+        if (old && !same_str(obj_str(old, "uid"), obj_str(ev->object, "uid"))) {
+            json_object_del(r->store, key);
+            emit(r, K8S_EVENT_DELETED, old);
+            json_decref(old);
+            old = NULL;
+            if (r->state == K8S_REFLECTOR_STOPPED)
+                return -ECANCELED;
+        }
+        json_object_set(r->store, key, ev->object);
+        set_rv(r, ev->resource_version);
+        emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, ev->object);
+    }
+    json_decref(old);
+    return r->state == K8S_REFLECTOR_STOPPED ? -ECANCELED : 0;
+}
+
+static int watch_chunk(k8s_call *call, long status, const char *data, size_t len, void *arg)
+{
+    (void)call;
+    (void)status;
+    k8s_reflector *r = arg;
+    arm_watchdog(r);
+    int e = k8s_watch_feed(&r->parser, data, len, on_watch_event, r);
+    if (!e)
+        return 0;
+    if (e == -ECANCELED || r->state == K8S_REFLECTOR_STOPPED)
+        return 0; /* stopped from a callback: the call is already cancelled */
+    k8s_call_cancel(r->call);
+    r->call = NULL;
+    switch (e) {
+    case -ESTALE:
+        report(r, "watch", K8S_E_GONE, "resourceVersion too old (410), relisting");
+        break;
+    case -E2BIG:
+        report(r, "watch", K8S_E_TOO_LARGE, "a watch event passed the size cap, relisting");
+        break;
+    case -EPROTO:
+        report(r, "watch", K8S_E_SERVER, "ERROR event on the watch, relisting");
+        break;
+    default:
+        report(r, "watch", K8S_E_PARSE, "undecodable watch event, relisting");
+        break;
+    }
+    retry_later(r, NEXT_LIST, 0);
+    return 0;
+}
+
+static void watch_done(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    k8s_reflector *r = arg;
+    r->call = NULL;
+    uv_timer_stop(&r->watchdog);
+    k8s_watch_parser_reset(&r->parser);
+    int64_t lasted = eip_time_mono_ms() - r->watch_started_ms;
+    switch (resp->result) {
+    case K8S_OK:
+        if (r->watch_events == 0 && lasted < SHORT_WATCH_MS) {
+            /* client-go treats this as an error; we keep the resourceVersion
+             * (nothing says it is stale) but back off. */
+            report(r, "watch", K8S_E_TRANSPORT, "watch closed at once without events");
+            retry_later(r, NEXT_WATCH, 0);
+            return;
+        }
+        log_debug("k8s reflector %s: watch ended after %lld ms, %llu events", r->path,
+                  (long long)lasted, (unsigned long long)r->watch_events);
+        start_watch(r);
+        return;
+    case K8S_E_GONE:
+        report(r, "watch", resp->result, resp->status.message);
+        retry_later(r, NEXT_LIST, 0);
+        return;
+    case K8S_E_TRANSPORT:
+    case K8S_E_TOO_MANY:
+        report(r, "watch", resp->result, resp->status.message);
+        retry_later(r, NEXT_WATCH, resp->retry_after_ms);
+        return;
+    default:
+        report(r, "watch", resp->result, resp->status.message);
+        retry_later(r, NEXT_LIST, resp->retry_after_ms);
+        return;
+    }
+}
+
+static void start_watch(k8s_reflector *r)
+{
+    set_state(r, K8S_REFLECTOR_WATCHING);
+    int span = r->o.watch_timeout_max_s - r->o.watch_timeout_min_s;
+    r->watch_timeout_s = r->o.watch_timeout_min_s + (int)eip_random_below((uint64_t)span + 1);
+    k8s_watch_parser_reset(&r->parser);
+    r->watch_events = 0;
+    r->watch_started_ms = eip_time_mono_ms();
+    eip_buf q;
+    eip_buf_init(&q, 16384);
+    int e = build_query(r, &q, true, r->rv ? r->rv : "", NULL);
+    k8s_request_opts o;
+    memset(&o, 0, sizeof(o));
+    o.path = q.data;
+    o.timeout_ms = -1; /* the server ends it after timeoutSeconds; the watchdog guards */
+    o.on_chunk = watch_chunk;
+    o.on_done = watch_done;
+    o.arg = r;
+    if (!e)
+        e = k8s_request(r->c, &o, &r->call);
+    eip_buf_free(&q);
+    if (e) {
+        r->call = NULL;
+        report(r, "watch", K8S_E_TRANSPORT, strerror(-e));
+        retry_later(r, NEXT_WATCH, 0);
+        return;
+    }
+    r->stats.watches++;
+    arm_watchdog(r);
+}
+
+/* ---- lifecycle ---- */
+
+static char *dup_opt(const char *s, bool *ok)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+k8s_reflector *k8s_reflector_new(k8s_client *c, const k8s_reflector_opts *opts)
+{
+    if (!opts || !opts->path || opts->path[0] != '/')
+        return NULL;
+    k8s_reflector *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    bool ok = true;
+    r->c = c;
+    r->o = *opts;
+    r->path = dup_opt(opts->path, &ok);
+    r->field_selector = dup_opt(opts->field_selector, &ok);
+    r->label_selector = dup_opt(opts->label_selector, &ok);
+    r->store = json_object();
+    if (!ok || !r->store) {
+        free(r->path);
+        free(r->field_selector);
+        free(r->label_selector);
+        json_decref(r->store);
+        free(r);
+        return NULL;
+    }
+    r->o.path = r->o.field_selector = r->o.label_selector = NULL;
+    if (!r->o.page_size)
+        r->o.page_size = 500;
+    if (r->o.watch_timeout_min_s <= 0)
+        r->o.watch_timeout_min_s = 300;
+    if (r->o.watch_timeout_max_s <= 0)
+        r->o.watch_timeout_max_s = 600;
+    if (r->o.watch_timeout_max_s < r->o.watch_timeout_min_s)
+        r->o.watch_timeout_max_s = r->o.watch_timeout_min_s;
+    if (r->o.watch_grace_ms <= 0)
+        r->o.watch_grace_ms = 30000;
+    k8s_backoff_init(&r->backoff, r->o.backoff_initial_ms, r->o.backoff_max_ms,
+                     r->o.backoff_reset_ms, 1.0);
+    k8s_watch_parser_init(&r->parser, r->o.max_event_bytes);
+    uv_loop_t *loop = k8s_client_loop(c);
+    uv_timer_init(loop, &r->backoff_timer);
+    uv_timer_init(loop, &r->watchdog);
+    r->backoff_timer.data = r;
+    r->watchdog.data = r;
+    r->state = K8S_REFLECTOR_IDLE;
+    return r;
+}
+
+int k8s_reflector_start(k8s_reflector *r)
+{
+    if (r->state != K8S_REFLECTOR_IDLE && r->state != K8S_REFLECTOR_STOPPED)
+        return -EALREADY;
+    k8s_backoff_reset(&r->backoff);
+    start_list(r);
+    return 0;
+}
+
+void k8s_reflector_stop(k8s_reflector *r)
+{
+    if (!r || r->state == K8S_REFLECTOR_STOPPED)
+        return;
+    set_state(r, K8S_REFLECTOR_STOPPED);
+    k8s_call_cancel(r->call);
+    r->call = NULL;
+    uv_timer_stop(&r->backoff_timer);
+    uv_timer_stop(&r->watchdog);
+    k8s_watch_parser_reset(&r->parser);
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+    k8s_reflector *r = h->data;
+    if (--r->closing > 0)
+        return;
+    json_decref(r->store);
+    json_decref(r->pending);
+    k8s_watch_parser_free(&r->parser);
+    free(r->rv);
+    free(r->cont);
+    free(r->list_rv);
+    free(r->path);
+    free(r->field_selector);
+    free(r->label_selector);
+    free(r);
+}
+
+void k8s_reflector_free(k8s_reflector *r)
+{
+    if (!r)
+        return;
+    k8s_reflector_stop(r);
+    r->closing = 2;
+    uv_close((uv_handle_t *)&r->backoff_timer, closed_cb);
+    uv_close((uv_handle_t *)&r->watchdog, closed_cb);
+}
+
+k8s_reflector_state k8s_reflector_get_state(const k8s_reflector *r)
+{
+    return r->state;
+}
+
+bool k8s_reflector_has_synced(const k8s_reflector *r)
+{
+    return r->synced;
+}
+
+const char *k8s_reflector_resource_version(const k8s_reflector *r)
+{
+    return r->rv ? r->rv : "";
+}
+
+json_t *k8s_reflector_get(const k8s_reflector *r, const char *ns, const char *name)
+{
+    char key[KEY_MAX];
+    int n = (ns && *ns) ? snprintf(key, sizeof(key), "%s/%s", ns, name)
+                        : snprintf(key, sizeof(key), "%s", name);
+    if (n < 0 || (size_t)n >= sizeof(key))
+        return NULL;
+    return json_object_get(r->store, key);
+}
+
+size_t k8s_reflector_size(const k8s_reflector *r)
+{
+    return json_object_size(r->store);
+}
+
+void k8s_reflector_foreach(const k8s_reflector *r, void (*cb)(json_t *obj, void *arg), void *arg)
+{
+    const char *key;
+    json_t *obj;
+    json_object_foreach(r->store, key, obj) cb(obj, arg);
+}
+
+void k8s_reflector_get_stats(const k8s_reflector *r, k8s_reflector_stats *out)
+{
+    *out = r->stats;
+}
