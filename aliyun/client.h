@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EIP_ALIYUN_CLIENT_H
+#define EIP_ALIYUN_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "aliyun/credentials.h"
+#include "aliyun/errors.h"
+#include "aliyun/sign.h"
+#include "aliyun/transport.h"
+
+/* The Alibaba Cloud OpenAPI client: signs (V3 by default, RPC selectable), paces
+ * (token bucket per action, a cap on requests in flight with a FIFO queue),
+ * retries retryable errors with capped exponential backoff and full jitter
+ * (honouring x-acs-retry-after), refreshes a refused STS credential once, and
+ * hands back the parsed JSON. Every attempt gets a fresh nonce and timestamp; the
+ * parameters (ClientToken included) are the same across the attempts of a call.
+ * One client per loop; everything runs on that loop. */
+
+typedef struct aliyun_client aliyun_client;
+typedef struct aliyun_call aliyun_call;
+
+enum aliyun_service { ALIYUN_SVC_VPC = 0, ALIYUN_SVC_ECS, ALIYUN_SVC_STS, ALIYUN_SVC_COUNT };
+enum aliyun_signature_version { ALIYUN_SIGN_V3 = 0, ALIYUN_SIGN_RPC };
+
+/* "vpc", "ecs", "sts". */
+const char *aliyun_service_name(enum aliyun_service svc);
+/* "v3" or "rpc" -> 0 and *out; else -EINVAL. */
+int aliyun_signature_version_parse(const char *s, enum aliyun_signature_version *out);
+
+/* The default endpoint URL of a service in a region: VPC-internal
+ * ("https://vpc-vpc.<region>.aliyuncs.com") or public ("https://vpc.<region>.aliyuncs.com").
+ * 0, -EINVAL (bad region) or -E2BIG. */
+int aliyun_endpoint_default(enum aliyun_service svc, const char *region, bool public_endpoint,
+                            char *out, size_t cap);
+
+typedef struct aliyun_client_opts {
+    const char *region_id;                  /* required */
+    const char *endpoint[ALIYUN_SVC_COUNT]; /* full URL overrides; NULL: default */
+    bool use_public_endpoints;              /* defaults: public instead of VPC-internal */
+    const char *ca_file;                    /* CA bundle for the endpoints; NULL: client's */
+    enum aliyun_signature_version signature_version; /* default V3 */
+    double qps;                                      /* per action; 0: 10; < 0: unlimited */
+    double burst;                                    /* bucket size; 0: max(1, qps) */
+    int max_in_flight;                               /* 0: 16 */
+    long connect_timeout_ms;                         /* 0: 5000 */
+    long timeout_ms;                                 /* total per attempt; 0: 30000 */
+    int64_t backoff_base_ms;                         /* 0: 200 */
+    int64_t backoff_cap_ms;                          /* 0: 20000 */
+    int max_attempts;                                /* 0: 6 */
+    size_t max_response_bytes;                       /* 0: 4 MiB */
+} aliyun_client_opts;
+
+/* creds is not owned and must outlive the client. NULL on bad options or ENOMEM. */
+aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transport,
+                                 aliyun_creds *creds, const aliyun_client_opts *opts);
+/* Cancels every call (no callback fires) and frees. NULL is a no-op. */
+void aliyun_client_free(aliyun_client *c);
+
+const char *aliyun_client_region(const aliyun_client *c);
+const char *aliyun_client_endpoint(const aliyun_client *c, enum aliyun_service svc);
+aliyun_creds *aliyun_client_creds(const aliyun_client *c);
+
+/* Outcome of one call, valid during the callback. */
+typedef struct aliyun_result {
+    int status;                /* 0: success (cls NONE or DONE); < 0: failed */
+    enum aliyun_err_class cls; /* NONE, DONE, or why it failed (RETRY = attempts exhausted) */
+    aliyun_error error;        /* Code/Message of the last failed attempt */
+    int attempts;
+    const char *action;
+    const char *request_id; /* of the successful response, "" when none */
+} aliyun_result;
+
+/* body: the parsed response (borrowed; NULL on failure or DONE). */
+typedef void (*aliyun_call_cb)(const aliyun_result *res, json_t *body, void *arg);
+
+typedef struct aliyun_call_spec {
+    enum aliyun_service service;
+    const char *action;
+    const char *version; /* "2016-04-28" */
+    bool anonymous;      /* no credential, no signature (STS AssumeRoleWithOIDC) */
+} aliyun_call_spec;
+
+/* Starts a call; params is taken over (emptied) even on failure. The callback
+ * always comes later from the loop, exactly once, unless the call is cancelled.
+ * 0 and *out (may be NULL), or -errno and no callback. */
+int aliyun_client_call(aliyun_client *c, const aliyun_call_spec *spec, aliyun_params *params,
+                       aliyun_call_cb cb, void *arg, aliyun_call **out);
+/* After it returns, no callback fires for the call. */
+void aliyun_call_cancel(aliyun_call *call);
+
+/* Counters for metrics and tests. */
+typedef struct aliyun_client_stats {
+    uint64_t calls, attempts, retries, throttled, failures;
+    int in_flight, queued;
+} aliyun_client_stats;
+void aliyun_client_get_stats(const aliyun_client *c, aliyun_client_stats *out);
+
+/* A 32-hex-digit ClientToken (random); for callers without a natural one. */
+int aliyun_client_token(char *out, size_t cap);
+
+#endif

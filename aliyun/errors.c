@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+#include "aliyun/errors.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "http/client.h"
+
+static void copy_field(char *dst, size_t cap, json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (!s) {
+        dst[0] = '\0';
+        return;
+    }
+    snprintf(dst, cap, "%s", s);
+}
+
+/* Real servers echo the string they signed in SignatureDoesNotMatch messages, and
+ * that string can hold the security token: cut the message there. */
+static void strip_string_to_sign(char *msg)
+{
+    static const char *const marks[] = {"string to sign", "stringtosign", "canonical request",
+                                        "canonicalrequest"};
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+        char *p = strcasestr(msg, marks[i]);
+        if (p)
+            *p = '\0';
+    }
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == ':' || msg[n - 1] == ','))
+        msg[--n] = '\0';
+}
+
+int aliyun_error_parse(aliyun_error *e, long http_status, const char *body, size_t len)
+{
+    memset(e, 0, sizeof(*e));
+    e->http_status = http_status;
+    if (!body || len == 0)
+        return -ENOENT;
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return -EINVAL;
+    }
+    copy_field(e->code, sizeof(e->code), json_object_get(root, "Code"));
+    copy_field(e->message, sizeof(e->message), json_object_get(root, "Message"));
+    copy_field(e->request_id, sizeof(e->request_id), json_object_get(root, "RequestId"));
+    copy_field(e->host_id, sizeof(e->host_id), json_object_get(root, "HostId"));
+    copy_field(e->recommend, sizeof(e->recommend), json_object_get(root, "Recommend"));
+    json_decref(root);
+    strip_string_to_sign(e->message);
+    return e->code[0] ? 0 : -ENOENT;
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+static bool action_is(const char *action, const char *name)
+{
+    return action && strcmp(action, name) == 0;
+}
+
+enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_error *e)
+{
+    if (e->transport) {
+        switch (e->transport) {
+        case HTTP_E_CONNECT:
+        case HTTP_E_TIMEOUT:
+        case HTTP_E_CLOSED:
+        case HTTP_E_INTERNAL:
+            return ALIYUN_ERR_RETRY;
+        default: /* TLS verification, oversized body, cancelled: retrying cannot help */
+            return ALIYUN_ERR_FATAL;
+        }
+    }
+    const char *c = e->code;
+    if (!c[0]) {
+        if (e->http_status >= 500 || e->http_status == 429)
+            return ALIYUN_ERR_RETRY;
+        if (e->http_status >= 200 && e->http_status < 300)
+            return ALIYUN_ERR_NONE;
+        return ALIYUN_ERR_FATAL;
+    }
+
+    /* cleanup that finds the work already done */
+    if (strcmp(c, "InvalidAllocationId.NotFound") == 0 &&
+        (action_is(action, "UnassociateEipAddress") || action_is(action, "ReleaseEipAddress") ||
+         action_is(action, "RemoveCommonBandwidthPackageIp")))
+        return ALIYUN_ERR_DONE;
+    if ((strcmp(c, "IncorrectEipStatus") == 0 || strcmp(c, "InvalidBindingStatus") == 0) &&
+        action_is(action, "UnassociateEipAddress"))
+        return ALIYUN_ERR_DONE;
+
+    /* transient */
+    if (has_prefix(c, "Throttling") || strcmp(c, "ServiceUnavailable") == 0 ||
+        has_prefix(c, "ServiceUnavailable.") || strcmp(c, "SystemBusy") == 0 ||
+        strcmp(c, "InternalError") == 0 || has_prefix(c, "InternalError.") ||
+        strcmp(c, "UnknownError") == 0 || strcmp(c, "TaskConflict") == 0 ||
+        has_prefix(c, "TaskConflict.") || strcmp(c, "OperationConflict") == 0 ||
+        has_prefix(c, "OperationConflict.") || strstr(c, "LastTokenProcessing") ||
+        has_prefix(c, "IncorrectEipStatus") || has_prefix(c, "InvalidBindingStatus") ||
+        has_prefix(c, "IncorrectInstanceStatus") ||
+        strcmp(c, "OperationFailed.ConcurrentOperation") == 0 ||
+        strcmp(c, "ConcurrentOperation") == 0)
+        return ALIYUN_ERR_RETRY;
+
+    /* a refreshed credential may help once */
+    if (has_prefix(c, "InvalidSecurityToken"))
+        return ALIYUN_ERR_REFRESH;
+
+    /* everything else with a code is fatal: SignatureDoesNotMatch, InvalidAccessKeyId*,
+     * Forbidden*, QuotaExceeded*, InvalidParameter*, MissingParameter*,
+     * IdempotentParameterMismatch, and codes we do not know */
+    if (e->http_status >= 500 && !has_prefix(c, "Invalid") && !has_prefix(c, "Forbidden"))
+        return ALIYUN_ERR_RETRY;
+    return ALIYUN_ERR_FATAL;
+}
+
+const char *aliyun_err_class_name(enum aliyun_err_class c)
+{
+    switch (c) {
+    case ALIYUN_ERR_NONE:
+        return "ok";
+    case ALIYUN_ERR_RETRY:
+        return "retryable";
+    case ALIYUN_ERR_DONE:
+        return "done";
+    case ALIYUN_ERR_REFRESH:
+        return "credential-refresh";
+    case ALIYUN_ERR_FATAL:
+        return "fatal";
+    }
+    return "unknown";
+}
+
+size_t aliyun_error_format(const aliyun_error *e, char *buf, size_t cap)
+{
+    int n;
+    if (cap == 0)
+        return 0;
+    if (e->transport)
+        n = snprintf(buf, cap, "transport error: %s", http_error_name(e->transport));
+    else if (e->code[0])
+        n = snprintf(buf, cap, "%s: %s (HTTP %ld, RequestId %s)", e->code,
+                     e->message[0] ? e->message : "no message", e->http_status,
+                     e->request_id[0] ? e->request_id : "none");
+    else
+        n = snprintf(buf, cap, "HTTP %ld without an error code", e->http_status);
+    if (n < 0)
+        return 0;
+    return (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+void aliyun_redact(char *s, const char *secret)
+{
+    if (!s || !secret || !secret[0])
+        return;
+    size_t sl = strlen(secret);
+    size_t put = sl < 3 ? sl : 3;
+    char *from = s, *p;
+    while ((p = strstr(from, secret)) != NULL) {
+        memset(p, '*', put);
+        memmove(p + put, p + sl, strlen(p + sl) + 1);
+        from = p + put;
+    }
+}

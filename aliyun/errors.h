@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EIP_ALIYUN_ERRORS_H
+#define EIP_ALIYUN_ERRORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Errors of the Alibaba Cloud OpenAPI: the JSON error body and what to do about
+ * it. Classification looks at the Code (and the action), not at the HTTP status. */
+
+enum aliyun_err_class {
+    ALIYUN_ERR_NONE = 0, /* success */
+    ALIYUN_ERR_RETRY,    /* transient: retry the same request with backoff */
+    ALIYUN_ERR_DONE,     /* the wanted end state already holds (cleanup): treat as success */
+    ALIYUN_ERR_REFRESH,  /* the credential was refused: refresh once and retry, then fatal */
+    ALIYUN_ERR_FATAL,    /* retrying cannot help: report Code and Message */
+};
+
+/* One failed request. Strings are NUL-terminated and cut to fit. The Message is
+ * kept without any "string to sign" echo (it can carry the security token). */
+typedef struct aliyun_error {
+    int transport;    /* enum http_error of http/client.h; 0 when a response came */
+    long http_status; /* 0 when none */
+    char code[128];
+    char message[512];
+    char request_id[80];
+    char host_id[128];
+    char recommend[256];
+} aliyun_error;
+
+/* Fills e from an error response. Returns 0 when the body had a Code, -ENOENT
+ * when it did not (e still gets status; code stays ""), -EINVAL on bad JSON. */
+int aliyun_error_parse(aliyun_error *e, long http_status, const char *body, size_t len);
+
+/* What to do with e for action (e.g. "UnassociateEipAddress"); action may be NULL.
+ * DONE: InvalidAllocationId.NotFound on Unassociate/Release/RemoveCommonBandwidthPackageIp,
+ * IncorrectEipStatus on Unassociate (the EIP is not bound: confirm with
+ * DescribeEipAddresses when the difference matters). */
+enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_error *e);
+
+const char *aliyun_err_class_name(enum aliyun_err_class c);
+
+/* One line for a log or an event: "Code: Message (HTTP 400, RequestId ...)" or
+ * "transport: <name>". Returns the length written (cut to cap). */
+size_t aliyun_error_format(const aliyun_error *e, char *buf, size_t cap);
+
+/* Replaces every occurrence of secret in s (in place) with "***". For messages
+ * that a server may have built from our request. */
+void aliyun_redact(char *s, const char *secret);
+
+#endif

@@ -1,0 +1,687 @@
+/* SPDX-License-Identifier: MIT */
+#include "aliyun/metadata.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+
+#define MD_BODY_MAX (256 * 1024)
+/* After the server refused to hand out a token, normal mode for this long. */
+#define TOKEN_RETRY_MS (5 * 60 * 1000)
+
+enum token_state { TOKEN_NONE, TOKEN_FETCHING, TOKEN_VALID, TOKEN_UNSUPPORTED };
+
+typedef struct eni_entry {
+    char *mac;
+    char *eni_id;
+    char **ips;
+} eni_entry;
+
+enum req_kind { REQ_GET, REQ_FIND_ENI };
+
+struct aliyun_md_req {
+    aliyun_metadata *md;
+    enum req_kind kind;
+    char *path;
+    char *ip; /* REQ_FIND_ENI */
+    aliyun_metadata_cb cb;
+    aliyun_metadata_eni_cb eni_cb;
+    void *arg;
+    int attempts;
+    bool token_retried;
+    http_request *http;
+    /* REQ_FIND_ENI: the listing and its sub-requests */
+    aliyun_md_req *parent;
+    int pending;
+    int first_err;
+    eni_entry *scan;
+    size_t scan_n;
+    size_t scan_idx; /* REQ_GET children: which entry, and field */
+    int field;       /* 0: private-ipv4s, 1: network-interface-id */
+    /* delivery */
+    int result;
+    char *value;
+    size_t value_len;
+    bool waiting_token;
+    bool deferred;
+    aliyun_md_req *prev, *next;
+};
+
+struct aliyun_metadata {
+    uv_loop_t *loop;
+    aliyun_transport tr;
+    char *endpoint;
+    bool disable_token;
+    int token_ttl_s;
+    long timeout_ms;
+    int max_attempts;
+    enum token_state token_state;
+    char *token;
+    int64_t token_expires_ms; /* monotonic */
+    int64_t token_retry_ms;   /* TOKEN_UNSUPPORTED until then */
+    http_request *token_http;
+    aliyun_md_req *reqs; /* every live request */
+    uv_timer_t *defer;
+    eni_entry *enis;
+    size_t n_enis;
+};
+
+void aliyun_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static int strv_push(char ***v, size_t *n, const char *s, size_t len)
+{
+    char **nv = realloc(*v, (*n + 2) * sizeof(**v));
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    nv[*n] = strndup(s, len);
+    if (!nv[*n])
+        return -ENOMEM;
+    (*n)++;
+    nv[*n] = NULL;
+    return 0;
+}
+
+int aliyun_metadata_parse_ipv4s(const char *body, size_t len, char ***out)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!json_is_array(root)) {
+        json_decref(root);
+        return -EINVAL;
+    }
+    char **v = calloc(1, sizeof(*v));
+    size_t n = 0;
+    int r = v ? 0 : -ENOMEM;
+    size_t i;
+    json_t *e;
+    json_array_foreach(root, i, e)
+    {
+        if (r)
+            break;
+        if (!json_is_string(e)) {
+            r = -EINVAL;
+            break;
+        }
+        r = strv_push(&v, &n, json_string_value(e), json_string_length(e));
+    }
+    json_decref(root);
+    if (r) {
+        aliyun_strv_free(v);
+        return r;
+    }
+    *out = v;
+    return 0;
+}
+
+int aliyun_metadata_parse_list(const char *body, size_t len, char ***out)
+{
+    char **v = calloc(1, sizeof(*v));
+    size_t n = 0;
+    if (!v)
+        return -ENOMEM;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && body[j] != '\n' && body[j] != '\r')
+            j++;
+        size_t e = j;
+        while (e > i && (body[e - 1] == '/' || body[e - 1] == ' '))
+            e--;
+        size_t s = i;
+        while (s < e && body[s] == ' ')
+            s++;
+        if (e > s) {
+            int r = strv_push(&v, &n, body + s, e - s);
+            if (r) {
+                aliyun_strv_free(v);
+                return r;
+            }
+        }
+        i = j + 1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void defer_cb(uv_timer_t *t);
+
+aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *transport,
+                                     const aliyun_metadata_opts *opts)
+{
+    aliyun_metadata_opts def = {0};
+    if (!opts)
+        opts = &def;
+    aliyun_metadata *md = calloc(1, sizeof(*md));
+    if (!md)
+        return NULL;
+    md->loop = loop;
+    md->tr = *transport;
+    const char *ep = opts->endpoint && *opts->endpoint ? opts->endpoint : "http://100.100.100.200";
+    size_t l = strlen(ep);
+    while (l > 0 && ep[l - 1] == '/')
+        l--;
+    md->endpoint = strndup(ep, l);
+    md->disable_token = opts->disable_token;
+    md->token_ttl_s = opts->token_ttl_seconds > 0 ? opts->token_ttl_seconds : 21600;
+    md->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 3000;
+    md->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 3;
+    md->token_state = md->disable_token ? TOKEN_UNSUPPORTED : TOKEN_NONE;
+    md->token_retry_ms = md->disable_token ? INT64_MAX : 0;
+    md->defer = malloc(sizeof(*md->defer));
+    if (!md->endpoint || !md->defer || uv_timer_init(loop, md->defer)) {
+        free(md->defer);
+        free(md->endpoint);
+        free(md);
+        return NULL;
+    }
+    md->defer->data = md;
+    return md;
+}
+
+const char *aliyun_metadata_endpoint(const aliyun_metadata *md)
+{
+    return md->endpoint;
+}
+
+static void enis_free(eni_entry *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].mac);
+        free(v[i].eni_id);
+        aliyun_strv_free(v[i].ips);
+    }
+    free(v);
+}
+
+void aliyun_metadata_invalidate_enis(aliyun_metadata *md)
+{
+    enis_free(md->enis, md->n_enis);
+    md->enis = NULL;
+    md->n_enis = 0;
+}
+
+static void req_unlink(aliyun_md_req *r)
+{
+    aliyun_metadata *md = r->md;
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (md->reqs == r)
+        md->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+}
+
+static void req_free(aliyun_md_req *r)
+{
+    free(r->path);
+    free(r->ip);
+    free(r->value);
+    enis_free(r->scan, r->scan_n);
+    free(r);
+}
+
+static void req_cancel_one(aliyun_md_req *r)
+{
+    if (r->http)
+        r->md->tr.cancel(r->md->tr.ctx, r->http);
+    r->http = NULL;
+    req_unlink(r);
+    req_free(r);
+}
+
+void aliyun_md_req_cancel(aliyun_md_req *req)
+{
+    if (!req)
+        return;
+    aliyun_metadata *md = req->md;
+    /* children of a find-ENI go with it */
+    for (aliyun_md_req *r = md->reqs, *nx; r; r = nx) {
+        nx = r->next;
+        if (r->parent == req)
+            req_cancel_one(r);
+    }
+    req_cancel_one(req);
+}
+
+static void defer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+void aliyun_metadata_free(aliyun_metadata *md)
+{
+    if (!md)
+        return;
+    while (md->reqs)
+        req_cancel_one(md->reqs);
+    if (md->token_http)
+        md->tr.cancel(md->tr.ctx, md->token_http);
+    if (md->token) {
+        OPENSSL_cleanse(md->token, strlen(md->token));
+        free(md->token);
+    }
+    aliyun_metadata_invalidate_enis(md);
+    uv_timer_stop(md->defer);
+    uv_close((uv_handle_t *)md->defer, defer_closed);
+    free(md->endpoint);
+    free(md);
+}
+
+static aliyun_md_req *req_new(aliyun_metadata *md, enum req_kind kind)
+{
+    aliyun_md_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->md = md;
+    r->kind = kind;
+    r->next = md->reqs;
+    if (md->reqs)
+        md->reqs->prev = r;
+    md->reqs = r;
+    return r;
+}
+
+/* Completes r later from the loop (a callback never runs inside the call that
+ * started the request). */
+static void defer_result(aliyun_md_req *r, int result)
+{
+    r->result = result;
+    r->deferred = true;
+    uv_timer_start(r->md->defer, defer_cb, 0, 0);
+}
+
+static void deliver(aliyun_md_req *r);
+
+static void defer_cb(uv_timer_t *t)
+{
+    aliyun_metadata *md = t->data;
+    for (;;) {
+        aliyun_md_req *r = md->reqs;
+        while (r && !r->deferred)
+            r = r->next;
+        if (!r)
+            break;
+        r->deferred = false;
+        deliver(r);
+    }
+}
+
+static void send_get(aliyun_md_req *r);
+static void child_done(aliyun_md_req *child);
+static void list_done(aliyun_md_req *r);
+
+/* Calls the user's callback (or the parent's step) and frees r. */
+static void deliver(aliyun_md_req *r)
+{
+    if (r->parent) {
+        child_done(r);
+        return;
+    }
+    if (r->kind == REQ_FIND_ENI && r->path) {
+        /* the MAC listing came back: scan it */
+        list_done(r);
+        return;
+    }
+    req_unlink(r);
+    if (r->kind == REQ_GET) {
+        r->cb(r->result, r->result ? NULL : (r->value ? r->value : ""), r->value_len, r->arg);
+    } else {
+        const eni_entry *hit = NULL;
+        for (size_t i = 0; !r->result && i < r->md->n_enis && !hit; i++)
+            for (char **ip = r->md->enis[i].ips; ip && *ip && !hit; ip++)
+                if (strcmp(*ip, r->ip) == 0)
+                    hit = &r->md->enis[i];
+        r->eni_cb(r->result ? r->result : (hit ? 0 : -ENOENT), hit ? hit->eni_id : NULL,
+                  hit ? hit->mac : NULL, r->arg);
+    }
+    req_free(r);
+}
+
+static void wake_token_waiters(aliyun_metadata *md)
+{
+    for (aliyun_md_req *r = md->reqs; r; r = r->next) {
+        if (r->waiting_token) {
+            r->waiting_token = false;
+            send_get(r);
+        }
+    }
+}
+
+static void on_token(http_request *req, const http_response *resp, void *arg)
+{
+    (void)req;
+    aliyun_metadata *md = arg;
+    md->token_http = NULL;
+    int64_t now = eip_time_mono_ms();
+    if (!resp->error && resp->status == 200 && resp->body_len > 0 && resp->body_len < 4096) {
+        char *tok = strndup(resp->body, resp->body_len);
+        if (tok) {
+            if (md->token) {
+                OPENSSL_cleanse(md->token, strlen(md->token));
+                free(md->token);
+            }
+            md->token = tok;
+            md->token_state = TOKEN_VALID;
+            md->token_expires_ms = now + (int64_t)md->token_ttl_s * 1000;
+        }
+    } else {
+        /* no hardened mode here (or not now): go on without a token */
+        log_debug("aliyun metadata: no token (%s, HTTP %ld); normal mode",
+                  resp->error ? http_error_name(resp->error) : "ok", resp->status);
+        md->token_state = TOKEN_UNSUPPORTED;
+        md->token_retry_ms = now + TOKEN_RETRY_MS;
+    }
+    if (md->token_state == TOKEN_FETCHING) {
+        md->token_state = TOKEN_UNSUPPORTED;
+        md->token_retry_ms = now + TOKEN_RETRY_MS;
+    }
+    wake_token_waiters(md);
+}
+
+/* 0: go ahead (with md->token or without); 1: the request waits for a token. */
+static int need_token(aliyun_metadata *md, aliyun_md_req *r)
+{
+    int64_t now = eip_time_mono_ms();
+    if (md->token_state == TOKEN_VALID) {
+        /* refresh when less than a tenth of the lifetime (at most a minute) is left */
+        int64_t margin = (int64_t)md->token_ttl_s * 100;
+        if (margin > 60000)
+            margin = 60000;
+        if (now < md->token_expires_ms - margin)
+            return 0;
+        md->token_state = TOKEN_NONE;
+    }
+    if (md->token_state == TOKEN_UNSUPPORTED) {
+        if (now < md->token_retry_ms)
+            return 0;
+        md->token_state = TOKEN_NONE;
+    }
+    r->waiting_token = true;
+    if (md->token_state == TOKEN_FETCHING)
+        return 1;
+    char url[512], ttl[96];
+    snprintf(url, sizeof(url), "%s/latest/api/token", md->endpoint);
+    snprintf(ttl, sizeof(ttl), "X-aliyun-ecs-metadata-token-ttl-seconds: %d", md->token_ttl_s);
+    const char *hdrs[] = {ttl, NULL};
+    http_request_opts o = {
+        .method = "PUT",
+        .url = url,
+        .headers = hdrs,
+        .body = "",
+        .body_len = 0,
+        .connect_timeout_ms = md->timeout_ms,
+        .timeout_ms = md->timeout_ms,
+        .max_response_bytes = 4096,
+        .on_done = on_token,
+        .arg = md,
+    };
+    md->token_state = TOKEN_FETCHING;
+    if (md->tr.send(md->tr.ctx, &o, &md->token_http)) {
+        md->token_http = NULL;
+        md->token_state = TOKEN_UNSUPPORTED;
+        md->token_retry_ms = now + TOKEN_RETRY_MS;
+        r->waiting_token = false;
+        return 0;
+    }
+    return 1;
+}
+
+static void on_get(http_request *req, const http_response *resp, void *arg)
+{
+    (void)req;
+    aliyun_md_req *r = arg;
+    aliyun_metadata *md = r->md;
+    r->http = NULL;
+    if (!resp->error && resp->status == 200) {
+        free(r->value);
+        r->value = strndup(resp->body, resp->body_len);
+        r->value_len = resp->body_len;
+        r->result = r->value ? 0 : -ENOMEM;
+        deliver(r);
+        return;
+    }
+    if (!resp->error && resp->status == 401 && md->token && !r->token_retried) {
+        /* the token expired or was revoked: get another one, once */
+        r->token_retried = true;
+        md->token_state = TOKEN_NONE;
+        send_get(r);
+        return;
+    }
+    bool transient = resp->error || resp->status >= 500;
+    if (transient && r->attempts < md->max_attempts) {
+        send_get(r);
+        return;
+    }
+    if (resp->error == HTTP_E_TIMEOUT)
+        r->result = -ETIMEDOUT;
+    else if (resp->error)
+        r->result = -EIO;
+    else if (resp->status == 404)
+        r->result = -ENOENT;
+    else if (resp->status == 401 || resp->status == 403)
+        r->result = -EACCES;
+    else
+        r->result = -EIO;
+    deliver(r);
+}
+
+static void send_get(aliyun_md_req *r)
+{
+    aliyun_metadata *md = r->md;
+    if (need_token(md, r))
+        return;
+    char url[1024], tok[4200];
+    const char *hdrs[2] = {NULL, NULL};
+    snprintf(url, sizeof(url), "%s/latest/meta-data/%s", md->endpoint, r->path);
+    if (md->token_state == TOKEN_VALID && md->token) {
+        snprintf(tok, sizeof(tok), "X-aliyun-ecs-metadata-token: %s", md->token);
+        hdrs[0] = tok;
+    }
+    http_request_opts o = {
+        .method = "GET",
+        .url = url,
+        .headers = hdrs,
+        .connect_timeout_ms = md->timeout_ms,
+        .timeout_ms = md->timeout_ms,
+        .max_response_bytes = MD_BODY_MAX,
+        .on_done = on_get,
+        .arg = r,
+    };
+    r->attempts++;
+    int rc = md->tr.send(md->tr.ctx, &o, &r->http);
+    OPENSSL_cleanse(tok, sizeof(tok));
+    if (rc) {
+        r->http = NULL;
+        defer_result(r, rc);
+    }
+}
+
+int aliyun_metadata_get(aliyun_metadata *md, const char *path, aliyun_metadata_cb cb, void *arg,
+                        aliyun_md_req **out)
+{
+    if (!md || !path || !cb)
+        return -EINVAL;
+    if (strstr(path, "..") || strchr(path, '?') || strchr(path, '#') || strlen(path) > 512)
+        return -EINVAL;
+    aliyun_md_req *r = req_new(md, REQ_GET);
+    if (!r)
+        return -ENOMEM;
+    r->path = strdup(path[0] == '/' ? path + 1 : path);
+    if (!r->path) {
+        req_unlink(r);
+        req_free(r);
+        return -ENOMEM;
+    }
+    r->cb = cb;
+    r->arg = arg;
+    if (out)
+        *out = r;
+    send_get(r);
+    return 0;
+}
+
+int aliyun_metadata_cached_eni(const aliyun_metadata *md, const char *ip, char *eni, size_t cap)
+{
+    for (size_t i = 0; i < md->n_enis; i++)
+        for (char **p = md->enis[i].ips; p && *p; p++)
+            if (strcmp(*p, ip) == 0) {
+                snprintf(eni, cap, "%s", md->enis[i].eni_id ? md->enis[i].eni_id : "");
+                return 0;
+            }
+    return -ENOENT;
+}
+
+/* A sub-request of a find-ENI scan. */
+static int start_child(aliyun_md_req *parent, size_t idx, int field)
+{
+    aliyun_metadata *md = parent->md;
+    aliyun_md_req *ch = req_new(md, REQ_GET);
+    if (!ch)
+        return -ENOMEM;
+    ch->parent = parent;
+    ch->scan_idx = idx;
+    ch->field = field;
+    char p[512];
+    snprintf(p, sizeof(p), "network/interfaces/macs/%s/%s", parent->scan[idx].mac,
+             field == 0 ? "private-ipv4s" : "network-interface-id");
+    ch->path = strdup(p);
+    if (!ch->path) {
+        req_unlink(ch);
+        req_free(ch);
+        return -ENOMEM;
+    }
+    parent->pending++;
+    send_get(ch);
+    return 0;
+}
+
+static void list_done(aliyun_md_req *r)
+{
+    free(r->path);
+    r->path = NULL; /* marks "listing done" */
+    if (r->result) {
+        req_unlink(r);
+        r->eni_cb(r->result, NULL, NULL, r->arg);
+        req_free(r);
+        return;
+    }
+    char **macs = NULL;
+    int rc = aliyun_metadata_parse_list(r->value ? r->value : "", r->value_len, &macs);
+    size_t n = 0;
+    while (!rc && macs[n])
+        n++;
+    if (!rc && n > 0) {
+        r->scan = calloc(n, sizeof(*r->scan));
+        if (!r->scan)
+            rc = -ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        r->scan[i].mac = macs[i];
+        macs[i] = NULL;
+        r->scan_n++;
+    }
+    aliyun_strv_free(macs);
+    for (size_t i = 0; !rc && i < r->scan_n; i++) {
+        rc = start_child(r, i, 0);
+        if (!rc)
+            rc = start_child(r, i, 1);
+    }
+    if (rc && r->first_err == 0)
+        r->first_err = rc;
+    if (r->pending == 0) {
+        /* nothing to wait for: an empty listing or a failure to start */
+        aliyun_metadata_invalidate_enis(r->md);
+        defer_result(r, r->first_err);
+    }
+}
+
+static void child_done(aliyun_md_req *ch)
+{
+    aliyun_md_req *p = ch->parent;
+    req_unlink(ch);
+    if (ch->result) {
+        if (!p->first_err)
+            p->first_err = ch->result;
+    } else if (ch->field == 0) {
+        char **ips = NULL;
+        int rc = aliyun_metadata_parse_ipv4s(ch->value, ch->value_len, &ips);
+        if (rc) {
+            if (!p->first_err)
+                p->first_err = rc;
+        } else {
+            aliyun_strv_free(p->scan[ch->scan_idx].ips);
+            p->scan[ch->scan_idx].ips = ips;
+        }
+    } else {
+        size_t l = ch->value_len;
+        while (l > 0 && (ch->value[l - 1] == '\n' || ch->value[l - 1] == ' '))
+            l--;
+        free(p->scan[ch->scan_idx].eni_id);
+        p->scan[ch->scan_idx].eni_id = strndup(ch->value, l);
+    }
+    req_free(ch);
+    if (--p->pending > 0)
+        return;
+    aliyun_metadata *md = p->md;
+    if (p->first_err) {
+        p->result = p->first_err;
+    } else {
+        aliyun_metadata_invalidate_enis(md);
+        md->enis = p->scan;
+        md->n_enis = p->scan_n;
+        p->scan = NULL;
+        p->scan_n = 0;
+        p->result = 0;
+    }
+    deliver(p);
+}
+
+int aliyun_metadata_find_eni(aliyun_metadata *md, const char *ip, aliyun_metadata_eni_cb cb,
+                             void *arg, aliyun_md_req **out)
+{
+    if (!md || !ip || !cb)
+        return -EINVAL;
+    aliyun_md_req *r = req_new(md, REQ_FIND_ENI);
+    if (!r)
+        return -ENOMEM;
+    r->ip = strdup(ip);
+    r->eni_cb = cb;
+    r->arg = arg;
+    if (!r->ip) {
+        req_unlink(r);
+        req_free(r);
+        return -ENOMEM;
+    }
+    if (out)
+        *out = r;
+    char eni[128];
+    if (aliyun_metadata_cached_eni(md, ip, eni, sizeof(eni)) == 0) {
+        defer_result(r, 0);
+        return 0;
+    }
+    /* a miss: the cache is stale or empty, list again */
+    r->path = strdup("network/interfaces/macs/");
+    if (!r->path) {
+        req_unlink(r);
+        req_free(r);
+        return -ENOMEM;
+    }
+    send_get(r);
+    return 0;
+}

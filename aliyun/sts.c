@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+#include "aliyun/sts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "aliyun/sign.h"
+#include "common/rand.h"
+#include "common/timeutil.h"
+
+typedef struct oidc_req {
+    aliyun_oidc_cb cb;
+    void *arg;
+    char *token; /* to redact from error messages */
+} oidc_req;
+
+static void oidc_req_free(oidc_req *o)
+{
+    if (o->token) {
+        OPENSSL_cleanse(o->token, strlen(o->token));
+        free(o->token);
+    }
+    free(o);
+}
+
+static void on_oidc(http_request *req, const http_response *resp, void *arg)
+{
+    (void)req;
+    oidc_req *o = arg;
+    aliyun_error e;
+    memset(&e, 0, sizeof(e));
+    aliyun_credential cred = {0};
+    int err = 0;
+    if (resp->error) {
+        e.transport = resp->error;
+        err = -EIO;
+    } else if (resp->status == 200) {
+        json_error_t jerr;
+        json_t *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
+        if (!root || aliyun_parse_sts_credentials(root, &cred)) {
+            e.http_status = resp->status;
+            snprintf(e.code, sizeof(e.code), "%s", "InvalidResponse");
+            snprintf(e.message, sizeof(e.message), "%s",
+                     "AssumeRoleWithOIDC answered without Credentials");
+            err = -EPROTO;
+        }
+        json_decref(root);
+    } else {
+        aliyun_error_parse(&e, resp->status, resp->body, resp->body_len);
+        aliyun_redact(e.message, o->token);
+        aliyun_redact(e.recommend, o->token);
+        err = -EIO;
+    }
+    o->cb(err, err ? NULL : &cred, err ? &e : NULL, o->arg);
+    aliyun_credential_clear(&cred);
+    oidc_req_free(o);
+}
+
+int aliyun_sts_assume_role_with_oidc(const aliyun_transport *tr, const aliyun_oidc_params *p,
+                                     aliyun_oidc_cb cb, void *arg, http_request **out)
+{
+    if (!tr || !p || !p->endpoint || !p->role_arn || !p->oidc_provider_arn || !p->oidc_token || !cb)
+        return -EINVAL;
+    oidc_req *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    o->cb = cb;
+    o->arg = arg;
+    o->token = strdup(p->oidc_token);
+    aliyun_params q;
+    aliyun_params_init(&q);
+    eip_buf body;
+    eip_buf_init(&body, 256 * 1024);
+    char date[32], nonce[40];
+    int r = o->token ? 0 : -ENOMEM;
+    if (!r)
+        r = eip_random_hex(nonce, sizeof(nonce), 16);
+    if (!r && !eip_time_format_rfc3339(date, sizeof(date), (time_t)(eip_time_now_ms() / 1000)))
+        r = -EINVAL;
+    if (!r)
+        r = aliyun_params_add(&q, "Action", "AssumeRoleWithOIDC");
+    if (!r)
+        r = aliyun_params_add(&q, "Version", "2015-04-01");
+    if (!r)
+        r = aliyun_params_add(&q, "Format", "JSON");
+    if (!r)
+        r = aliyun_params_add(&q, "Timestamp", date);
+    if (!r)
+        r = aliyun_params_add(&q, "SignatureNonce", nonce);
+    if (!r)
+        r = aliyun_params_add(&q, "RoleArn", p->role_arn);
+    if (!r)
+        r = aliyun_params_add(&q, "OIDCProviderArn", p->oidc_provider_arn);
+    if (!r)
+        r = aliyun_params_add(&q, "OIDCToken", p->oidc_token);
+    if (!r)
+        r = aliyun_params_add(&q, "RoleSessionName",
+                              p->role_session_name ? p->role_session_name : "eip-agent");
+    if (!r && p->duration_seconds > 0)
+        r = aliyun_params_addf(&q, "DurationSeconds", "%d", p->duration_seconds);
+    if (!r) {
+        aliyun_params_sort(&q);
+        r = aliyun_canonical_query(&body, &q);
+    }
+    if (!r) {
+        const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+                              "Accept: application/json", NULL};
+        char url[1024];
+        size_t l = strlen(p->endpoint);
+        while (l > 0 && p->endpoint[l - 1] == '/')
+            l--;
+        snprintf(url, sizeof(url), "%.*s/", (int)l, p->endpoint);
+        http_request_opts ho = {
+            .method = "POST",
+            .url = url,
+            .headers = hdrs,
+            .body = body.data ? body.data : "",
+            .body_len = body.len,
+            .connect_timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 10000,
+            .timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 10000,
+            .max_response_bytes = 64 * 1024,
+            .ca_file = p->ca_file,
+            .on_done = on_oidc,
+            .arg = o,
+        };
+        r = tr->send(tr->ctx, &ho, out);
+    }
+    if (body.data)
+        OPENSSL_cleanse(body.data, body.len);
+    eip_buf_free(&body);
+    aliyun_params_free(&q);
+    if (r)
+        oidc_req_free(o);
+    return r;
+}
