@@ -584,9 +584,6 @@ class Cloud:
                 raise ApiError("MissingParameter", arg="Version")
             if version not in PRODUCTS:
                 raise ApiError("InvalidVersion")
-            fn = ACTIONS.get((version, action))
-            if fn is None:
-                raise ApiError("InvalidAction.NotFound")
             anonymous = (version, action) == (STS_VERSION, "AssumeRoleWithOIDC")
             if anonymous:
                 call["style"] += "-anonymous"
@@ -594,6 +591,9 @@ class Cloud:
                 akid = self._authenticate(h, v3, params, query, headers, body)
                 call["access_key_id"] = akid
                 call["signature_verified"] = True
+            fn = ACTIONS.get((version, action))
+            if fn is None:
+                raise ApiError("InvalidAction.NotFound")
             self._throttle(action)
             with self.lock:
                 self.tick()

@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures for the cloud simulator suite: an in-process cloudsim.Cloud on a
+temporary directory with short delays. The TLS CA is made once per session."""
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "sim"))
+import cloudsim  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tls_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("cloudsim-tls"))
+
+
+@pytest.fixture
+def cloud(tmp_path, tls_dir):
+    """A started Cloud with two ECS nodes (metadata served) and one virtual node.
+    Association delays are 0.2 s; tests change them with cloud.configure()."""
+    c = cloudsim.Cloud(str(tmp_path / "cloud"), seed=7)
+    c.configure(associate_delay=0.2, unassociate_delay=0.2)
+    c.add_node("node-1")
+    c.add_node("node-2")
+    c.add_virtual_node("virtual-1")
+    c.start(tls_dir=tls_dir)
+    c.start_metadata("node-1")
+    c.start_metadata("node-2")
+    yield c
+    c.stop()
