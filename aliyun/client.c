@@ -203,6 +203,8 @@ fail:
 
 static void free_call(aliyun_call *call)
 {
+    if (call->spec.arg_free)
+        call->spec.arg_free(call->arg);
     aliyun_params_free(&call->params);
     free(call->action);
     free(call->version);
@@ -850,8 +852,10 @@ int aliyun_client_call(aliyun_client *c, const aliyun_call_spec *spec, aliyun_pa
         *out = call;
     return 0;
 fail:
-    if (call)
+    if (call) {
+        call->spec.arg_free = NULL; /* failure: the caller still owns arg */
         free_call(call);
+    }
     if (params)
         aliyun_params_free(params);
     return r;

@@ -84,6 +84,9 @@ typedef struct aliyun_call_spec {
     const char *action;
     const char *version; /* "2016-04-28" */
     bool anonymous;      /* no credential, no signature (STS AssumeRoleWithOIDC) */
+    /* Called with the callback's arg when the call is freed (after the callback,
+     * or on cancel, or when the client is freed); may be NULL. */
+    void (*arg_free)(void *arg);
 } aliyun_call_spec;
 
 /* Starts a call; params is taken over (emptied) even on failure. The callback

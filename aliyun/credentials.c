@@ -202,13 +202,22 @@ aliyun_creds *aliyun_creds_new(uv_loop_t *loop, const aliyun_transport *transpor
     const char *eid = env_get(opts, "ALIBABA_CLOUD_ACCESS_KEY_ID");
     const char *esec = env_get(opts, "ALIBABA_CLOUD_ACCESS_KEY_SECRET");
     const char *etok = env_get(opts, "ALIBABA_CLOUD_SECURITY_TOKEN");
-    const char *role_arn = env_get(opts, "ALIBABA_CLOUD_ROLE_ARN");
-    const char *prov = env_get(opts, "ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
-    const char *tokf = env_get(opts, "ALIBABA_CLOUD_OIDC_TOKEN_FILE");
+    const char *role_arn = opts->role_arn && *opts->role_arn
+                               ? opts->role_arn
+                               : env_get(opts, "ALIBABA_CLOUD_ROLE_ARN");
+    const char *prov = opts->oidc_provider_arn && *opts->oidc_provider_arn
+                           ? opts->oidc_provider_arn
+                           : env_get(opts, "ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
+    const char *tokf = opts->oidc_token_file && *opts->oidc_token_file
+                           ? opts->oidc_token_file
+                           : env_get(opts, "ALIBABA_CLOUD_OIDC_TOKEN_FILE");
 
     if (opts->access_key_id && *opts->access_key_id && opts->access_key_secret &&
         *opts->access_key_secret) {
-        c->source = ALIYUN_CRED_STATIC;
+        /* the agent resolves ALIBABA_CLOUD_ACCESS_KEY_ID into its configuration too:
+         * report where the key really came from */
+        c->source =
+            eid && strcmp(eid, opts->access_key_id) == 0 ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC;
         r = credential_set(&c->cur, opts->access_key_id, opts->access_key_secret,
                            opts->security_token, 0);
         c->have = r == 0;

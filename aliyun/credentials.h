@@ -50,6 +50,10 @@ typedef struct aliyun_creds_opts {
     const char *access_key_id;
     const char *access_key_secret;
     const char *security_token;
+    /* 3. RRSA, each overriding its ALIBABA_CLOUD_* variable; copied */
+    const char *role_arn;
+    const char *oidc_provider_arn;
+    const char *oidc_token_file;
     /* 4. ECS RAM role name; NULL: the first role the metadata lists */
     const char *ram_role;
     bool disable_ecs_ram_role;

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: MIT */
+#include "aliyun/vpc.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+
+/* ---- parsing ---- */
+
+/* A string field as a new string: strings as they are, numbers printed, else "". */
+static char *field_dup(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    char num[64];
+    const char *s = "";
+    if (json_is_string(v))
+        s = json_string_value(v);
+    else if (json_is_integer(v)) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = num;
+    } else if (json_is_real(v)) {
+        snprintf(num, sizeof(num), "%g", json_real_value(v));
+        s = num;
+    }
+    return strdup(s);
+}
+
+void aliyun_eip_clear(aliyun_eip *e)
+{
+    if (!e)
+        return;
+    char **f[] = {&e->allocation_id,
+                  &e->ip_address,
+                  &e->status,
+                  &e->instance_id,
+                  &e->instance_type,
+                  &e->private_ip_address,
+                  &e->bandwidth,
+                  &e->internet_charge_type,
+                  &e->isp,
+                  &e->name,
+                  &e->description,
+                  &e->resource_group_id,
+                  &e->bandwidth_package_id,
+                  &e->public_ip_address_pool_id,
+                  &e->mode};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        free(*f[i]);
+        *f[i] = NULL;
+    }
+    for (size_t i = 0; i < e->n_tags; i++) {
+        free(e->tags[i].key);
+        free(e->tags[i].value);
+    }
+    free(e->tags);
+    e->tags = NULL;
+    e->n_tags = 0;
+}
+
+void aliyun_eip_page_clear(aliyun_eip_page *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        aliyun_eip_clear(&p->eips[i]);
+    free(p->eips);
+    memset(p, 0, sizeof(*p));
+}
+
+const char *aliyun_eip_tag(const aliyun_eip *e, const char *key)
+{
+    for (size_t i = 0; i < e->n_tags; i++)
+        if (strcmp(e->tags[i].key, key) == 0)
+            return e->tags[i].value;
+    return NULL;
+}
+
+int aliyun_parse_eip(json_t *obj, aliyun_eip *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t jerr;
+    const char *aid = NULL;
+    if (json_unpack_ex(obj, &jerr, 0, "{s:s}", "AllocationId", &aid) || !*aid)
+        return -EINVAL;
+    out->allocation_id = field_dup(obj, "AllocationId");
+    out->ip_address = field_dup(obj, "IpAddress");
+    out->status = field_dup(obj, "Status");
+    out->instance_id = field_dup(obj, "InstanceId");
+    out->instance_type = field_dup(obj, "InstanceType");
+    out->private_ip_address = field_dup(obj, "PrivateIpAddress");
+    out->bandwidth = field_dup(obj, "Bandwidth");
+    out->internet_charge_type = field_dup(obj, "InternetChargeType");
+    out->isp = field_dup(obj, "ISP");
+    out->name = field_dup(obj, "Name");
+    /* the published response spells it "Descritpion"; accept both */
+    out->description =
+        field_dup(obj, json_object_get(obj, "Description") ? "Description" : "Descritpion");
+    out->resource_group_id = field_dup(obj, "ResourceGroupId");
+    out->bandwidth_package_id = field_dup(obj, "BandwidthPackageId");
+    out->public_ip_address_pool_id = field_dup(obj, "PublicIpAddressPoolId");
+    out->mode = field_dup(obj, "Mode");
+    int r = 0;
+    if (!out->allocation_id || !out->ip_address || !out->status || !out->instance_id ||
+        !out->instance_type || !out->private_ip_address || !out->bandwidth ||
+        !out->internet_charge_type || !out->isp || !out->name || !out->description ||
+        !out->resource_group_id || !out->bandwidth_package_id || !out->public_ip_address_pool_id ||
+        !out->mode)
+        r = -ENOMEM;
+    json_t *tags = NULL;
+    if (!r && json_unpack_ex(obj, &jerr, 0, "{s:{s:o}}", "Tags", "Tag", &tags) == 0 &&
+        json_is_array(tags) && json_array_size(tags) > 0) {
+        out->tags = calloc(json_array_size(tags), sizeof(*out->tags));
+        if (!out->tags)
+            r = -ENOMEM;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tags, i, t)
+        {
+            if (r)
+                break;
+            const char *k = NULL, *v = "";
+            if (json_unpack_ex(t, &jerr, 0, "{s:s, s?s}", "Key", &k, "Value", &v))
+                continue;
+            aliyun_kv *kv = &out->tags[out->n_tags];
+            kv->key = strdup(k);
+            kv->value = strdup(v ? v : "");
+            out->n_tags++;
+            if (!kv->key || !kv->value)
+                r = -ENOMEM;
+        }
+    }
+    if (r)
+        aliyun_eip_clear(out);
+    return r;
+}
+
+int aliyun_parse_eip_page(json_t *root, aliyun_eip_page *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t jerr;
+    json_t *arr = NULL;
+    json_int_t total = 0, page = 0, size = 0;
+    if (json_unpack_ex(root, &jerr, 0, "{s:{s:o}, s?I, s?I, s?I}", "EipAddresses", "EipAddress",
+                       &arr, "TotalCount", &total, "PageNumber", &page, "PageSize", &size) ||
+        !json_is_array(arr))
+        return -EINVAL;
+    out->total_count = (long)total;
+    out->page_number = (long)page;
+    out->page_size = (long)size;
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return 0;
+    out->eips = calloc(n, sizeof(*out->eips));
+    if (!out->eips)
+        return -ENOMEM;
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        int r = aliyun_parse_eip(e, &out->eips[out->n]);
+        if (r) {
+            aliyun_eip_page_clear(out);
+            return r;
+        }
+        out->n++;
+    }
+    return 0;
+}
+
+/* ---- request helpers ---- */
+
+static int add_opt(aliyun_params *p, const char *key, const char *value)
+{
+    if (!value || !*value)
+        return 0;
+    return aliyun_params_add(p, key, value);
+}
+
+static int add_tags(aliyun_params *p, const aliyun_tag *tags, size_t n)
+{
+    int r = 0;
+    for (size_t i = 0; i < n && !r; i++) {
+        char k[32], v[32];
+        snprintf(k, sizeof(k), "Tag.%zu.Key", i + 1);
+        snprintf(v, sizeof(v), "Tag.%zu.Value", i + 1);
+        if (!tags[i].key || !*tags[i].key)
+            return -EINVAL;
+        r = aliyun_params_add(p, k, tags[i].key);
+        if (!r && tags[i].value)
+            r = aliyun_params_add(p, v, tags[i].value);
+    }
+    return r;
+}
+
+static int add_region(aliyun_client *c, aliyun_params *p, const char *region_id)
+{
+    return aliyun_params_add(p, "RegionId",
+                             region_id && *region_id ? region_id : aliyun_client_region(c));
+}
+
+enum typed_kind { T_DONE, T_ALLOCATE, T_PAGE };
+
+typedef struct typed_ctx {
+    enum typed_kind kind;
+    union {
+        aliyun_done_cb done;
+        aliyun_allocate_cb allocate;
+        aliyun_eip_page_cb page;
+    } cb;
+    void *arg;
+} typed_ctx;
+
+static void typed_free(void *arg)
+{
+    free(arg);
+}
+
+static void typed_done(const aliyun_result *res, json_t *body, void *arg)
+{
+    typed_ctx *t = arg;
+    switch (t->kind) {
+    case T_DONE:
+        t->cb.done(res, t->arg);
+        break;
+    case T_ALLOCATE: {
+        if (res->status) {
+            t->cb.allocate(res, NULL, t->arg);
+            break;
+        }
+        json_error_t jerr;
+        aliyun_allocated_eip a = {.resource_group_id = "", .order_id = ""};
+        json_t *order = json_object_get(body, "OrderId");
+        char order_buf[64] = "";
+        if (json_is_integer(order))
+            snprintf(order_buf, sizeof(order_buf), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(order));
+        else if (json_is_string(order))
+            snprintf(order_buf, sizeof(order_buf), "%s", json_string_value(order));
+        a.order_id = order_buf;
+        if (json_unpack_ex(body, &jerr, 0, "{s:s, s:s, s?s}", "AllocationId", &a.allocation_id,
+                           "EipAddress", &a.eip_address, "ResourceGroupId", &a.resource_group_id)) {
+            aliyun_result bad = *res;
+            bad.status = -EPROTO;
+            bad.cls = ALIYUN_ERR_FATAL;
+            snprintf(bad.error.code, sizeof(bad.error.code), "%s", "InvalidResponse");
+            snprintf(bad.error.message, sizeof(bad.error.message),
+                     "AllocateEipAddress response: %s", jerr.text);
+            t->cb.allocate(&bad, NULL, t->arg);
+            break;
+        }
+        t->cb.allocate(res, &a, t->arg);
+        break;
+    }
+    case T_PAGE: {
+        if (res->status) {
+            t->cb.page(res, NULL, t->arg);
+            break;
+        }
+        aliyun_eip_page pg;
+        int r = aliyun_parse_eip_page(body, &pg);
+        if (r) {
+            aliyun_result bad = *res;
+            bad.status = r;
+            bad.cls = ALIYUN_ERR_FATAL;
+            snprintf(bad.error.code, sizeof(bad.error.code), "%s", "InvalidResponse");
+            snprintf(bad.error.message, sizeof(bad.error.message), "%s",
+                     "DescribeEipAddresses response has no EipAddresses.EipAddress");
+            t->cb.page(&bad, NULL, t->arg);
+            break;
+        }
+        t->cb.page(res, &pg, t->arg);
+        aliyun_eip_page_clear(&pg);
+        break;
+    }
+    }
+}
+
+static int start_typed(aliyun_client *c, const char *action, aliyun_params *p, typed_ctx *t,
+                       aliyun_call **out)
+{
+    aliyun_call_spec spec = {.service = ALIYUN_SVC_VPC,
+                             .action = action,
+                             .version = ALIYUN_VPC_VERSION,
+                             .arg_free = typed_free};
+    int r = aliyun_client_call(c, &spec, p, typed_done, t, out);
+    if (r)
+        free(t);
+    return r;
+}
+
+static typed_ctx *ctx_new(enum typed_kind kind, void *arg)
+{
+    typed_ctx *t = calloc(1, sizeof(*t));
+    if (t) {
+        t->kind = kind;
+        t->arg = arg;
+    }
+    return t;
+}
+
+/* ---- actions ---- */
+
+int aliyun_vpc_allocate_eip(aliyun_client *c, const aliyun_allocate_eip_params *p,
+                            aliyun_allocate_cb cb, void *arg, aliyun_call **out)
+{
+    if (!c || !p || !cb)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, p->region_id);
+    if (!r && p->bandwidth > 0)
+        r = aliyun_params_addf(&q, "Bandwidth", "%d", p->bandwidth);
+    if (!r)
+        r = add_opt(&q, "InternetChargeType", p->internet_charge_type);
+    if (!r)
+        r = add_opt(&q, "InstanceChargeType", p->instance_charge_type);
+    if (!r)
+        r = add_opt(&q, "ISP", p->isp);
+    if (!r)
+        r = add_opt(&q, "Name", p->name);
+    if (!r)
+        r = add_opt(&q, "Description", p->description);
+    if (!r)
+        r = add_opt(&q, "ResourceGroupId", p->resource_group_id);
+    if (!r)
+        r = add_opt(&q, "PublicIpAddressPoolId", p->public_ip_address_pool_id);
+    for (size_t i = 0; !r && i < p->n_security_protection_types; i++) {
+        char k[48];
+        snprintf(k, sizeof(k), "SecurityProtectionTypes.%zu", i + 1);
+        r = add_opt(&q, k, p->security_protection_types[i]);
+    }
+    if (!r)
+        r = add_tags(&q, p->tags, p->n_tags);
+    if (!r)
+        r = add_opt(&q, "ClientToken", p->client_token);
+    typed_ctx *t = r ? NULL : ctx_new(T_ALLOCATE, arg);
+    if (!r && !t)
+        r = -ENOMEM;
+    if (r) {
+        aliyun_params_free(&q);
+        return r;
+    }
+    t->cb.allocate = cb;
+    return start_typed(c, "AllocateEipAddress", &q, t, out);
+}
+
+static int start_done(aliyun_client *c, const char *action, aliyun_params *q, int r,
+                      aliyun_done_cb cb, void *arg, aliyun_call **out)
+{
+    typed_ctx *t = r ? NULL : ctx_new(T_DONE, arg);
+    if (!r && !t)
+        r = -ENOMEM;
+    if (r) {
+        aliyun_params_free(q);
+        return r;
+    }
+    t->cb.done = cb;
+    return start_typed(c, action, q, t, out);
+}
+
+int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params *p,
+                             aliyun_done_cb cb, void *arg, aliyun_call **out)
+{
+    if (!c || !p || !cb || !p->allocation_id || !p->instance_id)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, p->region_id);
+    if (!r)
+        r = aliyun_params_add(&q, "AllocationId", p->allocation_id);
+    if (!r)
+        r = aliyun_params_add(&q, "InstanceId", p->instance_id);
+    if (!r)
+        r = aliyun_params_add(&q, "InstanceType",
+                              p->instance_type ? p->instance_type : "NetworkInterface");
+    if (!r)
+        r = add_opt(&q, "PrivateIpAddress", p->private_ip_address);
+    if (!r)
+        r = add_opt(&q, "Mode", p->mode);
+    if (!r)
+        r = add_opt(&q, "ClientToken", p->client_token);
+    return start_done(c, "AssociateEipAddress", &q, r, cb, arg, out);
+}
+
+int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
+                               aliyun_done_cb cb, void *arg, aliyun_call **out)
+{
+    if (!c || !p || !cb || !p->allocation_id || !p->instance_id)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, p->region_id);
+    if (!r)
+        r = aliyun_params_add(&q, "AllocationId", p->allocation_id);
+    if (!r)
+        r = aliyun_params_add(&q, "InstanceId", p->instance_id);
+    if (!r)
+        r = aliyun_params_add(&q, "InstanceType",
+                              p->instance_type ? p->instance_type : "NetworkInterface");
+    if (!r)
+        r = add_opt(&q, "PrivateIpAddress", p->private_ip_address);
+    if (!r && p->force)
+        r = aliyun_params_add(&q, "Force", "true");
+    if (!r)
+        r = add_opt(&q, "ClientToken", p->client_token);
+    return start_done(c, "UnassociateEipAddress", &q, r, cb, arg, out);
+}
+
+int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *allocation_id,
+                           aliyun_done_cb cb, void *arg, aliyun_call **out)
+{
+    if (!c || !allocation_id || !*allocation_id || !cb)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, region_id);
+    if (!r)
+        r = aliyun_params_add(&q, "AllocationId", allocation_id);
+    return start_done(c, "ReleaseEipAddress", &q, r, cb, arg, out);
+}
+
+static int describe_params(aliyun_client *c, const aliyun_describe_eips_params *p, aliyun_params *q,
+                           int page_number, int page_size)
+{
+    if (p->n_allocation_ids > ALIYUN_DESCRIBE_MAX_IDS || page_size > ALIYUN_DESCRIBE_MAX_PAGE_SIZE)
+        return -EINVAL;
+    int r = add_region(c, q, p->region_id);
+    if (!r && p->n_allocation_ids > 0) {
+        eip_buf ids;
+        eip_buf_init(&ids, 64 * 1024);
+        for (size_t i = 0; !r && i < p->n_allocation_ids; i++)
+            r = eip_buf_appendf(&ids, "%s%s", i ? "," : "", p->allocation_ids[i]);
+        if (!r)
+            r = aliyun_params_add(q, "AllocationId", ids.data);
+        eip_buf_free(&ids);
+    }
+    if (!r)
+        r = add_opt(q, "EipAddress", p->eip_address);
+    if (!r)
+        r = add_opt(q, "AssociatedInstanceType", p->associated_instance_type);
+    if (!r)
+        r = add_opt(q, "AssociatedInstanceId", p->associated_instance_id);
+    if (!r)
+        r = add_opt(q, "Status", p->status);
+    if (!r)
+        r = add_tags(q, p->tags, p->n_tags);
+    if (!r && page_number > 0)
+        r = aliyun_params_addf(q, "PageNumber", "%d", page_number);
+    if (!r && page_size > 0)
+        r = aliyun_params_addf(q, "PageSize", "%d", page_size);
+    return r;
+}
+
+int aliyun_vpc_describe_eips(aliyun_client *c, const aliyun_describe_eips_params *p,
+                             aliyun_eip_page_cb cb, void *arg, aliyun_call **out)
+{
+    if (!c || !p || !cb)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = describe_params(c, p, &q, p->page_number, p->page_size);
+    typed_ctx *t = r ? NULL : ctx_new(T_PAGE, arg);
+    if (!r && !t)
+        r = -ENOMEM;
+    if (r) {
+        aliyun_params_free(&q);
+        return r;
+    }
+    t->cb.page = cb;
+    return start_typed(c, "DescribeEipAddresses", &q, t, out);
+}
+
+/* ---- paging through everything ---- */
+
+struct aliyun_pager {
+    aliyun_client *c;
+    aliyun_params base; /* everything but PageNumber */
+    int page_size;
+    int page;
+    aliyun_eip_page all;
+    size_t cap;
+    aliyun_call *call;
+    aliyun_eip_page_cb cb;
+    void *arg;
+};
+
+static void pager_free(aliyun_pager *pg)
+{
+    aliyun_params_free(&pg->base);
+    aliyun_eip_page_clear(&pg->all);
+    free(pg);
+}
+
+static int pager_next(aliyun_pager *pg);
+
+static void pager_page(const aliyun_result *res, const aliyun_eip_page *page, void *arg)
+{
+    aliyun_pager *pg = arg;
+    pg->call = NULL;
+    if (res->status) {
+        pg->cb(res, NULL, pg->arg);
+        pager_free(pg);
+        return;
+    }
+    aliyun_result fail = *res;
+    int r = 0;
+    if (pg->all.n + page->n > pg->cap) {
+        size_t cap = pg->cap ? pg->cap * 2 : 128;
+        while (cap < pg->all.n + page->n)
+            cap *= 2;
+        aliyun_eip *v = realloc(pg->all.eips, cap * sizeof(*v));
+        if (!v)
+            r = -ENOMEM;
+        else {
+            pg->all.eips = v;
+            pg->cap = cap;
+        }
+    }
+    if (!r) {
+        /* steal the EIPs of this page: the page is cleared after we return, so
+         * move the strings and leave empty structs behind */
+        aliyun_eip_page *mp = (aliyun_eip_page *)(uintptr_t)page;
+        for (size_t i = 0; i < mp->n; i++) {
+            pg->all.eips[pg->all.n++] = mp->eips[i];
+            memset(&mp->eips[i], 0, sizeof(mp->eips[i]));
+        }
+        pg->all.total_count = page->total_count;
+        pg->all.page_number = pg->page;
+        pg->all.page_size = pg->page_size;
+        bool more = page->n > 0 && (long)pg->all.n < page->total_count;
+        if (more) {
+            r = pager_next(pg);
+            if (!r)
+                return;
+        } else {
+            pg->cb(res, &pg->all, pg->arg);
+            pager_free(pg);
+            return;
+        }
+    }
+    fail.status = r;
+    fail.cls = ALIYUN_ERR_FATAL;
+    pg->cb(&fail, NULL, pg->arg);
+    pager_free(pg);
+}
+
+static int pager_next(aliyun_pager *pg)
+{
+    aliyun_params q;
+    int r = aliyun_params_copy(&q, &pg->base);
+    if (r)
+        return r;
+    pg->page++;
+    r = aliyun_params_addf(&q, "PageNumber", "%d", pg->page);
+    typed_ctx *t = r ? NULL : ctx_new(T_PAGE, pg);
+    if (!r && !t)
+        r = -ENOMEM;
+    if (r) {
+        aliyun_params_free(&q);
+        return r;
+    }
+    t->cb.page = pager_page;
+    return start_typed(pg->c, "DescribeEipAddresses", &q, t, &pg->call);
+}
+
+int aliyun_vpc_describe_all_eips(aliyun_client *c, const aliyun_describe_eips_params *p,
+                                 aliyun_eip_page_cb cb, void *arg, aliyun_pager **out)
+{
+    if (!c || !p || !cb)
+        return -EINVAL;
+    aliyun_pager *pg = calloc(1, sizeof(*pg));
+    if (!pg)
+        return -ENOMEM;
+    pg->c = c;
+    pg->cb = cb;
+    pg->arg = arg;
+    pg->page_size = p->page_size > 0 ? p->page_size : ALIYUN_DESCRIBE_MAX_PAGE_SIZE;
+    aliyun_params_init(&pg->base);
+    int r = describe_params(c, p, &pg->base, 0, pg->page_size);
+    if (!r)
+        r = pager_next(pg);
+    if (r) {
+        pager_free(pg);
+        return r;
+    }
+    if (out)
+        *out = pg;
+    return 0;
+}
+
+void aliyun_pager_cancel(aliyun_pager *pg)
+{
+    if (!pg)
+        return;
+    if (pg->call)
+        aliyun_call_cancel(pg->call);
+    pager_free(pg);
+}
+
+/* ---- bandwidth packages and tags ---- */
+
+int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const char *region_id,
+                           const char *bandwidth_package_id, const char *allocation_id,
+                           const char *client_token, aliyun_done_cb cb, void *arg,
+                           aliyun_call **out)
+{
+    if (!c || !bandwidth_package_id || !allocation_id || !cb)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, region_id);
+    if (!r)
+        r = aliyun_params_add(&q, "BandwidthPackageId", bandwidth_package_id);
+    if (!r)
+        r = aliyun_params_add(&q, "IpInstanceId", allocation_id);
+    if (!r)
+        r = add_opt(&q, "ClientToken", client_token);
+    return start_done(c, "AddCommonBandwidthPackageIp", &q, r, cb, arg, out);
+}
+
+int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const char *region_id,
+                              const char *bandwidth_package_id, const char *allocation_id,
+                              const char *client_token, aliyun_done_cb cb, void *arg,
+                              aliyun_call **out)
+{
+    if (!c || !bandwidth_package_id || !allocation_id || !cb)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, region_id);
+    if (!r)
+        r = aliyun_params_add(&q, "BandwidthPackageId", bandwidth_package_id);
+    if (!r)
+        r = aliyun_params_add(&q, "IpInstanceId", allocation_id);
+    if (!r)
+        r = add_opt(&q, "ClientToken", client_token);
+    return start_done(c, "RemoveCommonBandwidthPackageIp", &q, r, cb, arg, out);
+}
+
+int aliyun_vpc_tag_eips(aliyun_client *c, const char *region_id, const char *const *allocation_ids,
+                        size_t n_ids, const aliyun_tag *tags, size_t n_tags, aliyun_done_cb cb,
+                        void *arg, aliyun_call **out)
+{
+    if (!c || !allocation_ids || n_ids == 0 || n_ids > 50 || !tags || n_tags == 0 || n_tags > 20 ||
+        !cb)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, region_id);
+    if (!r)
+        r = aliyun_params_add(&q, "ResourceType", "EIP");
+    for (size_t i = 0; !r && i < n_ids; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "ResourceId.%zu", i + 1);
+        r = aliyun_params_add(&q, k, allocation_ids[i]);
+    }
+    if (!r)
+        r = add_tags(&q, tags, n_tags);
+    return start_done(c, "TagResources", &q, r, cb, arg, out);
+}
