@@ -964,6 +964,9 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
     SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
     SETOPT(e, CURLOPT_NOSIGNAL, 1L);
     SETOPT(e, CURLOPT_NOPROGRESS, 1L);
+    /* No proxy, whatever http_proxy/https_proxy/no_proxy say: the agent talks to the
+     * API server, the cloud API and the metadata service directly. */
+    SETOPT(e, CURLOPT_PROXY, "");
     SETOPT(e, CURLOPT_USERAGENT, c->user_agent);
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(e, CURLOPT_TCP_KEEPIDLE, 30L);

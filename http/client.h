@@ -9,7 +9,9 @@
 /* Asynchronous HTTP(S) client: libcurl's multi-socket API driven by uv_poll and
  * uv_timer on the caller's loop. Nothing here blocks the loop (curl's threaded
  * resolver does the DNS). TLS peer and host verification are always on unless a
- * request sets insecure_skip_verify (kubeconfig's explicit opt-out).
+ * request sets insecure_skip_verify (kubeconfig's explicit opt-out). Only http and
+ * https; redirects are not followed (a 3xx is a response); proxy environment
+ * variables are ignored; no Content-Type or Expect header is added on its own.
  *
  * Lifetime: a request lives from http_client_send() until its on_done callback
  * returns or it is cancelled. Strings in the options are copied; the caller may
@@ -57,6 +59,16 @@ typedef int (*http_chunk_cb)(http_request *req, const http_response *partial, co
 /* Called exactly once per request that was not cancelled. */
 typedef void (*http_done_cb)(http_request *req, const http_response *resp, void *arg);
 
+/* TLS trust: the request's ca_file and/or ca_pem (either may anchor the chain)
+ * replace the client's ca_file, which replaces the system store. Client
+ * certificate: a cert (file or PEM) and a key (file or PEM; without one the key
+ * is read from the cert); a key without a cert, or a file and a PEM of the same
+ * kind, is -EINVAL. tls_server_name (https only): SNI and verification use that
+ * name while the connection still goes to the URL's host and port, and the Host
+ * header keeps the URL's authority (like Go's tls.Config.ServerName).
+ * Streaming: on_done gets body "" and body_len 0; status and headers are those
+ * of the final (non-1xx) response. Response headers are capped at 64 KiB (more
+ * is HTTP_E_TOO_LARGE). */
 typedef struct http_request_opts {
     const char *method; /* "GET" when NULL */
     const char *url;
@@ -91,10 +103,14 @@ http_client *http_client_new(uv_loop_t *loop, const http_client_opts *opts);
 void http_client_free(http_client *c);
 
 /* Starts a request. 0 and *out (may be NULL) or a negative errno; on failure
- * no callback is ever called. */
+ * no callback is ever called: -EINVAL (bad options: scheme other than http(s),
+ * header with CR/LF or without a token name, ...), -ENOMEM, -ENOTSUP (libcurl
+ * lacks a feature), -ESHUTDOWN (http_client_free was called). Safe inside any
+ * callback of this client; on_done never runs before this returns. */
 int http_client_send(http_client *c, const http_request_opts *opts, http_request **out);
 /* Stops a request; after it returns no callback fires for it. Safe inside that
- * request's own callbacks. */
+ * request's own callbacks (a no-op inside its on_done) and anywhere else while
+ * the request lives; NULL is a no-op. Never call it after on_done returned. */
 void http_request_cancel(http_request *req);
 
 /* Requests in flight (for drain and tests). */

@@ -255,8 +255,8 @@ class Fetch:
     def __init__(self, exe):
         self.exe = str(exe)
 
-    def popen(self, *args):
-        env = dict(os.environ, **SAN_ENV)
+    def popen(self, *args, env=None):
+        env = dict(os.environ, **SAN_ENV, **(env or {}))
         return subprocess.Popen([self.exe, *map(str, args)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env)
 
@@ -268,8 +268,8 @@ class Fetch:
         events = [json.loads(l) for l in out.decode().splitlines() if l.strip()]
         return events
 
-    def __call__(self, *args, timeout=60, expect_rc=0):
-        p = self.popen(*args)
+    def __call__(self, *args, timeout=60, expect_rc=0, env=None):
+        p = self.popen(*args, env=env)
         try:
             out, err = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

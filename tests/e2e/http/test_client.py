@@ -71,6 +71,19 @@ def test_post_without_body_sends_zero_length(fetch, http_server):
     assert req["headers"].get("content-length") == "0"
 
 
+def test_proxy_environment_is_ignored(fetch, http_server):
+    env = {"http_proxy": "http://127.0.0.1:1", "HTTPS_PROXY": "http://127.0.0.1:1",
+           "ALL_PROXY": "http://127.0.0.1:1", "no_proxy": ""}
+    d = done(fetch(http_server.url("/echo"), env=env))
+    assert d["error"] == "HTTP_OK"
+
+
+def test_name_resolution(fetch, http_server):
+    # "localhost" goes through curl's resolver (threaded: the loop never blocks).
+    d = done(fetch(f"http://localhost:{http_server.port}/echo"))
+    assert d["error"] == "HTTP_OK"
+
+
 def test_redirect_not_followed(fetch, http_server):
     d = done(fetch("--show-header", "location", http_server.url("/status?code=302")))
     assert d["error"] == "HTTP_OK" and d["status"] == 302

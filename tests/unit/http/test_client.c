@@ -196,6 +196,7 @@ struct ctx {
     int cancel_other_in_chunk; /* index of a request that on_chunk cancels, or -1 */
     bool send_in_chunk;
     bool cancel_self_in_chunk;
+    bool free_in_chunk;
     int chunks;
     char url_refused[64];
     long chunk_status;
@@ -295,6 +296,10 @@ static int on_chunk(http_request *req, const http_response *partial, const char 
         c->send_in_chunk = false;
         http_request_opts o = {.url = c->url_refused, .on_done = on_done, .arg = c};
         assert_int_equal(http_client_send(c->client, &o, &c->reqs[5]), 0);
+    }
+    if (c->free_in_chunk) {
+        http_client_free(c->client);
+        c->client = NULL;
     }
     if (c->cancel_self_in_chunk) {
         http_request_cancel(req);
@@ -665,6 +670,25 @@ static void cancel_self_inside_on_chunk(void **state)
     assert_int_equal(c.res[0].calls, 0);
 }
 
+static void free_inside_on_chunk(void **state)
+{
+    (void)state;
+    struct ctx c;
+    ctx_init(&c, RESP_CHUNKED);
+    assert_int_equal(send_get(&c, 1, "/silent", false), 0);
+    run_until(&c, accepted1);
+    c.free_in_chunk = true;
+    assert_int_equal(send_get(&c, 0, "/", true), 0);
+    run_until(&c, done01);
+    /* Both get exactly one on_done(HTTP_E_CANCELLED), after the chunk callback returned. */
+    assert_int_equal(c.chunks, 1);
+    assert_int_equal(c.res[0].error, HTTP_E_CANCELLED);
+    assert_int_equal(c.res[1].error, HTTP_E_CANCELLED);
+    ctx_finish(&c);
+    assert_int_equal(c.res[0].calls, 1);
+    assert_int_equal(c.res[1].calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +705,7 @@ int main(void)
         cmocka_unit_test(streaming_partial_has_status_and_headers),
         cmocka_unit_test(calls_from_inside_on_chunk),
         cmocka_unit_test(cancel_self_inside_on_chunk),
+        cmocka_unit_test(free_inside_on_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
