@@ -80,7 +80,8 @@ struct conn {
     unsigned open_handles;
     bool reading;
     bool parsing;
-    bool input_done;   /* no more requests will be parsed */
+    bool kick;       /* headers done: llhttp needs one more (empty) call to complete the message */
+    bool input_done; /* no more requests will be parsed */
     bool write_closed; /* the last answer has been queued for writing */
     bool eof;
     bool closing;
@@ -783,7 +784,10 @@ static size_t conn_parse(conn *c, const char *data, size_t len)
     size_t off = 0;
 
     c->parsing = true;
-    while (off < len && conn_can_parse(c)) {
+    if (!data)
+        data = "";
+    while ((off < len || c->kick) && conn_can_parse(c)) {
+        c->kick = false;
         c->event = EV_NONE;
         c->cb_status = 0;
         llhttp_errno_t err = llhttp_execute(&c->parser, data + off, len - off);
@@ -807,6 +811,7 @@ static size_t conn_parse(conn *c, const char *data, size_t len)
             c->head_bytes += used;
         off += used;
         if (c->event == EV_HEADERS) {
+            c->kick = true;
             conn_on_headers(c);
         } else if (c->event == EV_MESSAGE) {
             conn_on_message(c);
@@ -827,7 +832,7 @@ static void conn_resume(conn *c)
 {
     if (c->closing)
         return;
-    if (!c->parsing && c->pending.len && conn_can_parse(c)) {
+    if (!c->parsing && (c->pending.len || c->kick) && conn_can_parse(c)) {
         size_t n = conn_parse(c, c->pending.data, c->pending.len);
         if (c->closing)
             return;
