@@ -179,6 +179,8 @@ class Cloud:
             "ram_credential_lifetime": 3600,
             "ram_credential_rotate_before": None,  # default: half the lifetime
             "sts_default_duration": 3600,
+            "sts_duration_override": None,  # seconds: every STS credential lives this long
+            "forbidden_actions": [],  # actions answered with Forbidden.RAM (403) for every key
             "clock_offset": 0.0,
             "oidc": {
                 "provider_arn": f"acs:ram::{ACCOUNT_ID}:oidc-provider/ack-rrsa-sim",
@@ -206,6 +208,7 @@ class Cloud:
         self._eip_seq = 0
         self._used_public = set()
         self._used_private = set()
+        self._cursor = {}
         self.client_tokens = {}
         self.nonces = {}
         self.sts_keys = {}
@@ -239,13 +242,22 @@ class Cloud:
                 if not any(e["MacAddress"] == mac for e in self.enis.values()):
                     return mac
 
-    def _next_ip(self, net, used):
-        for host in net.hosts():
-            s = str(host)
-            if s.endswith(".1") and net.prefixlen <= 24:
+    def _next_ip(self, net, used, rotate=False):
+        """Lowest free address; rotate=True continues after the last one handed out
+        (public addresses are not handed out again at once, as in the real pool)."""
+        hosts = [str(h) for h in net.hosts()]
+        start = 0
+        if rotate:
+            last = self._cursor.get(str(net))
+            start = hosts.index(last) + 1 if last in hosts else 0
+        for i in range(len(hosts)):
+            s = hosts[(start + i) % len(hosts)]
+            if s.endswith(".1") and net.prefixlen <= 24 and not rotate:
                 continue  # .1 is the vSwitch gateway, as in a real VPC
             if s not in used:
                 used.add(s)
+                if rotate:
+                    self._cursor[str(net)] = s
                 return s
         raise ApiError("InternalError", "simulated address range exhausted")
 
@@ -408,6 +420,26 @@ class Cloud:
         return ".".join([b64url(json.dumps(header).encode()),
                          b64url(json.dumps(payload).encode()), b64url(sig * 8)])
 
+    def info(self, host="127.0.0.1"):
+        """What a client needs (also written to DIR/cloud.json by the CLI)."""
+        with self.lock:
+            endpoint = f"https://{host}:{self.port}" if self.port else ""
+            nodes = {}
+            for name in self.nodes:
+                n = self._node_info(name)
+                if name in self.metadata_ports:
+                    n["metadata_port"] = self.metadata_ports[name]
+                    n["metadata_endpoint"] = f"http://{host}:{self.metadata_ports[name]}"
+                nodes[name] = n
+            return {"region": self.region, "vpc_id": self.vpc_id, "endpoint": endpoint,
+                    "vpc_endpoint": endpoint, "ecs_endpoint": endpoint, "sts_endpoint": endpoint,
+                    "sim_endpoint": endpoint + "/__sim" if endpoint else "",
+                    "ca_file": self.ca_file, "access_keys": dict(self.access_keys), "nodes": nodes,
+                    "metadata_ports": dict(self.metadata_ports),
+                    "oidc": json.loads(json.dumps(self.config["oidc"])),
+                    "bandwidth_packages": sorted(self.bandwidth_packages),
+                    "public_ip_address_pools": sorted(self.pools)}
+
     # ----- configuration and faults -------------------------------------------
     def configure(self, **kw):
         with self.lock:
@@ -443,10 +475,10 @@ class Cloud:
         with self.lock:
             self.faults = []
 
-    def _pick_fault(self, action):
+    def _pick_fault(self, action, wildcard=True):
         with self.lock:
             for f in self.faults:
-                if f["action"] not in ("*", action):
+                if f["action"] != action and not (wildcard and f["action"] == "*"):
                     continue
                 if f["count"] is not None and f["count"] <= 0:
                     continue
@@ -594,6 +626,8 @@ class Cloud:
             fn = ACTIONS.get((version, action))
             if fn is None:
                 raise ApiError("InvalidAction.NotFound")
+            if not anonymous and action in self.config["forbidden_actions"]:
+                raise ApiError("Forbidden.RAM")
             self._throttle(action)
             with self.lock:
                 self.tick()
@@ -809,7 +843,7 @@ class Cloud:
             if len(self.eips) >= int(self.config["eip_quota"]):
                 raise ApiError("QuotaExceeded.Eip")
             net = self.pools[pool_id]["net"] if pool_id else self._eip_net
-            ip = self._next_ip(net, self._used_public)
+            ip = self._next_ip(net, self._used_public, rotate=True)
             aid = "eip-sim" + self._hex(17)
             self._eip_seq += 1
             now = self.now()
@@ -1159,7 +1193,8 @@ class Cloud:
             raise ApiError("AuthenticationFail.OIDCToken.AudienceNotMatch")
         if oidc["subjects"] and claims.get("sub") not in oidc["subjects"]:
             raise ApiError("AuthenticationFail.OIDCToken.Invalid", arg="subject is not trusted by the role")
-        cred = self.issue_sts_credentials(duration, f"oidc:{claims.get('sub')}")
+        lifetime = self.config["sts_duration_override"] or duration
+        cred = self.issue_sts_credentials(float(lifetime), f"oidc:{claims.get('sub')}")
         role_name = role_arn.rsplit("/", 1)[-1]
         return {
             "Credentials": {k: cred[k] for k in ("AccessKeyId", "AccessKeySecret",
@@ -1194,7 +1229,13 @@ class Cloud:
                                  "metadataPorts": dict(self.metadata_ports)}
             if path == "/__sim/calls":
                 if method == "GET":
-                    return 200, {"calls": self.calls_snapshot()}
+                    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
+                    calls = self.calls_snapshot()
+                    if q.get("action"):
+                        calls = [c for c in calls if c["action"] == q["action"]]
+                    if q.get("since"):
+                        calls = [c for c in calls if c["timestamp"] >= float(q["since"])]
+                    return 200, {"calls": calls}
                 if method == "DELETE":
                     self.clear_calls()
                     return 200, {"calls": []}
@@ -1221,6 +1262,17 @@ class Cloud:
     def handle_metadata(self, node_name, h):
         path = urllib.parse.urlsplit(h.path).path
         hdr = {k.lower(): v for k, v in h.headers.items()}
+        fault = self._pick_fault("Metadata", wildcard=False)
+        if fault:
+            if fault["latency_ms"]:
+                self._stop.wait(float(fault["latency_ms"]) / 1000.0)
+            if fault["hang"]:
+                self._stop.wait(600)
+                return None
+            if fault["reset"]:
+                return "reset"
+            if fault["code"] or fault["http_status"]:
+                return int(fault["http_status"] or 500), "text/plain", fault["code"] or "Internal Server Error"
         now = self.now()
         if h.command == "PUT" and path == "/latest/api/token":
             if "x-forwarded-for" in hdr:
@@ -1338,8 +1390,12 @@ class Cloud:
 
     def stop(self):
         self._stop.set()
+        stoppers = [threading.Thread(target=srv.shutdown) for srv in self._servers]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
         for srv in self._servers:
-            srv.shutdown()
             srv.server_close()
         self._servers = []
 
@@ -1367,6 +1423,11 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         pass  # clients that go away (timeouts, resets) are normal here
 
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, addr
+
 
 class _TLSServer(_Server):
     def __init__(self, addr, handler, ctx):
@@ -1374,7 +1435,7 @@ class _TLSServer(_Server):
         super().__init__(addr, handler)
 
     def get_request(self):
-        sock, addr = self.socket.accept()
+        sock, addr = super().get_request()
         # The handshake runs in the handler thread (first read), not in the accept loop.
         return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
@@ -1407,9 +1468,23 @@ class _BaseHandler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
+        # headers and body in one write: no Nagle/delayed-ACK stall between them
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self._headers_buffer.append(data)
+        self.flush_headers()
+
+
+def _drop(handler, reset):
+    """Ends a connection without an answer; reset=True sends a TCP RST."""
+    if reset:
+        try:
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          struct.pack("ii", 1, 0))
+            handler.connection.close()
+        except OSError:
+            pass
+    handler.close_connection = True
 
 
 class _ApiHandler(_BaseHandler):
@@ -1422,17 +1497,8 @@ class _ApiHandler(_BaseHandler):
             self._send(status, {"Content-Type": "application/json"}, json.dumps(obj).encode())
             return
         res = cloud.handle_api(self)
-        if res is None:  # hang: drop the connection without an answer
-            self.close_connection = True
-            return
-        if res == "reset":
-            try:
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
-                self.connection.close()
-            except OSError:
-                pass
-            self.close_connection = True
+        if res is None or res == "reset":  # hang (already waited) or reset
+            _drop(self, reset=res == "reset")
             return
         status, headers, data = res
         self._send(status, headers, data)
@@ -1444,7 +1510,11 @@ class _MetadataHandler(_BaseHandler):
     def _dispatch(self):
         if not self._read_body():
             return
-        status, ctype, text = self.server.cloud.handle_metadata(self.server.node_name, self)
+        res = self.server.cloud.handle_metadata(self.server.node_name, self)
+        if res is None or res == "reset":
+            _drop(self, reset=res == "reset")
+            return
+        status, ctype, text = res
         self._send(status, {"Content-Type": ctype}, text.encode())
 
     do_GET = do_PUT = do_POST = do_DELETE = _dispatch
@@ -1460,21 +1530,11 @@ def main(argv=None):
     ap.add_argument("--eip-quota", type=int, default=20)
     args = ap.parse_args(argv)
     cloud = Cloud(args.dir, eip_quota=args.eip_quota, seed=args.seed)
-    nodes = {}
     for i in range(args.nodes):
-        name = f"node-{i + 1}"
-        info = cloud.add_node(name)
-        info["metadata_port"] = cloud.start_metadata(name, host=args.host)
-        info["metadata_endpoint"] = f"http://{args.host}:{info['metadata_port']}"
-        nodes[name] = info
-    port = cloud.start(host=args.host, port=args.port)
-    endpoint = f"https://{args.host}:{port}"
-    info = {"region": cloud.region, "vpc_id": cloud.vpc_id, "endpoint": endpoint,
-            "vpc_endpoint": endpoint, "ecs_endpoint": endpoint, "sts_endpoint": endpoint,
-            "sim_endpoint": endpoint + "/__sim", "ca_file": cloud.ca_file,
-            "access_keys": cloud.access_keys, "nodes": nodes,
-            "metadata_ports": dict(cloud.metadata_ports),
-            "oidc": cloud.config["oidc"], "bandwidth_packages": sorted(cloud.bandwidth_packages)}
+        cloud.add_node(f"node-{i + 1}")
+        cloud.start_metadata(f"node-{i + 1}", host=args.host)
+    cloud.start(host=args.host, port=args.port)
+    info = cloud.info(args.host)
     path = os.path.join(args.dir, "cloud.json")
     with open(path + ".tmp", "w") as f:
         json.dump(info, f, indent=2)

@@ -763,3 +763,48 @@ def test_cli_standalone(tmp_path, tls_dir):
     finally:
         p.terminate()
         p.wait(5)
+
+
+def test_forbidden_ram(cloud, client):
+    cloud.configure(forbidden_actions=["ReleaseEipAddress"])
+    aid = client.ok("AllocateEipAddress")["AllocationId"]
+    r = client.call("ReleaseEipAddress", {"AllocationId": aid})
+    assert r.status == 403 and r.code == "Forbidden.RAM", r
+
+
+def test_metadata_faults(cloud):
+    sim(cloud, "POST", "/__sim/faults", {"action": "Metadata", "http_status": 500, "count": 1})
+    assert md_get(cloud, "node-1", "/latest/meta-data/region-id")[0] == 500
+    assert md_get(cloud, "node-1", "/latest/meta-data/region-id") == (200, "cn-hangzhou")
+    sim(cloud, "POST", "/__sim/faults", {"action": "*", "http_status": 503})
+    assert md_get(cloud, "node-1", "/latest/meta-data/region-id")[0] == 200  # "*" is for the API only
+
+
+def test_sts_duration_override(cloud):
+    cloud.configure(sts_duration_override=1)
+    oidc = cloud.config["oidc"]
+    cred = Client(cloud).ok("AssumeRoleWithOIDC", {"RoleArn": oidc["role_arns"][0],
+                                                   "OIDCProviderArn": oidc["provider_arn"],
+                                                   "OIDCToken": cloud.make_oidc_token(),
+                                                   "RoleSessionName": "short"},
+                            version=STS, anonymous=True)["Credentials"]
+    user = Client(cloud, cred["AccessKeyId"], cred["AccessKeySecret"], cred["SecurityToken"], "v3")
+    assert user.call("DescribeEipAddresses").status == 200
+    time.sleep(1.05)
+    assert user.call("DescribeEipAddresses").code == "InvalidSecurityToken.Expired"
+
+
+def test_released_address_not_reused_at_once(cloud, client):
+    cloud.configure(release_delay=0)
+    a = client.ok("AllocateEipAddress")
+    client.ok("ReleaseEipAddress", {"AllocationId": a["AllocationId"]})
+    b = client.ok("AllocateEipAddress")
+    assert b["EipAddress"] != a["EipAddress"] and b["AllocationId"] != a["AllocationId"]
+
+
+def test_calls_filter(cloud, client):
+    client.ok("AllocateEipAddress")
+    client.ok("DescribeEipAddresses")
+    calls = sim(cloud, "GET", "/__sim/calls?action=AllocateEipAddress")["calls"]
+    assert [c["action"] for c in calls] == ["AllocateEipAddress"]
+    assert calls[0]["signature_verified"] is True and calls[0]["http_status"] == 200
