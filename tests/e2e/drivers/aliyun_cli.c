@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: MIT */
+/* aliyun_cli: runs one aliyun/ action or scenario against the endpoints named in
+ * the environment and prints the results as JSON on stdout (tests/e2e/aliyun).
+ *
+ *   aliyun_cli creds [HOLD_MS]         credential source; with HOLD_MS, keeps calling
+ *                                      DescribeEipAddresses that long (refresh tests)
+ *   aliyun_cli describe [ID...]        DescribeEipAddresses (all pages)
+ *   aliyun_cli allocate [NAME]         AllocateEipAddress (ALIYUN_CLI_CLIENT_TOKEN)
+ *   aliyun_cli associate AID ENI IP | unassociate AID ENI IP | release AID
+ *   aliyun_cli lifecycle ENI IP        allocate, tag, associate, wait InUse, unassociate,
+ *                                      wait Available, release
+ *   aliyun_cli burst N                 N DescribeEipAddresses at once
+ *   aliyun_cli enis IP                 DescribeNetworkInterfaces PrivateIpAddress.1=IP
+ *   aliyun_cli metadata PATH | metadata-eni IP [IP...]
+ *   aliyun_cli check                   the --check-config probe
+ *
+ * Environment: ALIYUN_CLI_REGION (cn-hangzhou), ALIYUN_CLI_ENDPOINT (all three
+ * services) or EIP_AGENT_{VPC,ECS,STS}_ENDPOINT, EIP_AGENT_CLOUD_CA_FILE,
+ * EIP_AGENT_METADATA_ENDPOINT, EIP_AGENT_SIGNATURE_VERSION, EIP_AGENT_CLOUD_QPS,
+ * EIP_AGENT_CLOUD_MAX_IN_FLIGHT, EIP_AGENT_CLOUD_TIMEOUT_SECONDS,
+ * ALIYUN_CLI_BACKOFF_BASE_MS, ALIYUN_CLI_BACKOFF_CAP_MS, ALIYUN_CLI_MAX_ATTEMPTS,
+ * ALIYUN_CLI_ACCESS_KEY_ID/SECRET (a "static" key), the ALIBABA_CLOUD_* chain,
+ * ALIYUN_CLI_REFRESH_BEFORE_MS, EIP_AGENT_LOG_LEVEL. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "aliyun/check.h"
+#include "aliyun/client.h"
+#include "aliyun/credentials.h"
+#include "aliyun/ecs.h"
+#include "aliyun/metadata.h"
+#include "aliyun/vpc.h"
+#include "common/log.h"
+#include "http/client.h"
+
+typedef struct cli {
+    uv_loop_t *loop;
+    http_client *http;
+    aliyun_transport tr;
+    aliyun_metadata *md;
+    aliyun_creds *creds;
+    aliyun_client *c;
+    json_t *out;
+    int failed;
+    int pending;
+    /* scenario state */
+    const char *eni, *ip;
+    char aid[128], eip[64], token[64];
+    int step;
+    int polls;
+    int64_t hold_until;
+    uv_timer_t timer;
+    int calls_ok, calls_failed;
+    char **ips;
+    int n_ips;
+} cli;
+
+static long env_long(const char *name, long def)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *end ? def : n;
+}
+
+static const char *env_str(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static json_t *result_json(const aliyun_result *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_integer(r->status));
+    json_object_set_new(o, "class", json_string(aliyun_err_class_name(r->cls)));
+    json_object_set_new(o, "attempts", json_integer(r->attempts));
+    json_object_set_new(o, "code", json_string(r->error.code));
+    json_object_set_new(o, "message", json_string(r->error.message));
+    json_object_set_new(o, "http_status", json_integer(r->error.http_status));
+    if (r->error.transport)
+        json_object_set_new(o, "transport", json_string(http_error_name(r->error.transport)));
+    json_object_set_new(o, "request_id", json_string(r->request_id ? r->request_id : ""));
+    return o;
+}
+
+static json_t *eip_json(const aliyun_eip *e)
+{
+    json_t *tags = json_object();
+    for (size_t i = 0; i < e->n_tags; i++)
+        json_object_set_new(tags, e->tags[i].key, json_string(e->tags[i].value));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+                     "AllocationId", e->allocation_id, "IpAddress", e->ip_address, "Status",
+                     e->status, "InstanceId", e->instance_id, "InstanceType", e->instance_type,
+                     "PrivateIpAddress", e->private_ip_address, "Bandwidth", e->bandwidth,
+                     "InternetChargeType", e->internet_charge_type, "ISP", e->isp, "Name", e->name,
+                     "Description", e->description, "ResourceGroupId", e->resource_group_id,
+                     "BandwidthPackageId", e->bandwidth_package_id, "Tags", tags);
+}
+
+static void step_done(cli *x)
+{
+    if (--x->pending == 0) {
+        uv_stop(x->loop);
+    }
+}
+
+/* ---- describe ---- */
+static void on_describe_all(const aliyun_result *r, const aliyun_eip_page *pg, void *arg)
+{
+    cli *x = arg;
+    json_object_set_new(x->out, "result", result_json(r));
+    json_t *arr = json_array();
+    for (size_t i = 0; pg && i < pg->n; i++)
+        json_array_append_new(arr, eip_json(&pg->eips[i]));
+    json_object_set_new(x->out, "eips", arr);
+    if (pg)
+        json_object_set_new(x->out, "total", json_integer(pg->total_count));
+    if (r->status)
+        x->failed = 1;
+    step_done(x);
+}
+
+/* ---- single actions ---- */
+static void on_simple(const aliyun_result *r, void *arg)
+{
+    cli *x = arg;
+    json_object_set_new(x->out, "result", result_json(r));
+    if (r->status)
+        x->failed = 1;
+    step_done(x);
+}
+
+static void on_allocate(const aliyun_result *r, const aliyun_allocated_eip *e, void *arg)
+{
+    cli *x = arg;
+    json_object_set_new(x->out, "result", result_json(r));
+    if (e) {
+        json_object_set_new(x->out, "AllocationId", json_string(e->allocation_id));
+        json_object_set_new(x->out, "EipAddress", json_string(e->eip_address));
+    }
+    if (r->status)
+        x->failed = 1;
+    step_done(x);
+}
+
+/* ---- lifecycle ---- */
+static void lc_next(cli *x);
+
+static void lc_record(cli *x, const char *name, const aliyun_result *r)
+{
+    json_t *steps = json_object_get(x->out, "steps");
+    json_t *o = result_json(r);
+    json_object_set_new(o, "step", json_string(name));
+    json_array_append_new(steps, o);
+    if (r->status) {
+        x->failed = 1;
+        json_object_set_new(x->out, "failed_step", json_string(name));
+        step_done(x);
+    }
+}
+
+static void lc_allocated(const aliyun_result *r, const aliyun_allocated_eip *e, void *arg)
+{
+    cli *x = arg;
+    lc_record(x, "allocate", r);
+    if (r->status)
+        return;
+    snprintf(x->aid, sizeof(x->aid), "%s", e->allocation_id);
+    snprintf(x->eip, sizeof(x->eip), "%s", e->eip_address);
+    json_object_set_new(x->out, "AllocationId", json_string(x->aid));
+    json_object_set_new(x->out, "EipAddress", json_string(x->eip));
+    lc_next(x);
+}
+
+static void lc_simple(const aliyun_result *r, void *arg)
+{
+    cli *x = arg;
+    static const char *const names[] = {"", "",       "tag", "associate", "", "unassociate",
+                                        "", "release"};
+    lc_record(x, x->step < 8 ? names[x->step] : "?", r);
+    if (r->status)
+        return;
+    lc_next(x);
+}
+
+static void lc_poll_cb(uv_timer_t *t);
+
+static void lc_polled(const aliyun_result *r, const aliyun_eip_page *pg, void *arg)
+{
+    cli *x = arg;
+    const char *want = x->step == 4 ? "InUse" : "Available";
+    if (r->status) {
+        lc_record(x, x->step == 4 ? "wait-inuse" : "wait-available", r);
+        return;
+    }
+    x->polls++;
+    if (pg->n == 1 && strcmp(pg->eips[0].status, want) == 0) {
+        json_t *o = result_json(r);
+        json_object_set_new(o, "step", json_string(x->step == 4 ? "wait-inuse" : "wait-available"));
+        json_object_set_new(o, "polls", json_integer(x->polls));
+        json_object_set_new(o, "eip", eip_json(&pg->eips[0]));
+        json_array_append_new(json_object_get(x->out, "steps"), o);
+        x->polls = 0;
+        lc_next(x);
+        return;
+    }
+    if (x->polls > 200) {
+        aliyun_result bad = *r;
+        bad.status = -ETIMEDOUT;
+        snprintf(bad.error.code, sizeof(bad.error.code), "%s", "WaitTimeout");
+        lc_record(x, "wait", &bad);
+        return;
+    }
+    uv_timer_start(&x->timer, lc_poll_cb, 100, 0);
+}
+
+static void lc_poll_cb(uv_timer_t *t)
+{
+    cli *x = t->data;
+    const char *ids[] = {x->aid};
+    aliyun_describe_eips_params p = {.allocation_ids = ids, .n_allocation_ids = 1};
+    if (aliyun_vpc_describe_eips(x->c, &p, lc_polled, x, NULL)) {
+        x->failed = 1;
+        step_done(x);
+    }
+}
+
+static void lc_next(cli *x)
+{
+    int r = 0;
+    x->step++;
+    switch (x->step) {
+    case 1: {
+        aliyun_tag tags[] = {{"eip-agent/test", "lifecycle"}};
+        aliyun_allocate_eip_params p = {.bandwidth = 5,
+                                        .internet_charge_type = "PayByTraffic",
+                                        .instance_charge_type = "PostPaid",
+                                        .isp = "BGP",
+                                        .name = "eip-agent-cli",
+                                        .description = "aliyun_cli lifecycle",
+                                        .tags = tags,
+                                        .n_tags = 1,
+                                        .client_token = x->token};
+        r = aliyun_vpc_allocate_eip(x->c, &p, lc_allocated, x, NULL);
+        break;
+    }
+    case 2: {
+        const char *ids[] = {x->aid};
+        aliyun_tag tags[] = {{"eip-agent/node", "cli"}};
+        r = aliyun_vpc_tag_eips(x->c, NULL, ids, 1, tags, 1, lc_simple, x, NULL);
+        break;
+    }
+    case 3: {
+        char tok[80];
+        snprintf(tok, sizeof(tok), "%s-assoc", x->token);
+        aliyun_associate_eip_params p = {.allocation_id = x->aid,
+                                         .instance_id = x->eni,
+                                         .private_ip_address = x->ip,
+                                         .client_token = tok};
+        r = aliyun_vpc_associate_eip(x->c, &p, lc_simple, x, NULL);
+        break;
+    }
+    case 4:
+    case 6:
+        uv_timer_start(&x->timer, lc_poll_cb, 50, 0);
+        break;
+    case 5: {
+        char tok[80];
+        snprintf(tok, sizeof(tok), "%s-unassoc", x->token);
+        aliyun_unassociate_eip_params p = {.allocation_id = x->aid,
+                                           .instance_id = x->eni,
+                                           .private_ip_address = x->ip,
+                                           .client_token = tok};
+        r = aliyun_vpc_unassociate_eip(x->c, &p, lc_simple, x, NULL);
+        break;
+    }
+    case 7:
+        r = aliyun_vpc_release_eip(x->c, NULL, x->aid, lc_simple, x, NULL);
+        break;
+    default:
+        step_done(x);
+        return;
+    }
+    if (r) {
+        json_object_set_new(x->out, "start_error", json_integer(r));
+        x->failed = 1;
+        step_done(x);
+    }
+}
+
+/* ---- burst ---- */
+static void on_burst(const aliyun_result *r, const aliyun_eip_page *pg, void *arg)
+{
+    (void)pg;
+    cli *x = arg;
+    json_array_append_new(json_object_get(x->out, "results"), result_json(r));
+    if (r->status)
+        x->failed = 1;
+    step_done(x);
+}
+
+/* ---- creds ---- */
+static void hold_tick(uv_timer_t *t);
+
+static void on_hold_call(const aliyun_result *r, const aliyun_eip_page *pg, void *arg)
+{
+    (void)pg;
+    cli *x = arg;
+    if (r->status) {
+        x->calls_failed++;
+        json_array_append_new(json_object_get(x->out, "errors"), result_json(r));
+    } else {
+        x->calls_ok++;
+    }
+    if ((int64_t)uv_now(x->loop) >= x->hold_until) {
+        step_done(x);
+        return;
+    }
+    uv_timer_start(&x->timer, hold_tick, 200, 0);
+}
+
+static void hold_tick(uv_timer_t *t)
+{
+    cli *x = t->data;
+    aliyun_describe_eips_params p = {.page_size = 1};
+    if (aliyun_vpc_describe_eips(x->c, &p, on_hold_call, x, NULL)) {
+        x->failed = 1;
+        step_done(x);
+    }
+}
+
+static void on_creds_ready(aliyun_creds_waiter *w, int err, void *arg)
+{
+    (void)w;
+    cli *x = arg;
+    json_object_set_new(x->out, "source", json_string(aliyun_creds_source_name(x->creds)));
+    json_object_set_new(x->out, "error", json_integer(err));
+    if (err)
+        x->failed = 1;
+    if (!err && x->hold_until > 0) {
+        x->hold_until += (int64_t)uv_now(x->loop);
+        hold_tick(&x->timer);
+        return;
+    }
+    step_done(x);
+}
+
+/* ---- metadata ---- */
+static void on_md(int err, const char *value, size_t len, void *arg)
+{
+    cli *x = arg;
+    json_object_set_new(x->out, "error", json_integer(err));
+    if (!err)
+        json_object_set_new(x->out, "value", json_stringn(value, len));
+    else
+        x->failed = 1;
+    step_done(x);
+}
+
+static void on_md_eni(int err, const char *eni, const char *mac, void *arg)
+{
+    cli *x = arg;
+    json_t *o = json_pack("{s:i}", "error", err);
+    if (!err) {
+        json_object_set_new(o, "eni", json_string(eni));
+        json_object_set_new(o, "mac", json_string(mac));
+    } else {
+        x->failed = 1;
+    }
+    json_array_append_new(json_object_get(x->out, "results"), o);
+    step_done(x);
+}
+
+static void on_md_eni_seq(int err, const char *eni, const char *mac, void *arg);
+
+static void md_eni_next(cli *x)
+{
+    if (x->step >= x->n_ips) {
+        step_done(x);
+        return;
+    }
+    const char *ip = x->ips[x->step++];
+    if (aliyun_metadata_find_eni(x->md, ip, on_md_eni_seq, x, NULL)) {
+        x->failed = 1;
+        step_done(x);
+    }
+}
+
+static void on_md_eni_seq(int err, const char *eni, const char *mac, void *arg)
+{
+    cli *x = arg;
+    x->pending++; /* on_md_eni counts one down */
+    on_md_eni(err, eni, mac, arg);
+    md_eni_next(x);
+}
+
+static void on_enis(const aliyun_result *r, const aliyun_eni_page *pg, void *arg)
+{
+    cli *x = arg;
+    json_object_set_new(x->out, "result", result_json(r));
+    if (pg) {
+        const aliyun_eni *e = aliyun_eni_page_find_ip(pg, x->ip);
+        json_object_set_new(x->out, "eni", json_string(e ? e->network_interface_id : ""));
+        json_object_set_new(x->out, "count", json_integer((json_int_t)pg->n));
+    }
+    if (r->status || !pg || !aliyun_eni_page_find_ip(pg, x->ip))
+        x->failed = 1;
+    step_done(x);
+}
+
+static void on_check(bool ok, const char *detail, void *arg)
+{
+    cli *x = arg;
+    json_object_set_new(x->out, "ok", json_boolean(ok));
+    json_object_set_new(x->out, "detail", json_string(detail));
+    if (!ok)
+        x->failed = 1;
+    step_done(x);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: aliyun_cli creds|describe|allocate|associate|unassociate|release|"
+                    "lifecycle|burst|enis|metadata|metadata-eni|check ...\n");
+    return 2;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage();
+    const char *cmd = argv[1];
+    enum eip_log_level lvl = EIP_LOG_WARN;
+    if (env_str("EIP_AGENT_LOG_LEVEL"))
+        eip_log_level_parse(env_str("EIP_AGENT_LOG_LEVEL"), &lvl);
+    eip_log_set_level(lvl);
+
+    cli x;
+    memset(&x, 0, sizeof(x));
+    x.loop = uv_default_loop();
+    x.out = json_object();
+    json_object_set_new(x.out, "command", json_string(cmd));
+    uv_timer_init(x.loop, &x.timer);
+    x.timer.data = &x;
+
+    http_client_opts ho = {.ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE")};
+    x.http = http_client_new(x.loop, &ho);
+    if (!x.http) {
+        fprintf(stderr, "aliyun_cli: http client failed\n");
+        return 1;
+    }
+    x.tr = aliyun_transport_http(x.http);
+    const char *mdep = env_str("EIP_AGENT_METADATA_ENDPOINT");
+    if (mdep) {
+        aliyun_metadata_opts mo = {.endpoint = mdep,
+                                   .disable_token = env_long("ALIYUN_CLI_METADATA_NO_TOKEN", 0)};
+        x.md = aliyun_metadata_new(x.loop, &x.tr, &mo);
+    }
+    const char *region =
+        env_str("ALIYUN_CLI_REGION") ? env_str("ALIYUN_CLI_REGION") : "cn-hangzhou";
+    const char *all = env_str("ALIYUN_CLI_ENDPOINT");
+    char sts_def[256];
+    const char *sts = env_str("EIP_AGENT_STS_ENDPOINT") ? env_str("EIP_AGENT_STS_ENDPOINT") : all;
+    if (!sts) {
+        aliyun_endpoint_default(ALIYUN_SVC_STS, region, env_long("EIP_AGENT_PUBLIC_ENDPOINTS", 0),
+                                sts_def, sizeof(sts_def));
+        sts = sts_def;
+    }
+    aliyun_creds_opts co = {
+        .access_key_id = env_str("ALIYUN_CLI_ACCESS_KEY_ID"),
+        .access_key_secret = env_str("ALIYUN_CLI_ACCESS_KEY_SECRET"),
+        .security_token = env_str("ALIYUN_CLI_SECURITY_TOKEN"),
+        .sts_endpoint = sts,
+        .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE"),
+        .refresh_before_ms = env_long("ALIYUN_CLI_REFRESH_BEFORE_MS", 0),
+        .duration_seconds = (int)env_long("ALIYUN_CLI_DURATION_SECONDS", 0),
+        .retry_base_ms = 200,
+        .retry_cap_ms = 2000,
+    };
+    int err = 0;
+    x.creds = aliyun_creds_new(x.loop, &x.tr, x.md, &co, &err);
+    if (!x.creds && strcmp(cmd, "metadata") != 0 && strcmp(cmd, "metadata-eni") != 0) {
+        printf("{\"command\":\"%s\",\"error\":%d,\"source\":\"none\"}\n", cmd, err);
+        return 1;
+    }
+    enum aliyun_signature_version sv = ALIYUN_SIGN_V3;
+    if (env_str("EIP_AGENT_SIGNATURE_VERSION") &&
+        aliyun_signature_version_parse(env_str("EIP_AGENT_SIGNATURE_VERSION"), &sv)) {
+        fprintf(stderr, "aliyun_cli: bad EIP_AGENT_SIGNATURE_VERSION\n");
+        return 2;
+    }
+    aliyun_client_opts opts = {
+        .region_id = region,
+        .endpoint = {env_str("EIP_AGENT_VPC_ENDPOINT") ? env_str("EIP_AGENT_VPC_ENDPOINT") : all,
+                     env_str("EIP_AGENT_ECS_ENDPOINT") ? env_str("EIP_AGENT_ECS_ENDPOINT") : all,
+                     sts},
+        .use_public_endpoints = env_long("EIP_AGENT_PUBLIC_ENDPOINTS", 0) != 0,
+        .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE"),
+        .signature_version = sv,
+        .qps = (double)env_long("EIP_AGENT_CLOUD_QPS", 0),
+        .max_in_flight = (int)env_long("EIP_AGENT_CLOUD_MAX_IN_FLIGHT", 0),
+        .timeout_ms = env_long("EIP_AGENT_CLOUD_TIMEOUT_SECONDS", 10) * 1000,
+        .backoff_base_ms = env_long("ALIYUN_CLI_BACKOFF_BASE_MS", 0),
+        .backoff_cap_ms = env_long("ALIYUN_CLI_BACKOFF_CAP_MS", 0),
+        .max_attempts = (int)env_long("ALIYUN_CLI_MAX_ATTEMPTS", 0),
+    };
+    x.c = aliyun_client_new(x.loop, &x.tr, x.creds, &opts);
+    if (!x.c) {
+        fprintf(stderr, "aliyun_cli: bad client options\n");
+        return 2;
+    }
+    const char *tok = env_str("ALIYUN_CLI_CLIENT_TOKEN");
+    if (tok)
+        snprintf(x.token, sizeof(x.token), "%s", tok);
+    else
+        aliyun_client_token(x.token, sizeof(x.token));
+
+    int r = 0;
+    x.pending = 1;
+    if (strcmp(cmd, "creds") == 0) {
+        static aliyun_creds_waiter w;
+        x.hold_until = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+        json_object_set_new(x.out, "errors", json_array());
+        r = aliyun_creds_wait(x.creds, &w, on_creds_ready, &x);
+    } else if (strcmp(cmd, "describe") == 0) {
+        aliyun_describe_eips_params p = {.allocation_ids = (const char *const *)(argv + 2),
+                                         .n_allocation_ids = (size_t)(argc - 2),
+                                         .page_size = (int)env_long("ALIYUN_CLI_PAGE_SIZE", 0)};
+        r = aliyun_vpc_describe_all_eips(x.c, &p, on_describe_all, &x, NULL);
+    } else if (strcmp(cmd, "allocate") == 0) {
+        aliyun_allocate_eip_params p = {
+            .bandwidth = (int)env_long("ALIYUN_CLI_BANDWIDTH", 0),
+            .name = argc > 2 ? argv[2] : NULL,
+            .isp = env_str("ALIYUN_CLI_ISP"),
+            .internet_charge_type = env_str("ALIYUN_CLI_INTERNET_CHARGE_TYPE"),
+            .client_token = x.token,
+        };
+        r = aliyun_vpc_allocate_eip(x.c, &p, on_allocate, &x, NULL);
+    } else if (strcmp(cmd, "associate") == 0 && argc == 5) {
+        aliyun_associate_eip_params p = {.allocation_id = argv[2],
+                                         .instance_id = argv[3],
+                                         .private_ip_address = argv[4],
+                                         .client_token = tok};
+        r = aliyun_vpc_associate_eip(x.c, &p, on_simple, &x, NULL);
+    } else if (strcmp(cmd, "unassociate") == 0 && argc == 5) {
+        aliyun_unassociate_eip_params p = {.allocation_id = argv[2],
+                                           .instance_id = argv[3],
+                                           .private_ip_address = argv[4],
+                                           .client_token = tok};
+        r = aliyun_vpc_unassociate_eip(x.c, &p, on_simple, &x, NULL);
+    } else if (strcmp(cmd, "release") == 0 && argc == 3) {
+        r = aliyun_vpc_release_eip(x.c, NULL, argv[2], on_simple, &x, NULL);
+    } else if (strcmp(cmd, "lifecycle") == 0 && argc == 4) {
+        x.eni = argv[2];
+        x.ip = argv[3];
+        json_object_set_new(x.out, "steps", json_array());
+        lc_next(&x);
+    } else if (strcmp(cmd, "burst") == 0 && argc == 3) {
+        long n = strtol(argv[2], NULL, 10);
+        json_object_set_new(x.out, "results", json_array());
+        x.pending = (int)n;
+        for (long i = 0; i < n && !r; i++) {
+            aliyun_describe_eips_params p = {.page_size = 1};
+            r = aliyun_vpc_describe_eips(x.c, &p, on_burst, &x, NULL);
+        }
+    } else if (strcmp(cmd, "enis") == 0 && argc == 3) {
+        x.ip = argv[2];
+        const char *ips[] = {argv[2]};
+        aliyun_describe_enis_params p = {.private_ips = ips, .n_private_ips = 1};
+        r = aliyun_ecs_describe_enis(x.c, &p, on_enis, &x, NULL);
+    } else if (strcmp(cmd, "metadata") == 0 && argc == 3 && x.md) {
+        r = aliyun_metadata_get(x.md, argv[2], on_md, &x, NULL);
+    } else if (strcmp(cmd, "metadata-eni") == 0 && argc >= 3 && x.md) {
+        json_object_set_new(x.out, "results", json_array());
+        x.ips = argv + 2;
+        x.n_ips = argc - 2;
+        md_eni_next(&x);
+    } else if (strcmp(cmd, "check") == 0) {
+        r = aliyun_check_start(x.c, x.md, on_check, &x, NULL);
+    } else {
+        return usage();
+    }
+    if (r) {
+        json_object_set_new(x.out, "start_error", json_integer(r));
+        x.failed = 1;
+    } else {
+        uv_run(x.loop, UV_RUN_DEFAULT);
+    }
+    aliyun_client_stats st;
+    aliyun_client_get_stats(x.c, &st);
+    json_object_set_new(x.out, "stats",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "calls", (json_int_t)st.calls,
+                                  "attempts", (json_int_t)st.attempts, "retries",
+                                  (json_int_t)st.retries, "throttled", (json_int_t)st.throttled,
+                                  "failures", (json_int_t)st.failures));
+    if (x.creds) {
+        char d[512];
+        aliyun_creds_describe(x.creds, d, sizeof(d));
+        json_object_set_new(x.out, "creds", json_string(d));
+        json_object_set_new(x.out, "refreshes",
+                            json_integer((json_int_t)aliyun_creds_refresh_count(x.creds)));
+        json_object_set_new(x.out, "calls_ok", json_integer(x.calls_ok));
+        json_object_set_new(x.out, "calls_failed", json_integer(x.calls_failed));
+    }
+    char *s = json_dumps(x.out, JSON_COMPACT);
+    printf("%s\n", s ? s : "{}");
+    free(s);
+    json_decref(x.out);
+
+    aliyun_client_free(x.c);
+    aliyun_creds_free(x.creds);
+    aliyun_metadata_free(x.md);
+    http_client_free(x.http);
+    uv_close((uv_handle_t *)&x.timer, NULL);
+    uv_run(x.loop, UV_RUN_DEFAULT);
+    uv_walk(x.loop, walk_close, NULL);
+    uv_run(x.loop, UV_RUN_DEFAULT);
+    uv_loop_close(x.loop);
+    return x.failed ? 1 : 0;
+}
