@@ -221,6 +221,42 @@ class Cloud:
         self.port = None
         self.metadata_ports = {}
         self.ca_file = None
+        self._ids = set()
+        self._seed = seed
+        self.generation = 0
+        self.state_file = os.path.join(self.state_dir, "state.json")
+        if os.path.exists(self.state_file):
+            self._load()
+
+    # ----- persistence: a restarted simulator keeps its EIPs, ENIs and keys -----
+    _PERSISTED = ("nodes", "instances", "enis", "eips", "bandwidth_packages", "sts_keys",
+                  "_eip_seq", "_cursor", "generation")
+
+    def _load(self):
+        with open(self.state_file) as f:
+            st = json.load(f)
+        for k in self._PERSISTED:
+            if k in st:
+                setattr(self, k, st[k])
+        self._used_public = set(st.get("used_public", []))
+        self._used_private = set(st.get("used_private", []))
+        self._ids = set(st.get("ids", []))
+        self.client_tokens = {tuple(k.split("\n", 1)): v for k, v in st.get("client_tokens", {}).items()}
+        self.generation += 1
+        # a fresh id sequence per generation: ids of the last run are never handed out again
+        self.rand.seed(f"{self._seed}/{self.generation}" if self._seed is not None else None)
+
+    def save(self):
+        """Writes DIR/state.json (atomically). Called after every change."""
+        with self.lock:
+            st = {k: getattr(self, k) for k in self._PERSISTED}
+            st.update(used_public=sorted(self._used_public), used_private=sorted(self._used_private),
+                      ids=sorted(self._ids),
+                      client_tokens={f"{a}\n{t}": v for (a, t), v in self.client_tokens.items()})
+            tmp = self.state_file + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(st, f)
+            os.replace(tmp, self.state_file)
 
     # ----- time, ids --------------------------------------------------------
     def now(self):
@@ -229,6 +265,14 @@ class Cloud:
     def _hex(self, n):
         with self.lock:
             return "".join(self.rand.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(n))
+
+    def _new_id(self, prefix, n):
+        with self.lock:
+            while True:
+                i = prefix + self._hex(n)
+                if i not in self._ids:
+                    self._ids.add(i)
+                    return i
 
     def _request_id(self):
         with self.lock:
@@ -273,7 +317,7 @@ class Cloud:
             if name in self.nodes:
                 return self._node_info(name)
             zone, vsw = self._zone(len(self.nodes))
-            iid = "i-sim" + self._hex(16)
+            iid = self._new_id("i-sim", 16)
             eni = self._new_eni(self._next_ip(self._node_net, self._used_private), zone, vsw,
                                 iid, "Primary", name)
             self.instances[iid] = {"InstanceId": iid, "node": name, "ZoneId": zone,
@@ -282,6 +326,7 @@ class Cloud:
             self.nodes[name] = {"name": name, "virtual": False, "instance_id": iid,
                                 "eni_id": eni["NetworkInterfaceId"], "zone_id": zone,
                                 "vswitch_id": vsw, "ram_role": ram_role, "ram_creds": None}
+            self.save()
             return self._node_info(name)
 
     def add_virtual_node(self, name):
@@ -293,6 +338,7 @@ class Cloud:
             self.nodes[name] = {"name": name, "virtual": True, "instance_id": "",
                                 "eni_id": "", "zone_id": zone, "vswitch_id": vsw,
                                 "ram_role": "", "ram_creds": None}
+            self.save()
             return self._node_info(name)
 
     def _node_info(self, name):
@@ -305,7 +351,7 @@ class Cloud:
                 "virtual": n["virtual"]}
 
     def _new_eni(self, ip, zone, vsw, instance_id, kind, node):
-        eid = "eni-sim" + self._hex(16)
+        eid = self._new_id("eni-sim", 16)
         eni = {"NetworkInterfaceId": eid, "MacAddress": self._mac(), "PrivateIpAddress": ip,
                "secondary": [], "InstanceId": instance_id, "Type": kind, "Status": "InUse",
                "VpcId": self.vpc_id, "VSwitchId": vsw, "ZoneId": zone, "node": node,
@@ -324,10 +370,12 @@ class Cloud:
             ip = self._next_ip(self._pod_net, self._used_private)
             if node["virtual"]:
                 eni = self._new_eni(ip, node["zone_id"], node["vswitch_id"],
-                                    "eci-sim" + self._hex(16), "Secondary", node_name)
+                                    self._new_id("eci-sim", 16), "Secondary", node_name)
+                self.save()
                 return ip, eni["NetworkInterfaceId"]
             eni = self.enis[node["eni_id"]]
             eni["secondary"].append(ip)
+            self.save()
             return ip, eni["NetworkInterfaceId"]
 
     def release_pod_ip(self, ip):
@@ -347,6 +395,7 @@ class Cloud:
                 for e in self.eips.values():
                     if e["InstanceId"] == eni["NetworkInterfaceId"] and e["PrivateIpAddress"] == ip:
                         self._set_unbound(e)
+                self.save()
                 return
 
     # ----- state machine ------------------------------------------------------
@@ -381,7 +430,7 @@ class Cloud:
     def issue_sts_credentials(self, lifetime, source):
         """Creates temporary credentials (STS.* key, secret, token)."""
         with self.lock:
-            akid = "STS.NSim" + self._hex(20)
+            akid = self._new_id("STS.NSim", 20)
             secret = self._hex(30)
             token = "CAISsim" + b64url(os.urandom(48))
             now = self.now()
@@ -389,6 +438,7 @@ class Cloud:
                     "Expiration": iso(now + lifetime), "expires": now + lifetime,
                     "issued": now, "source": source}
             self.sts_keys[akid] = cred
+            self.save()
             return cred
 
     def ram_credentials(self, node_name):
@@ -632,6 +682,8 @@ class Cloud:
             with self.lock:
                 self.tick()
                 payload = fn(self, params)
+                if not action.startswith(("Describe", "List")):
+                    self.save()
                 self.tick()
             payload = {"RequestId": rid, **payload}
         except ApiError as err:
@@ -844,7 +896,7 @@ class Cloud:
                 raise ApiError("QuotaExceeded.Eip")
             net = self.pools[pool_id]["net"] if pool_id else self._eip_net
             ip = self._next_ip(net, self._used_public, rotate=True)
-            aid = "eip-sim" + self._hex(17)
+            aid = self._new_id("eip-sim", 17)
             self._eip_seq += 1
             now = self.now()
             e = {"AllocationId": aid, "IpAddress": ip, "Status": "Available", "InstanceId": "",

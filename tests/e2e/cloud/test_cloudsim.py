@@ -808,3 +808,31 @@ def test_calls_filter(cloud, client):
     calls = sim(cloud, "GET", "/__sim/calls?action=AllocateEipAddress")["calls"]
     assert [c["action"] for c in calls] == ["AllocateEipAddress"]
     assert calls[0]["signature_verified"] is True and calls[0]["http_status"] == 200
+
+
+def test_restart_keeps_state(tmp_path, tls_dir):
+    d = str(tmp_path / "persist")
+    c1 = cloudsim.Cloud(d, seed=3)
+    c1.configure(associate_delay=0)
+    c1.add_node("node-1")
+    ip, eni = c1.allocate_pod_ip("node-1")
+    c1.start(tls_dir=tls_dir)
+    cl = Client(c1)
+    a = cl.ok("AllocateEipAddress", {"ClientToken": "uid-1"})
+    cl.ok("AssociateEipAddress", {"AllocationId": a["AllocationId"], "InstanceId": eni,
+                                  "InstanceType": "NetworkInterface", "PrivateIpAddress": ip})
+    c1.stop()
+    c2 = cloudsim.Cloud(d, seed=3)
+    assert c2.add_node("node-1")["eni_id"] == eni  # known node: same instance and ENI
+    c2.start(tls_dir=tls_dir)
+    try:
+        cl = Client(c2)
+        e = wait_status(cl, a["AllocationId"], "InUse")
+        assert e["PrivateIpAddress"] == ip
+        assert cl.ok("AllocateEipAddress", {"ClientToken": "uid-1"})["AllocationId"] == a["AllocationId"]
+        b = cl.ok("AllocateEipAddress")
+        assert b["AllocationId"] != a["AllocationId"] and b["EipAddress"] != a["EipAddress"]
+        ip2, _ = c2.allocate_pod_ip("node-1")
+        assert ip2 != ip
+    finally:
+        c2.stop()
