@@ -463,7 +463,12 @@ static void conn_update(conn *c)
 {
     if (c->closing)
         return;
-    bool want = c->lingering || (conn_can_parse(c) && c->pending.len == 0);
+    /* Keep reading while requests cannot be parsed (a deferred answer at the
+     * head, a full pipeline): that is how a client's disconnect is noticed.
+     * What arrives meanwhile is held, up to a bound; a large write queue stops
+     * reading altogether. */
+    bool want = c->lingering || (!c->write_closed && c->wbytes < WRITE_HIGH &&
+                                 c->pending.len + READ_BUF_SIZE <= c->pending.max);
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
             conn_close(c);
@@ -883,8 +888,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     size_t len = (size_t)nread;
+    if (c->input_done)
+        return; /* no more requests are taken: discard */
     if (c->pending.len) {
-        /* Reading should have stopped; keep order anyway. */
         if (eip_buf_append(&c->pending, buf->base, len) != 0) {
             conn_close(c);
             return;

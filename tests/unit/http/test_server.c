@@ -558,6 +558,32 @@ static void deferred_cancelled_on_disconnect(void **state)
     assert_int_equal(f.cancels, 2);
 }
 
+/* The disconnect is noticed even when no more requests are being taken:
+ * after "Connection: close", and with the pipeline full behind the long-poll. */
+static void deferred_cancelled_when_not_parsing(void **state)
+{
+    (void)state;
+    fx f;
+    http_server_limits lim = {.max_pipelined = 2};
+    fx_start(&f, &lim);
+    client *a = client_new(&f);
+    client_sends(a, "GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n");
+    client *b = client_new(&f);
+    client_sends(b, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n"
+                    "GET /fast HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+    RUN_UNTIL(&f.loop, f.ndeferred == 2 && f.fast_calls == 1, DEADLINE_MS);
+    RUN_FOR(&f.loop, 20);
+    assert_int_equal(f.ndeferred, 2);
+    assert_int_equal(f.fast_calls, 1); /* the pipeline bound holds the rest back */
+    client_close(a);
+    client_close(b);
+    RUN_UNTIL(&f.loop, f.cancels == 2 && http_server_connections(f.s) == 0, DEADLINE_MS);
+    assert_int_equal(f.cancels, 2);
+    assert_int_equal(f.fast_calls, 1);
+    assert_int_equal(http_server_connections(f.s), 0);
+    fx_stop(&f);
+}
+
 static void error_statuses(void **state)
 {
     (void)state;
@@ -955,6 +981,7 @@ int main(void)
         cmocka_unit_test(http10_and_connection_close),
         cmocka_unit_test(pipelined_with_deferred_first),
         cmocka_unit_test(deferred_cancelled_on_disconnect),
+        cmocka_unit_test(deferred_cancelled_when_not_parsing),
         cmocka_unit_test(error_statuses),
         cmocka_unit_test(garbage_gets_400_and_others_unaffected),
         cmocka_unit_test(max_connections_503),
