@@ -115,10 +115,16 @@ enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_err
     if (has_prefix(c, "InvalidSecurityToken"))
         return ALIYUN_ERR_REFRESH;
 
-    /* everything else with a code is fatal: SignatureDoesNotMatch, InvalidAccessKeyId*,
-     * Forbidden*, QuotaExceeded*, InvalidParameter*, MissingParameter*,
-     * IdempotentParameterMismatch, and codes we do not know */
-    if (e->http_status >= 500 && !has_prefix(c, "Invalid") && !has_prefix(c, "Forbidden"))
+    /* fatal whatever the status says */
+    if (strcmp(c, "SignatureDoesNotMatch") == 0 || strcmp(c, "IncompleteSignature") == 0 ||
+        has_prefix(c, "Invalid") || has_prefix(c, "Forbidden") || has_prefix(c, "QuotaExceeded") ||
+        has_prefix(c, "MissingParameter") || has_prefix(c, "MissingSecurityToken") ||
+        strcmp(c, "IdempotentParameterMismatch") == 0 || has_prefix(c, "OperationUnsupported") ||
+        has_prefix(c, "EntityNotExist") || has_prefix(c, "AuthenticationFail") ||
+        has_prefix(c, "NoPermission"))
+        return ALIYUN_ERR_FATAL;
+    /* a code we do not know: a server error is worth another try, a client error not */
+    if (e->http_status >= 500)
         return ALIYUN_ERR_RETRY;
     return ALIYUN_ERR_FATAL;
 }
