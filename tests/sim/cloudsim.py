@@ -66,7 +66,11 @@ ERRORS = {
     "InvalidParameter.Format": (400, "Specified parameter Format is not valid."),
     "InvalidVersion": (400, "Specified parameter Version is not valid."),
     "InvalidAction.NotFound": (404, "Specified api is not found, please check your url and method."),
-    "InvalidRegionId.NotFound": (404, 'Specified value of "regionId" is not supported.'),
+    "InvalidRegionId.NotFound": (404, "The specified RegionId does not exist in our records."),
+    "Forbidden.RegionNotFound": (404, "Specified region is not found during access authentication."),
+    "InvalidInstanceId.NotFound": (400, "Specified instance does not exist."),
+    "InvalidIAssociatedInstanceType.ValueNotSupported": (400, "The specified value of AssociatedInstanceType is not supported."),
+    "InvalidChargeType.ValueNotSupported": (400, "The specified ChargeType is not supported."),
     "IncompleteSignature": (400, "The request signature does not conform to Aliyun standards."),
     "SignatureDoesNotMatch": (400, "Specified signature is not matched with our calculation. server string to sign is:{}"),
     "SignatureNonceUsed": (400, "Specified signature nonce was used already."),
@@ -93,7 +97,7 @@ ERRORS = {
     "InvalidBindingStatus": (400, "The eip binding status invalid."),
     "TaskConflict": (400, "The operation failed because of too many tasks. Please try again later."),
     "IdempotentParameterMismatch": (400, "The request uses the same client token as a previous, but non-identical request. Do not reuse a client token with different requests, unless the requests are identical."),
-    "InvalidBandwidthPackageId.NotFound": (404, "The specified bandwidth package does not exist."),
+    "InvalidBandwidthPackageId.NotFound": (404, "The specified bandwidthPackageId does not exist in our records."),
     "OperationUnsupported.IpNotInCbwp": (400, "The specified EIP is not in the common bandwidth package."),
     "OperationUnsupported.EipInCbwp": (400, "The specified EIP is already in a common bandwidth package."),
     "InvalidResourceId.NotFound": (404, "The specified resource does not exist."),
@@ -835,10 +839,10 @@ class Cloud:
                 tags[v] = params.get(f"Tag.{n}.Value", "")
         return tags
 
-    def _region(self, params):
+    def _region(self, params, code="Forbidden.RegionNotFound"):
         rid = self._req(params, "RegionId")
         if rid != self.region:
-            raise ApiError("InvalidRegionId.NotFound")
+            raise ApiError(code)
 
     def _idempotent(self, action, params, fn):
         token = params.get("ClientToken", "")
@@ -873,10 +877,13 @@ class Cloud:
                 raise ApiError("InvalidParameter", "The specified parameter InstanceChargeType is not valid.")
             inet = p.get("InternetChargeType") or "PayByBandwidth"
             if inet not in ("PayByBandwidth", "PayByTraffic"):
-                raise ApiError("InvalidParameter", "The specified parameter InternetChargeType is not valid.")
+                raise ApiError("InvalidParameter", 'Specified value of "InternetChargeType" is not valid')
             if charge == "PrePaid" and inet != "PayByBandwidth":
                 raise ApiError("InvalidParameter", "PrePaid EIPs must use InternetChargeType PayByBandwidth.")
-            bw = self._int(p, "Bandwidth", 5, 1, 500 if inet == "PayByBandwidth" else 200)
+            try:
+                bw = self._int(p, "Bandwidth", 5, 1, 500 if inet == "PayByBandwidth" else 200)
+            except ApiError:
+                raise ApiError("InvalidParameter", 'Specified value of "Bandwidth" is not valid.')
             isp = p.get("ISP") or "BGP"
             if isp not in ISPS:
                 raise ApiError("InvalidParameter", "The specified parameter ISP is not valid.")
@@ -976,7 +983,7 @@ class Cloud:
     def act_unassociate(self, p):
         self._region(p)
         aid = self._req(p, "AllocationId")
-        iid = self._req(p, "InstanceId")
+        iid = p.get("InstanceId", "")
 
         def do():
             itype = p.get("InstanceType") or "EcsInstance"
@@ -987,10 +994,13 @@ class Cloud:
             if force not in ("true", "false"):
                 raise ApiError("InvalidParameter", "The specified parameter Force is not valid.")
             e = self._eip(aid)
+            if iid and not ((itype == "NetworkInterface" and iid in self.enis) or
+                            (itype == "EcsInstance" and iid in self.instances)):
+                raise ApiError("InvalidInstanceId.NotFound")
             if e["Status"] != "InUse":
                 raise ApiError("IncorrectEipStatus")
             pip = p.get("PrivateIpAddress", "")
-            if e["InstanceId"] != iid or e["InstanceType"] != itype or \
+            if iid and (e["InstanceId"] != iid or e["InstanceType"] != itype) or \
                     (pip and pip != e["PrivateIpAddress"]):
                 raise ApiError("InvalidBindingStatus",
                                f"The EIP is not associated with {itype} {iid}"
@@ -1022,6 +1032,11 @@ class Cloud:
         status = p.get("Status", "")
         if status and status not in EIP_STATES:
             raise ApiError("InvalidParameter", "The specified parameter Status is not valid.")
+        if p.get("AssociatedInstanceType") and p["AssociatedInstanceType"] not in (
+                "EcsInstance", "SlbInstance", "Nat", "HaVip", "NetworkInterface", "IpAddress"):
+            raise ApiError("InvalidIAssociatedInstanceType.ValueNotSupported")
+        if p.get("ChargeType") and p["ChargeType"] not in ("PostPaid", "PrePaid"):
+            raise ApiError("InvalidChargeType.ValueNotSupported")
         page = self._int(p, "PageNumber", 1, 1, 1 << 30)
         size = self._int(p, "PageSize", 10, 1, 100)
         tags = self._tags(p)
@@ -1047,7 +1062,7 @@ class Cloud:
                 "EipAddresses": {"EipAddress": [self.eip_view(e) for e in chunk]}}
 
     def act_cbwp_add(self, p):
-        self._region(p)
+        self._region(p, "InvalidRegionId.NotFound")
         bid = self._req(p, "BandwidthPackageId")
         aid = self._req(p, "IpInstanceId")
 
@@ -1060,6 +1075,8 @@ class Cloud:
                 raise ApiError("IncorrectEipStatus")
             if e["BandwidthPackageId"]:
                 raise ApiError("OperationUnsupported.EipInCbwp")
+            if e["ChargeType"] != "PostPaid":
+                raise ApiError("InvalidParameter", "Only pay-as-you-go EIPs can be added to an Internet Shared Bandwidth instance.")
             e.update(BandwidthPackageId=bid, BandwidthPackageType="CommonBandwidthPackage",
                      BandwidthPackageBandwidth=bp["Bandwidth"])
             bp["PublicIpAddresses"].append(aid)
@@ -1068,7 +1085,7 @@ class Cloud:
         return self._idempotent("AddCommonBandwidthPackageIp", p, do)
 
     def act_cbwp_remove(self, p):
-        self._region(p)
+        self._region(p, "InvalidRegionId.NotFound")
         bid = self._req(p, "BandwidthPackageId")
         aid = self._req(p, "IpInstanceId")
 

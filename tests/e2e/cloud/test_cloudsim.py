@@ -313,7 +313,7 @@ def test_missing_and_invalid_parameters(client):
     r = client.call("DescribeEipAddresses", region=False)
     assert r.status == 400 and r.code == "MissingParameter"
     r = client.call("DescribeEipAddresses", {"RegionId": "us-nowhere-1"})
-    assert r.status == 404 and r.code == "InvalidRegionId.NotFound"
+    assert r.status == 404 and r.code == "Forbidden.RegionNotFound"
     r = client.call("NoSuchAction")
     assert r.status == 404 and r.code == "InvalidAction.NotFound"
 
@@ -414,6 +414,9 @@ def test_duplicate_association_and_wrong_ip(cloud, client):
     assert r.status == 404 and r.code == "InvalidAllocationId.NotFound", r
     r = client.call("UnassociateEipAddress", {"AllocationId": a1, **tgt, "PrivateIpAddress": other_ip})
     assert r.status == 400 and r.code == "InvalidBindingStatus", r
+    r = client.call("UnassociateEipAddress", {"AllocationId": a1, **tgt, "InstanceId": "eni-nope"})
+    assert r.status == 400 and r.code == "InvalidInstanceId.NotFound", r
+    client.ok("UnassociateEipAddress", {"AllocationId": a1})  # InstanceId is optional
 
 
 def test_quota(cloud, client):
