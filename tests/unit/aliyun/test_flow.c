@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "aliyun/client.h"
+#include "aliyun/flow.h"
+#include "aliyun/vpc.h"
+#include "support_fake.h"
+
+static uint64_t rnd_max(uint64_t n)
+{
+    return n - 1;
+}
+
+static uint64_t rnd_zero(uint64_t n)
+{
+    (void)n;
+    return 0;
+}
+
+static void backoff_bounds(void **state)
+{
+    (void)state;
+    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
+    /* the ceiling doubles from base and stops at cap */
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, -1, rnd_max), 100);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 2, -1, rnd_max), 200);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 3, -1, rnd_max), 400);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_max), 800);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 5, -1, rnd_max), 1000);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 60, -1, rnd_max), 1000);
+    /* full jitter reaches down to 0 */
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_zero), 0);
+}
+
+static void backoff_jitter_range(void **state)
+{
+    (void)state;
+    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
+    int64_t lo = INT64_MAX, hi = -1;
+    for (int i = 0; i < 2000; i++) {
+        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, NULL);
+        assert_true(d >= 0 && d <= 800);
+        if (d < lo)
+            lo = d;
+        if (d > hi)
+            hi = d;
+    }
+    /* spread over the whole range, not a constant (2000 draws: both ends are hit) */
+    assert_true(lo < 100);
+    assert_true(hi > 700);
+}
+
+static void retry_after(void **state)
+{
+    (void)state;
+    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
+    /* the server's wait is a floor, even above cap */
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 1500, rnd_zero), 1500);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 5, rnd_max), 100);
+    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 99999999, rnd_zero), ALIYUN_RETRY_AFTER_MAX_MS);
+    assert_int_equal(aliyun_parse_retry_after_ms("250"), 250);
+    assert_int_equal(aliyun_parse_retry_after_ms(" 7 "), 7);
+    assert_int_equal(aliyun_parse_retry_after_ms("0"), 0);
+    assert_int_equal(aliyun_parse_retry_after_ms(NULL), -1);
+    assert_int_equal(aliyun_parse_retry_after_ms(""), -1);
+    assert_int_equal(aliyun_parse_retry_after_ms("1.5"), -1);
+    assert_int_equal(aliyun_parse_retry_after_ms("-3"), -1);
+    assert_int_equal(aliyun_parse_retry_after_ms("99999999999999999999999"), -1);
+}
+
+static void bucket_fake_clock(void **state)
+{
+    (void)state;
+    aliyun_bucket b;
+    aliyun_bucket_init(&b, 10, 1, 1000);
+    assert_int_equal(aliyun_bucket_take(&b, 1000), 0);
+    int64_t w = aliyun_bucket_take(&b, 1000);
+    assert_true(w >= 100 && w <= 101);
+    w = aliyun_bucket_take(&b, 1050);
+    assert_true(w >= 50 && w <= 51);
+    assert_int_equal(aliyun_bucket_take(&b, 1100), 0);
+    /* a long idle time does not store more than burst */
+    assert_true(aliyun_bucket_take(&b, 1100) > 0);
+    assert_int_equal(aliyun_bucket_take(&b, 99999), 0);
+    assert_true(aliyun_bucket_take(&b, 99999) > 0);
+
+    aliyun_bucket_init(&b, 2, 3, 0);
+    assert_int_equal(aliyun_bucket_take(&b, 0), 0);
+    assert_int_equal(aliyun_bucket_take(&b, 0), 0);
+    assert_int_equal(aliyun_bucket_take(&b, 0), 0);
+    w = aliyun_bucket_take(&b, 0);
+    assert_true(w >= 500 && w <= 501);
+    /* 100 takes at 2/s from a full bucket of 3 need 48.5 s */
+    aliyun_bucket_init(&b, 2, 3, 0);
+    int64_t now = 0;
+    for (int i = 0; i < 100; i++) {
+        int64_t d;
+        while ((d = aliyun_bucket_take(&b, now)) > 0)
+            now += d;
+    }
+    assert_true(now >= 48500 && now <= 48600);
+    /* unlimited */
+    aliyun_bucket_init(&b, 0, 1, 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(aliyun_bucket_take(&b, 0), 0);
+}
+
+/* ---- the client on a real loop with a fake transport ---- */
+
+typedef struct script {
+    int fail_first;   /* this many attempts fail with code/status below */
+    const char *code; /* NULL: body without a code */
+    long status;
+    const char *retry_after;
+    int transport_error;
+    uint64_t delay_ms;
+    const char *ok_body;
+} script;
+
+static char body_buf[512];
+
+static fake_reply respond(fake_transport *ft, const fake_req *req, void *arg)
+{
+    (void)ft;
+    script *s = arg;
+    fake_reply r = {.status = 200, .delay_ms = s->delay_ms};
+    if ((int)req->index < s->fail_first) {
+        if (s->transport_error) {
+            r.transport_error = s->transport_error;
+            return r;
+        }
+        r.status = s->status;
+        r.retry_after = s->retry_after;
+        if (s->code) {
+            snprintf(body_buf, sizeof(body_buf),
+                     "{\"RequestId\":\"r%zu\",\"Code\":\"%s\",\"Message\":\"m\"}", req->index,
+                     s->code);
+            r.body = body_buf;
+        } else {
+            r.body = "upstream error";
+        }
+        return r;
+    }
+    r.body = s->ok_body ? s->ok_body : "{\"RequestId\":\"ok-1\"}";
+    return r;
+}
+
+typedef struct env {
+    uv_loop_t loop;
+    fake_transport ft;
+    aliyun_transport tr;
+    aliyun_creds *creds;
+    aliyun_client *c;
+    script s;
+} env;
+
+static void env_up(env *e, const aliyun_client_opts *opts_in)
+{
+    memset(&e->loop, 0, sizeof(e->loop));
+    assert_int_equal(uv_loop_init(&e->loop), 0);
+    fake_init(&e->ft, &e->loop, respond, &e->s);
+    e->tr = fake_get(&e->ft);
+    aliyun_creds_opts co = {.access_key_id = "LTAItest", .access_key_secret = "testsecret"};
+    int err = 0;
+    e->creds = aliyun_creds_new(&e->loop, &e->tr, NULL, &co, &err);
+    assert_non_null(e->creds);
+    aliyun_client_opts o = *opts_in;
+    o.region_id = "cn-hangzhou";
+    o.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test:8443";
+    e->c = aliyun_client_new(&e->loop, &e->tr, e->creds, &o);
+    assert_non_null(e->c);
+}
+
+static void env_down(env *e)
+{
+    aliyun_client_free(e->c);
+    aliyun_creds_free(e->creds);
+    fake_free(&e->ft);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+}
+
+typedef struct outcome {
+    int n;
+    aliyun_result last;
+    int order[64];
+    int status[64];
+    enum aliyun_err_class cls[64];
+    int attempts[64];
+} outcome;
+
+typedef struct tagged {
+    outcome *o;
+    int id;
+} tagged;
+
+static void on_done(const aliyun_result *r, void *arg)
+{
+    tagged *t = arg;
+    outcome *o = t->o;
+    o->last = *r;
+    o->status[t->id] = r->status;
+    o->cls[t->id] = r->cls;
+    o->attempts[t->id] = r->attempts;
+    o->order[o->n++] = t->id;
+}
+
+static void start_release(env *e, tagged *t, const char *aid)
+{
+    assert_int_equal(aliyun_vpc_release_eip(e->c, NULL, aid, on_done, t, NULL), 0);
+}
+
+static void paces_per_action(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    aliyun_client_opts o = {.qps = 20, .burst = 1, .max_in_flight = 64};
+    env_up(&e, &o);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t[12];
+    for (int i = 0; i < 12; i++) {
+        t[i].o = &out;
+        t[i].id = i;
+        if (i % 2 == 0) {
+            start_release(&e, &t[i], "eip-a");
+        } else {
+            const char *const tok = "tok";
+            aliyun_associate_eip_params p = {
+                .allocation_id = "eip-b", .instance_id = "eni-1", .client_token = tok};
+            assert_int_equal(aliyun_vpc_associate_eip(e.c, &p, on_done, &t[i], NULL), 0);
+        }
+    }
+    /* nothing is sent before the loop runs: callbacks never come synchronously */
+    assert_int_equal(e.ft.n, 0);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(out.n, 12);
+    assert_int_equal(e.ft.n, 12);
+    /* per action: consecutive sends at least 1/qps apart */
+    const char *actions[] = {"ReleaseEipAddress", "AssociateEipAddress"};
+    for (int a = 0; a < 2; a++) {
+        int64_t prev = -1;
+        int count = 0;
+        for (size_t i = 0; i < e.ft.n; i++) {
+            const char *act = fake_req_header(e.ft.reqs[i], "x-acs-action");
+            if (strcmp(act, actions[a]) != 0)
+                continue;
+            if (prev >= 0 && e.ft.reqs[i]->sent_ms - prev < 49)
+                fail_msg("%s sent %lld ms after the previous one", act,
+                         (long long)(e.ft.reqs[i]->sent_ms - prev));
+            prev = e.ft.reqs[i]->sent_ms;
+            count++;
+        }
+        assert_int_equal(count, 6);
+    }
+    /* the two buckets are independent: the actions interleave, the whole run takes
+     * about 5 intervals, not 11 */
+    int64_t span = e.ft.reqs[11]->sent_ms - e.ft.reqs[0]->sent_ms;
+    assert_true(span >= 245 && span < 450);
+    env_down(&e);
+}
+
+static void in_flight_cap_fifo(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    e.s.delay_ms = 20;
+    aliyun_client_opts o = {.qps = -1, .max_in_flight = 2};
+    env_up(&e, &o);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t[8];
+    char ids[8][16];
+    for (int i = 0; i < 8; i++) {
+        t[i].o = &out;
+        t[i].id = i;
+        snprintf(ids[i], sizeof(ids[i]), "eip-%d", i);
+        start_release(&e, &t[i], ids[i]);
+    }
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(out.n, 8);
+    assert_int_equal(e.ft.max_active, 2);
+    for (int i = 0; i < 8; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "eip-%d", i);
+        assert_string_equal(fake_req_param(e.ft.reqs[i], "AllocationId"), want);
+        assert_int_equal(out.order[i], i);
+    }
+    env_down(&e);
+}
+
+static void retries_honour_retry_after(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    e.s.fail_first = 2;
+    e.s.code = "Throttling.User";
+    e.s.status = 400;
+    e.s.retry_after = "120";
+    aliyun_client_opts o = {
+        .qps = -1, .backoff_base_ms = 1, .backoff_cap_ms = 2, .max_attempts = 5};
+    env_up(&e, &o);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    aliyun_allocate_eip_params p = {.bandwidth = 5, .client_token = "ct-123"};
+    assert_int_equal(aliyun_vpc_allocate_eip(e.c, &p, NULL, NULL, NULL), -EINVAL);
+    const char *ok =
+        "{\"RequestId\":\"x\",\"AllocationId\":\"eip-1\",\"EipAddress\":\"203.0.113.5\"}";
+    e.s.ok_body = ok;
+    assert_int_equal(
+        aliyun_vpc_associate_eip(e.c,
+                                 &(aliyun_associate_eip_params){.allocation_id = "eip-1",
+                                                                .instance_id = "eni-1",
+                                                                .private_ip_address = "10.0.0.5",
+                                                                .client_token = "ct-123"},
+                                 on_done, &t, NULL),
+        0);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(out.n, 1);
+    assert_int_equal(out.status[0], 0);
+    assert_int_equal(out.attempts[0], 3);
+    assert_int_equal(e.ft.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        /* the same ClientToken, a fresh nonce each time */
+        assert_string_equal(fake_req_param(e.ft.reqs[i], "ClientToken"), "ct-123");
+        if (i > 0) {
+            assert_true(e.ft.reqs[i]->sent_ms - e.ft.reqs[i - 1]->sent_ms >= 120);
+            assert_string_not_equal(fake_req_header(e.ft.reqs[i], "x-acs-signature-nonce"),
+                                    fake_req_header(e.ft.reqs[i - 1], "x-acs-signature-nonce"));
+            assert_string_not_equal(fake_req_header(e.ft.reqs[i], "Authorization"),
+                                    fake_req_header(e.ft.reqs[i - 1], "Authorization"));
+        }
+    }
+    aliyun_client_stats st;
+    aliyun_client_get_stats(e.c, &st);
+    assert_int_equal(st.throttled, 2);
+    assert_int_equal(st.retries, 2);
+    env_down(&e);
+}
+
+static void run_one_release(const script *s, int max_attempts, outcome *out, size_t *sent)
+{
+    env e;
+    memset(&e, 0, sizeof(e));
+    e.s = *s;
+    aliyun_client_opts o = {
+        .qps = -1, .backoff_base_ms = 1, .backoff_cap_ms = 4, .max_attempts = max_attempts};
+    env_up(&e, &o);
+    memset(out, 0, sizeof(*out));
+    tagged t = {out, 0};
+    start_release(&e, &t, "eip-x");
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    *sent = e.ft.n;
+    env_down(&e);
+}
+
+static void fatal_errors_are_not_retried(void **state)
+{
+    (void)state;
+    static const char *const fatal[] = {"QuotaExceeded.Eip",          "InvalidParameter",
+                                        "MissingParameter",           "Forbidden.RAM",
+                                        "SignatureDoesNotMatch",      "IdempotentParameterMismatch",
+                                        "InvalidAccessKeyId.NotFound"};
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+        script s = {.fail_first = 100, .code = fatal[i], .status = 400};
+        outcome out;
+        size_t sent;
+        run_one_release(&s, 5, &out, &sent);
+        if (sent != 1)
+            fail_msg("%s was sent %zu times", fatal[i], sent);
+        assert_int_equal(out.n, 1);
+        assert_true(out.status[0] < 0);
+        assert_int_equal(out.cls[0], ALIYUN_ERR_FATAL);
+        assert_string_equal(out.last.error.code, fatal[i]);
+    }
+}
+
+static void retryable_until_exhausted(void **state)
+{
+    (void)state;
+    script s = {.fail_first = 100, .code = NULL, .status = 503};
+    outcome out;
+    size_t sent;
+    run_one_release(&s, 4, &out, &sent);
+    assert_int_equal(sent, 4);
+    assert_int_equal(out.attempts[0], 4);
+    assert_int_equal(out.status[0], -EAGAIN);
+    assert_int_equal(out.cls[0], ALIYUN_ERR_RETRY);
+
+    script s2 = {.fail_first = 2, .transport_error = HTTP_E_CONNECT};
+    run_one_release(&s2, 4, &out, &sent);
+    assert_int_equal(sent, 3);
+    assert_int_equal(out.status[0], 0);
+
+    script s3 = {.fail_first = 1, .code = "TaskConflict", .status = 400};
+    run_one_release(&s3, 4, &out, &sent);
+    assert_int_equal(sent, 2);
+    assert_int_equal(out.status[0], 0);
+}
+
+static void done_during_cleanup(void **state)
+{
+    (void)state;
+    script s = {.fail_first = 100, .code = "InvalidAllocationId.NotFound", .status = 404};
+    outcome out;
+    size_t sent;
+    run_one_release(&s, 5, &out, &sent);
+    assert_int_equal(sent, 1);
+    assert_int_equal(out.status[0], 0);
+    assert_int_equal(out.cls[0], ALIYUN_ERR_DONE);
+}
+
+static void never_called(const aliyun_result *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    fail_msg("callback of a cancelled call");
+}
+
+static void cancel_and_free(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    e.s.delay_ms = 10;
+    aliyun_client_opts o = {.qps = -1, .max_in_flight = 1};
+    env_up(&e, &o);
+    aliyun_call *a = NULL, *b = NULL;
+    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", never_called, NULL, &a), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-2", never_called, NULL, &b), 0);
+    /* one queued call cancelled before anything ran, one in flight left to the free */
+    aliyun_call_cancel(b);
+    uv_run(&e.loop, UV_RUN_NOWAIT);
+    assert_int_equal(e.ft.n, 1);
+    env_down(&e); /* frees the in-flight call without a callback */
+}
+
+static void rpc_style_request(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    aliyun_client_opts o = {.qps = -1, .signature_version = ALIYUN_SIGN_RPC};
+    env_up(&e, &o);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    start_release(&e, &t, "eip-rpc");
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(out.status[0], 0);
+    const fake_req *q = e.ft.reqs[0];
+    assert_string_equal(q->method, "POST");
+    assert_string_equal(q->url, "https://vpc.test:8443");
+    assert_string_equal(fake_req_param(q, "Action"), "ReleaseEipAddress");
+    assert_string_equal(fake_req_param(q, "Version"), "2016-04-28");
+    assert_string_equal(fake_req_param(q, "SignatureMethod"), "HMAC-SHA1");
+    assert_string_equal(fake_req_param(q, "SignatureVersion"), "1.0");
+    assert_string_equal(fake_req_param(q, "Format"), "JSON");
+    assert_string_equal(fake_req_param(q, "AccessKeyId"), "LTAItest");
+    assert_non_null(fake_req_param(q, "Signature"));
+    assert_null(strstr(q->body, "testsecret"));
+    env_down(&e);
+}
+
+static void v3_request_shape(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    aliyun_client_opts o = {.qps = -1};
+    env_up(&e, &o);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    start_release(&e, &t, "eip-v3");
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    const fake_req *q = e.ft.reqs[0];
+    assert_string_equal(q->url, "https://vpc.test:8443/?AllocationId=eip-v3&RegionId=cn-hangzhou");
+    assert_string_equal(fake_req_header(q, "host"), "vpc.test:8443");
+    assert_string_equal(fake_req_header(q, "x-acs-version"), "2016-04-28");
+    const char *auth = fake_req_header(q, "Authorization");
+    assert_true(strncmp(auth,
+                        "ACS3-HMAC-SHA256 Credential=LTAItest,SignedHeaders=host;x-acs-action;"
+                        "x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,"
+                        "Signature=",
+                        strlen("ACS3-HMAC-SHA256 Credential=LTAItest,SignedHeaders=host;x-acs-"
+                               "action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-"
+                               "acs-version,Signature=")) == 0);
+    for (size_t i = 0; i < q->n_headers; i++)
+        assert_null(strstr(q->headers[i], "testsecret"));
+    env_down(&e);
+}
+
+static void endpoints(void **state)
+{
+    (void)state;
+    char b[256];
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_VPC, "cn-hangzhou", false, b, sizeof(b)),
+                     0);
+    assert_string_equal(b, "https://vpc-vpc.cn-hangzhou.aliyuncs.com");
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_ECS, "cn-beijing", false, b, sizeof(b)), 0);
+    assert_string_equal(b, "https://ecs-vpc.cn-beijing.aliyuncs.com");
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_STS, "ap-southeast-1", false, b, sizeof(b)),
+                     0);
+    assert_string_equal(b, "https://sts-vpc.ap-southeast-1.aliyuncs.com");
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_VPC, "cn-hangzhou", true, b, sizeof(b)), 0);
+    assert_string_equal(b, "https://vpc.cn-hangzhou.aliyuncs.com");
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_ECS, "cn-hangzhou", true, b, sizeof(b)), 0);
+    assert_string_equal(b, "https://ecs.cn-hangzhou.aliyuncs.com");
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_VPC, "cn/../x", false, b, sizeof(b)),
+                     -EINVAL);
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_VPC, "", false, b, sizeof(b)), -EINVAL);
+    assert_int_equal(aliyun_endpoint_default(ALIYUN_SVC_VPC, "cn-hangzhou", false, b, 10), -E2BIG);
+    enum aliyun_signature_version v;
+    assert_int_equal(aliyun_signature_version_parse("rpc", &v), 0);
+    assert_int_equal(v, ALIYUN_SIGN_RPC);
+    assert_int_equal(aliyun_signature_version_parse("V3", &v), 0);
+    assert_int_equal(v, ALIYUN_SIGN_V3);
+    assert_int_equal(aliyun_signature_version_parse("v2", &v), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(backoff_bounds),
+        cmocka_unit_test(backoff_jitter_range),
+        cmocka_unit_test(retry_after),
+        cmocka_unit_test(bucket_fake_clock),
+        cmocka_unit_test(paces_per_action),
+        cmocka_unit_test(in_flight_cap_fifo),
+        cmocka_unit_test(retries_honour_retry_after),
+        cmocka_unit_test(fatal_errors_are_not_retried),
+        cmocka_unit_test(retryable_until_exhausted),
+        cmocka_unit_test(done_during_cleanup),
+        cmocka_unit_test(cancel_and_free),
+        cmocka_unit_test(rpc_style_request),
+        cmocka_unit_test(v3_request_shape),
+        cmocka_unit_test(endpoints),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
