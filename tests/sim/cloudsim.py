@@ -180,6 +180,7 @@ class Cloud:
             "qps": {"*": 100},
             "timestamp_skew": 900,
             "metadata_hardened_required": False,
+            "allow_primary_eni_association": False,
             "ram_credential_lifetime": 3600,
             "ram_credential_rotate_before": None,  # default: half the lifetime
             "sts_default_duration": 3600,
@@ -324,11 +325,16 @@ class Cloud:
             iid = self._new_id("i-sim", 16)
             eni = self._new_eni(self._next_ip(self._node_net, self._used_private), zone, vsw,
                                 iid, "Primary", name)
+            # Pod IPs live on a secondary ENI, as with Terway's ENI multi-IP mode: EIPs
+            # are associated with secondary ENIs (InstanceType=NetworkInterface).
+            pod_eni = self._new_eni(self._next_ip(self._node_net, self._used_private), zone, vsw,
+                                    iid, "Secondary", name)
             self.instances[iid] = {"InstanceId": iid, "node": name, "ZoneId": zone,
                                    "VSwitchId": vsw, "primary_eni": eni["NetworkInterfaceId"],
                                    "ram_role": ram_role}
             self.nodes[name] = {"name": name, "virtual": False, "instance_id": iid,
-                                "eni_id": eni["NetworkInterfaceId"], "zone_id": zone,
+                                "eni_id": eni["NetworkInterfaceId"],
+                                "pod_eni_id": pod_eni["NetworkInterfaceId"], "zone_id": zone,
                                 "vswitch_id": vsw, "ram_role": ram_role, "ram_creds": None}
             self.save()
             return self._node_info(name)
@@ -348,7 +354,10 @@ class Cloud:
     def _node_info(self, name):
         n = self.nodes[name]
         eni = self.enis.get(n["eni_id"])
+        pod_eni = self.enis.get(n.get("pod_eni_id", ""))
         return {"instance_id": n["instance_id"], "eni_id": n["eni_id"],
+                "pod_eni_id": pod_eni["NetworkInterfaceId"] if pod_eni else "",
+                "pod_mac": pod_eni["MacAddress"] if pod_eni else "",
                 "mac": eni["MacAddress"] if eni else "",
                 "private_ip": eni["PrivateIpAddress"] if eni else "",
                 "zone_id": n["zone_id"], "vswitch_id": n["vswitch_id"], "ram_role": n["ram_role"],
@@ -377,7 +386,7 @@ class Cloud:
                                     self._new_id("eci-sim", 16), "Secondary", node_name)
                 self.save()
                 return ip, eni["NetworkInterfaceId"]
-            eni = self.enis[node["eni_id"]]
+            eni = self.enis[node["pod_eni_id"]]
             eni["secondary"].append(ip)
             self.save()
             return ip, eni["NetworkInterfaceId"]
@@ -930,6 +939,10 @@ class Cloud:
             eni = self.enis.get(iid)
             if eni is None:
                 raise ApiError("InvalidInstanId.NotFound")
+            if eni["Type"] == "Primary" and not self.config["allow_primary_eni_association"]:
+                raise ApiError("InvalidParameter",
+                               f"{iid} is the primary ENI of {eni['InstanceId']}: associate the EIP "
+                               "with InstanceType EcsInstance, or with a secondary ENI.")
         elif itype == "EcsInstance":
             inst = self.instances.get(iid)
             if inst is None:

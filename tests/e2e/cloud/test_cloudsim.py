@@ -408,6 +408,10 @@ def test_duplicate_association_and_wrong_ip(cloud, client):
     assert r.status == 400 and r.code == "InvalidAssociation.Duplicated", r
     r = client.call("AssociateEipAddress", {"AllocationId": a2, **tgt, "PrivateIpAddress": other_ip})
     assert r.status == 400 and r.code == "InvalidParameter" and other_ip in r.body["Message"], r
+    primary = cloud._node_info("node-1")["eni_id"]
+    r = client.call("AssociateEipAddress", {"AllocationId": a2, "InstanceId": primary,
+                                            "InstanceType": "NetworkInterface"})
+    assert r.status == 400 and r.code == "InvalidParameter" and "primary ENI" in r.body["Message"], r
     r = client.call("AssociateEipAddress", {"AllocationId": a2, **tgt, "InstanceId": "eni-nope"})
     assert r.status == 404 and r.code == "InvalidInstanId.NotFound", r
     r = client.call("AssociateEipAddress", {"AllocationId": "eip-nope", **tgt})
@@ -555,12 +559,15 @@ def test_metadata_paths_and_hardened_mode(cloud):
     ip1, _ = cloud.allocate_pod_ip("node-1")
     ip2, _ = cloud.allocate_pod_ip("node-1")
     st, macs = md_get(cloud, "node-1", "/latest/meta-data/network/interfaces/macs/")
-    assert st == 200 and macs == info["mac"] + "/"
+    assert st == 200 and sorted(macs.split("\n")) == sorted([info["mac"] + "/", info["pod_mac"] + "/"])
     base = f"/latest/meta-data/network/interfaces/macs/{info['mac']}/"
     assert md_get(cloud, "node-1", base + "network-interface-id") == (200, info["eni_id"])
     assert md_get(cloud, "node-1", base + "primary-ip-address") == (200, info["private_ip"])
+    assert json.loads(md_get(cloud, "node-1", base + "private-ipv4s")[1]) == [info["private_ip"]]
+    base = f"/latest/meta-data/network/interfaces/macs/{info['pod_mac']}/"
+    assert md_get(cloud, "node-1", base + "network-interface-id") == (200, info["pod_eni_id"])
     st, ips = md_get(cloud, "node-1", base + "private-ipv4s")
-    assert json.loads(ips) == [info["private_ip"], ip1, ip2]
+    assert st == 200 and ips.startswith('["') and json.loads(ips)[1:] == [ip1, ip2]
     for key, want in (("region-id", "cn-hangzhou"), ("instance-id", info["instance_id"]),
                       ("vpc-id", "vpc-sim0001"), ("zone-id", info["zone_id"]), ("mac", info["mac"]),
                       ("vswitch-id", info["vswitch_id"])):
@@ -678,7 +685,7 @@ def test_describe_network_interfaces(cloud, client):
         token = b["NextToken"]
         if not token:
             break
-    assert len(ids) == 2 and set(ids) == {eni1, eni2}
+    assert len(ids) == 4 and {eni1, eni2} < set(ids)  # two ENIs per ECS node
     cloud.release_pod_ip(ip1)
     b = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": ip1}, version=ECS)
     assert b["TotalCount"] == 0
@@ -744,7 +751,7 @@ def test_sim_endpoints(cloud, client):
     aid = client.ok("AllocateEipAddress", {"ClientToken": "t1"})["AllocationId"]
     eips = sim(cloud, "GET", "/__sim/eips")["eips"]
     assert eips[0]["AllocationId"] == aid and eips[0]["_clientToken"] == "t1"
-    assert len(sim(cloud, "GET", "/__sim/enis")["enis"]) == 2
+    assert len(sim(cloud, "GET", "/__sim/enis")["enis"]) == 4
     with pytest.raises(urllib.error.HTTPError):
         sim(cloud, "POST", "/__sim/config", {"nope": 1})
 
@@ -826,7 +833,7 @@ def test_restart_keeps_state(tmp_path, tls_dir):
                                   "InstanceType": "NetworkInterface", "PrivateIpAddress": ip})
     c1.stop()
     c2 = cloudsim.Cloud(d, seed=3)
-    assert c2.add_node("node-1")["eni_id"] == eni  # known node: same instance and ENI
+    assert c2.add_node("node-1")["pod_eni_id"] == eni  # known node: same instance and ENIs
     c2.start(tls_dir=tls_dir)
     try:
         cl = Client(c2)
