@@ -233,6 +233,10 @@ static void ex_set_answer(http_exchange *ex, int status, const char *ctype, cons
     ex->ans = NULL;
     if (status < 100 || status > 999)
         status = 500;
+    /* A handler's content type must not smuggle header lines in. */
+    for (const char *q = ctype; q && *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            ctype = NULL;
     if (!ctype)
         ctype = "text/plain; charset=utf-8";
     if (!body)

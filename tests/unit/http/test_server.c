@@ -137,6 +137,12 @@ static void h_big(http_exchange *ex, void *arg)
     free(body);
 }
 
+static void h_evil(http_exchange *ex, void *arg)
+{
+    (void)arg;
+    http_exchange_reply(ex, 200, "text/plain\r\nX-Injected: 1", "x", 1);
+}
+
 static void h_silent(http_exchange *ex, void *arg)
 {
     (void)ex;
@@ -163,6 +169,7 @@ static void fx_start(fx *f, const http_server_limits *lim)
     assert_int_equal(http_server_route(f->s, "/slow", h_slow, f), 0);
     assert_int_equal(http_server_route(f->s, "/big", h_big, f), 0);
     assert_int_equal(http_server_route(f->s, "/silent", h_silent, f), 0);
+    assert_int_equal(http_server_route(f->s, "/evil", h_evil, f), 0);
     assert_int_equal(http_server_route(f->s, "/v1/pods/{ns}/{name}/ready", h_pod, f), 0);
     http_server_set_observer(f->s, observe, f);
     assert_int_equal(http_server_listen(f->s, "127.0.0.1:0"), 0);
@@ -604,6 +611,26 @@ static void error_statuses(void **state)
     assert_non_null(strstr(r.body, "\"status\":431"));
     resp_free(&r, 1);
 
+    /* 431 also when the head arrives in many small reads. */
+    client *slow = client_new(&f);
+    client_sends(slow, "GET /hello HTTP/1.1\r\n");
+    for (int i = 0; i < 12 && !slow->eof; i++) {
+        char line[1024];
+        memset(line, 'h', sizeof(line));
+        line[0] = 'X';
+        line[1] = (char)('a' + i);
+        line[2] = ':';
+        line[sizeof(line) - 2] = '\r';
+        line[sizeof(line) - 1] = '\n';
+        client_send(slow, line, sizeof(line));
+        RUN_FOR(&f.loop, 5);
+    }
+    RUN_UNTIL(&f.loop, slow->eof, DEADLINE_MS);
+    assert_int_equal(parse_responses(slow, &r, 1), 1);
+    assert_int_equal(r.status, 431);
+    resp_free(&r, 1);
+    client_close(slow);
+
     /* 414: URL beyond 2 KiB. */
     n = snprintf(big, 12000, "GET /");
     memset(big + n, 'u', 3000);
@@ -663,6 +690,13 @@ static void error_statuses(void **state)
     /* 400: bad escapes in the target. */
     r = request_once(&f, "GET /v1/pods/a%00/b/ready HTTP/1.1\r\n\r\n", false);
     assert_int_equal(r.status, 400);
+    resp_free(&r, 1);
+
+    /* A content type with a line break is replaced, not sent. */
+    r = request_once(&f, "GET /evil HTTP/1.1\r\n\r\n", false);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.headers, "X-Injected"));
+    assert_true(has_header(&r, "Content-Type: text/plain; charset=utf-8"));
     resp_free(&r, 1);
 
     /* 500: a handler that neither answers nor defers. */
@@ -755,6 +789,20 @@ static void header_timeout_408(void **state)
     assert_int_equal(parse_responses(c, r, 1), 1);
     assert_int_equal(r[0].status, 408);
     assert_true(has_header(&r[0], "Connection: close"));
+    assert_int_equal(f.last_status, 408);
+    resp_free(r, 1);
+    client_close(c);
+
+    /* The clock stops at the end of the head: a long-poll outlives it. */
+    c = client_new(&f);
+    client_sends(c, "GET /slow HTTP/1.1\r\n\r\n");
+    RUN_FOR(&f.loop, 250);
+    assert_false(c->eof);
+    assert_int_equal(f.ndeferred, 1);
+    http_exchange_reply(f.deferred[0], 200, "text/plain", "late", 4);
+    RUN_UNTIL(&f.loop, nresp(c) == 1, DEADLINE_MS);
+    assert_int_equal(parse_responses(c, r, 1), 1);
+    assert_string_equal(r[0].body, "late");
     resp_free(r, 1);
     client_close(c);
     fx_stop(&f);
