@@ -20,8 +20,6 @@
 
 /* A credential is not used in its last seconds: a request signed now must arrive valid. */
 #define EXPIRY_SAFETY_MS 10000
-/* A credential fetched inside its refresh window is fetched again after this. */
-#define MIN_REFRESH_MS 5000
 
 struct aliyun_creds {
     uv_loop_t *loop;
@@ -41,6 +39,7 @@ struct aliyun_creds {
     char *ram_role;
     /* refresh */
     int64_t refresh_before_ms;
+    int64_t min_refresh_ms;
     long timeout_ms;
     aliyun_backoff retry;
     int failures;
@@ -192,6 +191,7 @@ aliyun_creds *aliyun_creds_new(uv_loop_t *loop, const aliyun_transport *transpor
         c->tr = *transport;
     c->md = md;
     c->refresh_before_ms = opts->refresh_before_ms > 0 ? opts->refresh_before_ms : 180000;
+    c->min_refresh_ms = opts->min_refresh_ms > 0 ? opts->min_refresh_ms : 5000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
     c->retry.base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 1000;
     c->retry.cap_ms = opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 60000;
@@ -403,8 +403,8 @@ static void fetched(aliyun_creds *c, const aliyun_credential *n)
     int64_t d =
         aliyun_creds_refresh_delay_ms(eip_time_now_ms(), n->expiration_ms, c->refresh_before_ms);
     if (d >= 0) {
-        if (d < MIN_REFRESH_MS)
-            d = MIN_REFRESH_MS;
+        if (d < c->min_refresh_ms)
+            d = c->min_refresh_ms;
         uv_timer_start(c->timer, timer_cb, (uint64_t)d, 0);
     }
     log_debug("aliyun credentials (%s): refreshed, next refresh in %lld ms", c->source_name,

@@ -67,6 +67,8 @@ typedef struct aliyun_creds_opts {
     size_t max_token_file_bytes;   /* 0: 64 KiB */
     /* refresh */
     int64_t refresh_before_ms; /* 0: 180000 (3 minutes) */
+    int64_t min_refresh_ms;    /* a just-fetched credential is fetched again no sooner;
+                                  0: 5000 (keeps a short-lived source from spinning) */
     long timeout_ms;           /* per fetch; 0: 10000 */
     int64_t retry_base_ms;     /* failed refresh backoff; 0: 1000 */
     int64_t retry_cap_ms;      /* 0: 60000 */
