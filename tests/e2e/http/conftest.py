@@ -124,6 +124,12 @@ class Handler(socketserver.BaseRequestHandler):
         self.send(sock, b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nLocation: /echo\r\n"
                   b"Connection: close\r\n\r\nhi" % code)
 
+    def route_manyheaders(self, sock, req, query):
+        n = int(query.get("n", "10"))
+        hdrs = b"".join(b"X-H-%d: %s\r\n" % (i, b"v" * 1000) for i in range(n))
+        self.send(sock, b"HTTP/1.1 200 OK\r\n" + hdrs +
+                  b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
+
     def route_continue(self, sock, req, query):
         self.send(sock, b"HTTP/1.1 100 Continue\r\nX-Early: 1\r\n\r\n"
                   b"HTTP/1.1 201 Created\r\nX-Late: 2\r\nContent-Length: 2\r\n"

@@ -187,6 +187,15 @@ def test_server_sends_nothing(fetch, http_server):
     assert d["status"] == 0
 
 
+@pytest.mark.parametrize("count,expect", [(30, "HTTP_OK"), (100, "HTTP_E_TOO_LARGE")])
+def test_response_header_cap(fetch, http_server, count, expect):
+    # 1 KiB headers: 30 fit in the 64 KiB header store, 100 do not.
+    d = done(fetch("--show-header", "x-h-0", http_server.url(f"/manyheaders?n={count}")))
+    assert d["error"] == expect, d
+    if expect == "HTTP_OK":
+        assert d["headers"]["x-h-0"] == "v" * 1000
+
+
 # ---- body cap -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("chunked", ["0", "1"])
@@ -353,6 +362,27 @@ def test_mutual_tls_pem_blobs(fetch, make_server, pki, tls_context):
                    pki["client_key"], srv.url("/echo")))
     assert d["error"] == "HTTP_OK", d
     assert srv.rec.requests[0]["client_cn"] == "client1"
+
+
+@pytest.mark.parametrize("path", ["/reset", "/close", "/nothing"])
+def test_https_peer_gone_mid_response_is_closed(fetch, make_server, pki, tls_context, path):
+    # A watch over TLS that loses its peer must look like CLOSED, not like a TLS failure.
+    srv = make_server(tls_context())
+    d = done(fetch("--cacert", pki["ca"], srv.url(path)))
+    assert d["error"] == "HTTP_E_CLOSED", d
+
+
+def test_https_stall_times_out(fetch, make_server, pki, tls_context):
+    srv = make_server(tls_context())
+    d = done(fetch("--cacert", pki["ca"], "--timeout-ms", "400", srv.url("/stall")))
+    assert d["error"] == "HTTP_E_TIMEOUT", d
+
+
+def test_https_streaming_abort(fetch, make_server, pki, tls_context):
+    srv = make_server(tls_context())
+    d = done(fetch("--cacert", pki["ca"], "--stream", "--abort-after-chunks", "2",
+                   srv.url("/big?n=50000000&chunked=1")))
+    assert d["error"] == "HTTP_E_ABORTED" and d["chunks"] == 2
 
 
 def test_https_parallel(fetch, make_server, pki, tls_context):
