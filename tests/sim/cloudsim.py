@@ -226,6 +226,7 @@ class Cloud:
         self.port = None
         self.metadata_ports = {}
         self.ca_file = None
+        self._host = "127.0.0.1"
         self._ids = set()
         self._seed = seed
         self.generation = 0
@@ -1309,6 +1310,19 @@ class Cloud:
                 with self.lock:
                     return 200, {"nodes": {n: self._node_info(n) for n in self.nodes},
                                  "metadataPorts": dict(self.metadata_ports)}
+            if path == "/__sim/nodes" and method == "POST":
+                b = body or {}
+                name = b["name"]
+                info = self.add_virtual_node(name) if b.get("virtual") else self.add_node(name)
+                if not b.get("virtual") and b.get("metadata", True) and name not in self.metadata_ports:
+                    self.start_metadata(name, host=self._host)
+                return 200, dict(info, metadata_port=self.metadata_ports.get(name))
+            if path == "/__sim/pod-ips" and method == "POST":
+                ip, eni = self.allocate_pod_ip((body or {})["node"])
+                return 200, {"ip": ip, "eni_id": eni}
+            if path.startswith("/__sim/pod-ips/") and method == "DELETE":
+                self.release_pod_ip(path.rsplit("/", 1)[1])
+                return 200, {}
             if path == "/__sim/calls":
                 if method == "GET":
                     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
@@ -1342,7 +1356,24 @@ class Cloud:
 
     # ----- instance metadata ---------------------------------------------------------------
     def handle_metadata(self, node_name, h):
+        """Serves one metadata request; logged in /__sim/calls as action "Metadata"
+        (path, node, whether a hardened-mode token came along; never the token)."""
+        started = time.time()
         path = urllib.parse.urlsplit(h.path).path
+        res = self._metadata_answer(node_name, h, path)
+        call = {"time": iso(started), "timestamp": started, "action": "Metadata", "version": "",
+                "product": "Metadata", "method": h.command, "style": "metadata",
+                "params": {"path": path, "node": node_name},
+                "hardened": h.headers.get("X-aliyun-ecs-metadata-token") is not None,
+                "access_key_id": "", "signature_verified": False,
+                "http_status": res[0] if isinstance(res, tuple) else 0,
+                "code": "" if isinstance(res, tuple) else ("(reset)" if res == "reset" else "(hang)"),
+                "client_token": "", "request_id": "",
+                "source": f"{h.client_address[0]}:{h.client_address[1]}", "fault": ""}
+        self._log(call, started)
+        return res
+
+    def _metadata_answer(self, node_name, h, path):
         hdr = {k.lower(): v for k, v in h.headers.items()}
         fault = self._pick_fault("Metadata", wildcard=False)
         if fault:
@@ -1426,7 +1457,7 @@ class Cloud:
                 return "\n".join(leaves)
             return leaves.get(leaf)
         if key == "ram/security-credentials/":
-            return node["ram_role"]
+            return node["ram_role"] or None
         if key.startswith("ram/security-credentials/"):
             role = key[len("ram/security-credentials/"):]
             if role != node["ram_role"] or not role:
@@ -1448,6 +1479,7 @@ class Cloud:
         sans += ["sts.aliyuncs.com"]
         ctx = simtls.server_context(tls_dir, name="cloudsim", sans=tuple(sans))
         self.ca_file = os.path.join(tls_dir, "ca.crt")
+        self._host = host
         srv = _TLSServer((host, port), _ApiHandler, ctx)
         srv.cloud = self
         self._serve(srv)

@@ -588,6 +588,9 @@ def test_metadata_paths_and_hardened_mode(cloud):
     assert md_get(cloud, "node-1", "/latest/meta-data/region-id", hdr)[0] == 200
     time.sleep(1.05)
     assert md_get(cloud, "node-1", "/latest/meta-data/region-id", hdr)[0] == 401
+    calls = sim(cloud, "GET", "/__sim/calls?action=Metadata")["calls"]
+    assert token not in json.dumps(calls)
+    assert [c["hardened"] for c in calls[-3:]] == [False, True, True]
 
 
 def test_ram_credentials_expire_rotate_and_sign(cloud):
@@ -846,3 +849,18 @@ def test_restart_keeps_state(tmp_path, tls_dir):
         assert ip2 != ip
     finally:
         c2.stop()
+
+
+def test_sim_nodes_and_pod_ips_over_http(cloud, client):
+    info = sim(cloud, "POST", "/__sim/nodes", {"name": "node-3"})
+    assert info["instance_id"].startswith("i-") and info["metadata_port"]
+    assert md_get(cloud, "node-3", "/latest/meta-data/instance-id") == (200, info["instance_id"])
+    got = sim(cloud, "POST", "/__sim/pod-ips", {"node": "node-3"})
+    assert got["eni_id"] == info["pod_eni_id"]
+    b = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": got["ip"]}, version=ECS)
+    assert b["TotalCount"] == 1
+    sim(cloud, "DELETE", f"/__sim/pod-ips/{got['ip']}")
+    assert client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": got["ip"]}, version=ECS)["TotalCount"] == 0
+    calls = sim(cloud, "GET", "/__sim/calls?action=Metadata")["calls"]
+    assert calls and calls[-1]["params"] == {"path": "/latest/meta-data/instance-id", "node": "node-3"}
+    assert calls[-1]["hardened"] is False and calls[-1]["http_status"] == 200
