@@ -385,6 +385,25 @@ def test_https_streaming_abort(fetch, make_server, pki, tls_context):
     assert d["error"] == "HTTP_E_ABORTED" and d["chunks"] == 2
 
 
+def test_mutual_tls_combined_pem(fetch, make_server, pki, tls_context, tmp_path):
+    # A key inside the certificate file/PEM, as kubeconfigs sometimes have it.
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(open(pki["client_crt"], "rb").read() + open(pki["client_key"], "rb").read())
+    srv = make_server(tls_context(client_ca=True))
+    assert done(fetch("--cacert", pki["ca"], "--cert", combined, srv.url("/echo")))["error"] == "HTTP_OK"
+    assert done(fetch("--cacert", pki["ca"], "--cert-pem", combined, srv.url("/echo")))["error"] == "HTTP_OK"
+    assert [r["client_cn"] for r in srv.rec.requests] == ["client1", "client1"]
+
+
+def test_mutual_tls_mismatched_key_fails(fetch, make_server, pki, tls_context):
+    srv = make_server(tls_context(client_ca=True))
+    other_key = pki["dir"] + "/server.key"
+    d = done(fetch("--cacert", pki["ca"], "--cert", pki["client_crt"], "--key", other_key,
+                   srv.url("/echo")))
+    assert d["error"] == "HTTP_E_TLS", d
+    assert srv.rec.requests == []
+
+
 def test_https_parallel(fetch, make_server, pki, tls_context):
     srv = make_server(tls_context())
     ev = fetch("--cacert", pki["ca"], "--parallel", "50", srv.url("/echo"))
