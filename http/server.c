@@ -522,16 +522,21 @@ static int conn_write_answer(conn *c, const http_exchange *ex, bool last)
     eip_buf b;
     int r;
     struct write_req *w = NULL;
-    const char *ctype = ex->ans ? ex->ans : "application/json";
+    const char *ctype = ex->ans ? ex->ans : "text/plain; charset=utf-8";
+    /* These never have a body, and 1xx and 204 must not say Content-Length. */
+    bool bodyless = ex->status < 200 || ex->status == 204 || ex->status == 304;
+    char clen[48] = "";
 
+    if (!bodyless)
+        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", ex->body_len);
     eip_buf_init(&b, ANSWER_MAX + 4096);
     r = eip_buf_appendf(&b,
                         "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
-                        "Content-Length: %zu\r\nConnection: %s\r\n%s\r\n",
-                        ex->status, status_reason(ex->status), server_date(c->s), ctype,
-                        ex->body_len, last ? "close" : "keep-alive",
+                        "%sConnection: %s\r\n%s\r\n",
+                        ex->status, status_reason(ex->status), server_date(c->s), ctype, clen,
+                        last ? "close" : "keep-alive",
                         ex->status == 405 ? "Allow: GET, HEAD\r\n" : "");
-    if (!r && !ex->head)
+    if (!r && !ex->head && !bodyless)
         r = eip_buf_append(&b, ex->body, ex->body_len);
     if (r)
         goto out;

@@ -10,7 +10,13 @@
 
 /* HTTP/1.1 server: llhttp on uv_tcp. GET and HEAD routed by path pattern,
  * keep-alive and pipelining (answers go out in request order), deferred answers
- * (long-poll), and limits that keep one bad client from hurting the others. */
+ * (long-poll), and limits that keep one bad client from hurting the others.
+ *
+ * Everything runs on the loop's thread; handlers are called from it and must
+ * not block. Errors the server answers by itself are JSON
+ * ({"error": ..., "status": N}); 400, 408, 413, 414, 431 and the 503 for too
+ * many connections close the connection after the answer, 404 and 405 do not
+ * (unless the request carried a body, which is never read). */
 
 typedef struct http_server http_server;
 /* One request awaiting its answer. Owned by the server; valid until it is
@@ -67,15 +73,23 @@ const char *http_exchange_header(const http_exchange *ex, const char *name);
 const struct sockaddr_storage *http_exchange_peer(const http_exchange *ex);
 
 /* Answers. Each exchange is answered exactly once; after the call it is gone.
- * The body is copied. HEAD gets the headers only. */
+ * The body is copied. HEAD gets the headers only; 204 and 304 never carry a
+ * body. content_type NULL (or holding control characters) means
+ * "text/plain; charset=utf-8". A handler that returns without answering or
+ * deferring gets a 500 answered for it. */
 void http_exchange_reply(http_exchange *ex, int status, const char *content_type, const char *body,
                          size_t len);
 /* Serializes and answers with application/json; steals the reference to j. */
 void http_exchange_reply_json(http_exchange *ex, int status, json_t *j);
 /* {"error": message, "status": status} as JSON. */
 void http_exchange_reply_error(http_exchange *ex, int status, const char *message);
-/* Marks the exchange as answered later (long-poll). cancel is called if the
- * client disconnects or the server shuts down first. */
+/* Marks the exchange as answered later (long-poll); only from inside its
+ * handler. Keep the pointer and answer it later with one of the replies above.
+ * cancel (may be NULL) is called once if the client disconnects or the server
+ * shuts down or is freed first; forget the pointer there: the exchange is freed
+ * when cancel returns, and a reply made during cancel is ignored. At shutdown
+ * the server itself answers a cancelled exchange 503 so that the answers
+ * pipelined behind it keep their order. */
 void http_exchange_defer(http_exchange *ex, http_cancel_cb cancel, void *arg);
 
 #endif

@@ -143,6 +143,12 @@ static void h_evil(http_exchange *ex, void *arg)
     http_exchange_reply(ex, 200, "text/plain\r\nX-Injected: 1", "x", 1);
 }
 
+static void h_nocontent(http_exchange *ex, void *arg)
+{
+    (void)arg;
+    http_exchange_reply(ex, 204, NULL, "ignored", 7);
+}
+
 static void h_silent(http_exchange *ex, void *arg)
 {
     (void)ex;
@@ -170,6 +176,7 @@ static void fx_start(fx *f, const http_server_limits *lim)
     assert_int_equal(http_server_route(f->s, "/big", h_big, f), 0);
     assert_int_equal(http_server_route(f->s, "/silent", h_silent, f), 0);
     assert_int_equal(http_server_route(f->s, "/evil", h_evil, f), 0);
+    assert_int_equal(http_server_route(f->s, "/nocontent", h_nocontent, f), 0);
     assert_int_equal(http_server_route(f->s, "/v1/pods/{ns}/{name}/ready", h_pod, f), 0);
     http_server_set_observer(f->s, observe, f);
     assert_int_equal(http_server_listen(f->s, "127.0.0.1:0"), 0);
@@ -309,15 +316,16 @@ static size_t parse_responses(const client *c, resp *out, size_t max)
             break;
         size_t hl = (size_t)(end - (d + off)) + 4;
         const char *cl = memmem(d + off, hl, "\r\nContent-Length: ", 18);
-        if (!cl)
+        int status = (int)strtol(d + off + 9, NULL, 10);
+        if (!cl && status != 204)
             break;
-        size_t bl = (size_t)strtoul(cl + 18, NULL, 10);
+        size_t bl = cl ? (size_t)strtoul(cl + 18, NULL, 10) : 0;
         if (n < 32 && (c->head_mask & (1u << n)))
             bl = 0;
         if (off + hl + bl > c->in.len)
             break;
         if (out) {
-            out[n].status = (int)strtol(d + off + 9, NULL, 10);
+            out[n].status = status;
             out[n].headers = strndup(d + off, hl);
             out[n].body = strndup(d + off + hl, bl);
             out[n].body_len = bl;
@@ -698,6 +706,19 @@ static void error_statuses(void **state)
     assert_null(strstr(r.headers, "X-Injected"));
     assert_true(has_header(&r, "Content-Type: text/plain; charset=utf-8"));
     resp_free(&r, 1);
+
+    /* 204 has neither body nor Content-Length; the next answer follows it directly. */
+    c = client_new(&f);
+    client_sends(c, "GET /nocontent HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    RUN_UNTIL(&f.loop, nresp(c) == 2, DEADLINE_MS);
+    assert_int_equal(parse_responses(c, rr, 2), 2);
+    assert_int_equal(rr[0].status, 204);
+    assert_null(strstr(rr[0].headers, "Content-Length"));
+    assert_int_equal(rr[0].body_len, 0);
+    assert_int_equal(strncmp(rr[1].headers, "HTTP/1.1 200 OK\r\n", 17), 0);
+    assert_string_equal(rr[1].body, "hi");
+    resp_free(rr, 2);
+    client_close(c);
 
     /* 500: a handler that neither answers nor defers. */
     r = request_once(&f, "GET /silent HTTP/1.1\r\n\r\n", false);
