@@ -227,6 +227,7 @@ class Cloud:
         self.metadata_ports = {}
         self.ca_file = None
         self._host = "127.0.0.1"
+        self._tl = threading.local()
         self._ids = set()
         self._seed = seed
         self.generation = 0
@@ -422,7 +423,9 @@ class Cloud:
                 if not p or p["at"] > now:
                     continue
                 e["_pending"] = None
-                if e["Status"] == "Associating":
+                if e["Status"] == "Associating" and p.get("fail"):
+                    self._set_unbound(e)  # the backend task failed: back to Available
+                elif e["Status"] == "Associating":
                     e["Status"] = "InUse"
                 elif e["Status"] == "Unassociating":
                     self._set_unbound(e)
@@ -434,9 +437,9 @@ class Cloud:
         e.update(Status="Available", InstanceId="", InstanceType="", PrivateIpAddress="",
                  InstanceRegionId="", _pending=None)
 
-    def _schedule(self, e, status, delay):
+    def _schedule(self, e, status, delay, fail=False):
         e["Status"] = status
-        e["_pending"] = {"at": self.now() + max(0.0, float(delay))}
+        e["_pending"] = {"at": self.now() + max(0.0, float(delay)), "fail": bool(fail)}
         if delay <= 0:
             self.tick()
 
@@ -526,7 +529,8 @@ class Cloud:
 
     def add_fault(self, fault):
         f = {"action": "*", "error_rate": 1.0, "code": None, "http_status": None,
-             "message": None, "latency_ms": 0, "hang": False, "reset": False, "count": None}
+             "message": None, "latency_ms": 0, "hang": False, "reset": False, "count": None,
+             "async_fail": False}
         unknown = set(fault) - set(f)
         if unknown:
             raise KeyError(f"unknown fault keys {sorted(unknown)}")
@@ -651,6 +655,7 @@ class Cloud:
                 "source": f"{h.client_address[0]}:{h.client_address[1]}", "fault": ""}
         extra = {"x-acs-request-id": rid}
         status, payload = 200, None
+        self._tl.async_fail = False
         try:
             fault = self._pick_fault(action) if action else None
             if fault:
@@ -658,6 +663,8 @@ class Cloud:
                                          if fault.get(k))
                 if fault["latency_ms"]:
                     self._stop.wait(float(fault["latency_ms"]) / 1000.0)
+                if fault["async_fail"]:
+                    self._tl.async_fail = True
                 if fault["hang"]:
                     call["http_status"] = 0
                     call["code"] = "(hang)"
@@ -989,7 +996,8 @@ class Cloud:
                     raise ApiError("InvalidAssociation.Duplicated")
             e.update(InstanceId=target_id, InstanceType=itype, PrivateIpAddress=pip,
                      InstanceRegionId=self.region, Mode=mode)
-            self._schedule(e, "Associating", self.config["associate_delay"])
+            self._schedule(e, "Associating", self.config["associate_delay"],
+                           fail=getattr(self._tl, "async_fail", False))
             return {}
 
         return self._idempotent("AssociateEipAddress", p, do)
@@ -1317,6 +1325,26 @@ class Cloud:
                 if not b.get("virtual") and b.get("metadata", True) and name not in self.metadata_ports:
                     self.start_metadata(name, host=self._host)
                 return 200, dict(info, metadata_port=self.metadata_ports.get(name))
+            if path.startswith("/__sim/eips/") and method in ("DELETE", "POST"):
+                # out-of-band changes, as if someone used the console
+                parts = path.split("/")
+                aid = parts[3]
+                with self.lock:
+                    self.tick()
+                    e = self.eips.get(aid)
+                    if e is None:
+                        return 404, {"error": f"no EIP {aid}"}
+                    if method == "DELETE":
+                        self._used_public.discard(e["IpAddress"])
+                        del self.eips[aid]
+                    elif parts[4:] == ["unassociate"]:
+                        self._set_unbound(e)
+                    elif parts[4:] == ["tags"]:
+                        e["Tags"] = {str(k): str(v) for k, v in (body or {}).items()}
+                    else:
+                        return 404, {"error": f"no such simulator endpoint {method} {path}"}
+                    self.save()
+                    return 200, {"eip": self.eip_view(e) if method == "POST" else None}
             if path == "/__sim/pod-ips" and method == "POST":
                 ip, eni = self.allocate_pod_ip((body or {})["node"])
                 return 200, {"ip": ip, "eni_id": eni}

@@ -864,3 +864,39 @@ def test_sim_nodes_and_pod_ips_over_http(cloud, client):
     calls = sim(cloud, "GET", "/__sim/calls?action=Metadata")["calls"]
     assert calls and calls[-1]["params"] == {"path": "/latest/meta-data/instance-id", "node": "node-3"}
     assert calls[-1]["hardened"] is False and calls[-1]["http_status"] == 200
+
+
+def test_async_association_failure_and_out_of_band_changes(cloud, client):
+    cloud.configure(associate_delay=0.1)
+    ip, eni = cloud.allocate_pod_ip("node-1")
+    aid = client.ok("AllocateEipAddress")["AllocationId"]
+    sim(cloud, "POST", "/__sim/faults", {"action": "AssociateEipAddress", "async_fail": True, "count": 1})
+    assoc = {"AllocationId": aid, "InstanceId": eni, "InstanceType": "NetworkInterface", "PrivateIpAddress": ip}
+    client.ok("AssociateEipAddress", assoc)  # accepted, then the task fails
+    assert wait_status(client, aid, "Available")["InstanceId"] == ""
+    client.ok("AssociateEipAddress", assoc)
+    wait_status(client, aid, "InUse")
+    e = sim(cloud, "POST", f"/__sim/eips/{aid}/unassociate")["eip"]
+    assert e["Status"] == "Available"
+    sim(cloud, "DELETE", f"/__sim/eips/{aid}")
+    assert client.ok("DescribeEipAddresses", {"AllocationId": aid})["TotalCount"] == 0
+
+
+def test_concurrent_clients(cloud):
+    import concurrent.futures
+    cloud.configure(eip_quota=10)
+
+    def worker(i):
+        c = Client(cloud, style="v3" if i % 2 else "rpc")
+        out = []
+        for j in range(3):
+            r = c.call("AllocateEipAddress", {"ClientToken": f"w{i}-{j % 2}"})
+            out.append((r.status, r.code, r.body.get("AllocationId")))
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        results = [x for r in ex.map(worker, range(8)) for x in r]
+    ok = {aid for st, _, aid in results if st == 200}
+    assert len(ok) == 10  # 16 distinct tokens, quota 10
+    assert all(code == "QuotaExceeded.Eip" for st, code, _ in results if st != 200)
+    assert len(cloud.eips_snapshot()) == 10
