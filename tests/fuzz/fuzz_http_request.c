@@ -29,12 +29,11 @@ static void h_plain(http_exchange *ex, void *arg)
 static void h_echo(http_exchange *ex, void *arg)
 {
     (void)arg;
-    json_t *j = json_pack("{s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?}", "ns",
-                          http_exchange_param(ex, "ns"), "name", http_exchange_param(ex, "name"),
-                          "path", http_exchange_path(ex), "method", http_exchange_method(ex),
-                          "wait", http_exchange_query(ex, "wait"), "host",
-                          http_exchange_header(ex, "host"), "ua",
-                          http_exchange_header(ex, "user-agent"));
+    json_t *j =
+        json_pack("{s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:s?}", "ns", http_exchange_param(ex, "ns"),
+                  "name", http_exchange_param(ex, "name"), "path", http_exchange_path(ex), "method",
+                  http_exchange_method(ex), "wait", http_exchange_query(ex, "wait"), "host",
+                  http_exchange_header(ex, "host"), "ua", http_exchange_header(ex, "user-agent"));
     /* Decoded values need not be UTF-8: then json_pack fails and so do we. */
     if (!j)
         http_exchange_reply_error(ex, 400, "not utf-8");
