@@ -63,7 +63,9 @@ struct aliyun_client {
     aliyun_call *in_flight_list; /* and CALL_CREDS calls */
     int in_flight;
     int queued;
-    uv_timer_t *pump; /* heap: its close callback frees it */
+    uv_timer_t *pump;  /* heap: its close callback frees it */
+    int dispatching;   /* callbacks running right now */
+    bool free_pending; /* aliyun_client_free was called inside one of them */
     int64_t pump_due;
     aliyun_client_stats stats;
 };
@@ -298,10 +300,39 @@ static void pump_closed(uv_handle_t *h)
     free(h);
 }
 
+static void client_release(aliyun_client *c);
+
 void aliyun_client_free(aliyun_client *c)
 {
     if (!c)
         return;
+    if (c->dispatching > 0) {
+        /* inside a callback: cancel now, free when the callback has returned */
+        c->free_pending = true;
+        while (c->queue_head) {
+            aliyun_call *call = c->queue_head;
+            detach(call);
+            free_call(call);
+        }
+        while (c->sleeping) {
+            aliyun_call *call = c->sleeping;
+            detach(call);
+            free_call(call);
+        }
+        while (c->in_flight_list) {
+            aliyun_call *call = c->in_flight_list;
+            detach(call);
+            free_call(call);
+        }
+        if (c->pump)
+            uv_timer_stop(c->pump);
+        return;
+    }
+    client_release(c);
+}
+
+static void client_release(aliyun_client *c)
+{
     while (c->queue_head) {
         aliyun_call *call = c->queue_head;
         detach(call);
@@ -407,8 +438,15 @@ static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, jso
         c->stats.failures++;
     aliyun_call_cb cb = call->cb;
     void *arg = call->arg;
+    c->dispatching++;
     cb(&res, body, arg);
+    c->dispatching--;
     free_call(call);
+    if (c->free_pending) {
+        if (c->dispatching == 0)
+            client_release(c);
+        return;
+    }
     schedule_pump(c, 0);
 }
 
@@ -784,6 +822,7 @@ static void pump_cb(uv_timer_t *t)
 {
     aliyun_client *c = t->data;
     c->pump_due = -1;
+    c->dispatching++; /* a callback inside may free the client */
     int64_t now = (int64_t)uv_now(c->loop);
     int64_t next = -1;
 
@@ -797,8 +836,8 @@ static void pump_cb(uv_timer_t *t)
             next = s->due_ms - now;
         }
     }
-    for (aliyun_call *call = c->queue_head, *nx; call && c->in_flight < c->max_in_flight;
-         call = nx) {
+    for (aliyun_call *call = c->queue_head, *nx;
+         call && c->in_flight < c->max_in_flight && !c->free_pending; call = nx) {
         nx = call->next;
         aliyun_bucket *b = bucket_for(c, call->action);
         int64_t wait = b ? aliyun_bucket_take(b, now) : 0;
@@ -811,6 +850,12 @@ static void pump_cb(uv_timer_t *t)
         start_attempt(call);
         /* start_attempt may finish calls and change the queue: start again */
         nx = c->queue_head;
+    }
+    c->dispatching--;
+    if (c->free_pending) {
+        if (c->dispatching == 0)
+            client_release(c);
+        return;
     }
     if (next >= 0)
         schedule_pump(c, next);

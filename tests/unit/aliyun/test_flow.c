@@ -447,6 +447,37 @@ static void cancel_and_free(void **state)
     env_down(&e); /* frees the in-flight call without a callback */
 }
 
+typedef struct free_inside {
+    env *e;
+    int calls;
+} free_inside;
+
+static void free_client_cb(const aliyun_result *r, void *arg)
+{
+    (void)r;
+    free_inside *f = arg;
+    f->calls++;
+    /* the agent may drop the client from a callback: the other calls go silently */
+    aliyun_client_free(f->e->c);
+    f->e->c = NULL;
+}
+
+static void free_inside_callback(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    aliyun_client_opts o = {.qps = -1, .max_in_flight = 1};
+    env_up(&e, &o);
+    free_inside f = {&e, 0};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", free_client_cb, &f, NULL), 0);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(f.calls, 1);
+    assert_null(e.c);
+    env_down(&e);
+}
+
 static void rpc_style_request(void **state)
 {
     (void)state;
@@ -545,6 +576,7 @@ int main(void)
         cmocka_unit_test(retryable_until_exhausted),
         cmocka_unit_test(done_during_cleanup),
         cmocka_unit_test(cancel_and_free),
+        cmocka_unit_test(free_inside_callback),
         cmocka_unit_test(rpc_style_request),
         cmocka_unit_test(v3_request_shape),
         cmocka_unit_test(endpoints),
