@@ -6,7 +6,7 @@
  *            [--insecure] [--timeout-ms N] [--connect-timeout-ms N] [--max-bytes N]
  *            [--stream] [--cancel-after-chunks N] [--abort-after-chunks N]
  *            [--cancel-after-ms N] [--free-after-ms N] [--parallel N]
- *            [--show-header NAME]... [--print-body] URL
+ *            [--show-header NAME]... [--print-body] [--client-cacert F] [--user-agent S] URL
  *
  * Prints one JSON line per event on stdout (flushed): {"event":"chunk",...} for each
  * streamed chunk, {"event":"done",...} per finished request, {"event":"cancelled"}
@@ -235,6 +235,7 @@ int main(int argc, char **argv)
     size_t nheaders = 0;
     char *ca_pem = NULL, *cert_pem = NULL, *key_pem = NULL;
     long max_bytes = 0;
+    http_client_opts copts = {0};
     f.parallel = 1;
     int rc = 0;
 
@@ -321,6 +322,12 @@ int main(int argc, char **argv)
             if (f.nshow == MAX_HEADERS)
                 return usage();
             f.show[f.nshow++] = v;
+        } else if (strcmp(a, "--client-cacert") == 0) {
+            NEED_ARG;
+            copts.ca_file = v;
+        } else if (strcmp(a, "--user-agent") == 0) {
+            NEED_ARG;
+            copts.user_agent = v;
         } else if (strcmp(a, "--print-body") == 0) {
             f.print_body = true;
         } else if (a[0] == '-') {
@@ -348,7 +355,7 @@ int main(int argc, char **argv)
     f.errors = json_object();
     f.statuses = json_object();
     f.jobs = calloc((size_t)f.parallel, sizeof(*f.jobs));
-    f.client = http_client_new(&loop, NULL);
+    f.client = http_client_new(&loop, &copts);
     if (!f.errors || !f.statuses || !f.jobs || !f.client) {
         fprintf(stderr, "http_fetch: setup failed\n");
         return 1;

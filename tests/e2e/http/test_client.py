@@ -404,6 +404,22 @@ def test_mutual_tls_mismatched_key_fails(fetch, make_server, pki, tls_context):
     assert srv.rec.requests == []
 
 
+def test_client_default_ca_and_request_override(fetch, make_server, pki, tls_context):
+    srv = make_server(tls_context())
+    ok = done(fetch("--client-cacert", pki["ca"], srv.url("/echo")))
+    assert ok["error"] == "HTTP_OK"
+    # The request's own CA replaces the client's default (it does not add to it).
+    d = done(fetch("--client-cacert", pki["ca"], "--ca-pem", pki["other_ca"], srv.url("/echo")))
+    assert d["error"] == "HTTP_E_TLS"
+    d = done(fetch("--client-cacert", pki["ca"], "--cacert", pki["other_ca"], srv.url("/echo")))
+    assert d["error"] == "HTTP_E_TLS"
+
+
+def test_user_agent_option(fetch, http_server):
+    done(fetch("--user-agent", "probe/1", http_server.url("/echo")))
+    assert http_server.rec.requests[0]["headers"]["user-agent"] == "probe/1"
+
+
 def test_https_parallel(fetch, make_server, pki, tls_context):
     srv = make_server(tls_context())
     ev = fetch("--cacert", pki["ca"], "--parallel", "50", srv.url("/echo"))
