@@ -5,15 +5,52 @@
 One HTTPS port serves VPC (2016-04-28), ECS (2014-05-26) and STS (2015-04-01):
 requests are routed by their Version (RPC `Version` parameter or V3
 `x-acs-version` header) and Action, whatever the Host header says. Both request
-styles are verified for real (RPC HMAC-SHA1 and V3 ACS3-HMAC-SHA256). Every node
-gets its own plain-HTTP instance metadata server (start_metadata).
+styles are verified for real (RPC HMAC-SHA1, V3 ACS3-HMAC-SHA256; see
+cloudsim_sign.py). Every ECS node gets its own plain-HTTP instance metadata
+server (start_metadata); virtual (ECI-style) nodes have none.
 
-`/__sim/*` on the API port needs no signature and exposes the whole state, a log
-of every call (without secrets), fault injection and configuration.
+Actions: AllocateEipAddress, AssociateEipAddress, UnassociateEipAddress,
+ReleaseEipAddress, DescribeEipAddresses, AddCommonBandwidthPackageIp,
+RemoveCommonBandwidthPackageIp, TagResources, UntagResources, ListTagResources
+(VPC); DescribeNetworkInterfaces (ECS); AssumeRoleWithOIDC (STS, anonymous).
+
+Simulator endpoints on the API port (no signature, JSON):
+  GET    /__sim/eips                  {"eips": [EipAddress items + _seq, _clientToken,
+                                       _pendingInSeconds], "quota", "bandwidthPackages"}
+  DELETE /__sim/eips/<id>             the EIP vanishes (released out of band)
+  POST   /__sim/eips/<id>/unassociate unbound out of band (as from the console)
+  POST   /__sim/eips/<id>/tags        {"k": "v"} replaces its tags
+  GET    /__sim/enis                  {"enis": [NetworkInterfaceSet items + node]}
+  GET    /__sim/nodes                 {"nodes": {name: info}, "metadataPorts": {name: port}}
+  POST   /__sim/nodes                 {"name", "virtual": false, "metadata": true} -> info
+  POST   /__sim/pod-ips               {"node"} -> {"ip", "eni_id"};  DELETE /__sim/pod-ips/<ip>
+  GET    /__sim/calls[?action=A&since=T]  {"calls": [{time, timestamp, action, version,
+                                       product, method, style (rpc|v3|rpc-anonymous|
+                                       v3-anonymous|metadata), params (no Signature,
+                                       SecurityToken, OIDCToken), access_key_id,
+                                       signature_verified, http_status, code, client_token,
+                                       request_id, source, fault, duration_ms}]}
+  DELETE /__sim/calls
+  POST   /__sim/faults                one fault or a list: {"action": name|"*"|"Metadata",
+                                       "error_rate": 1.0, "code", "http_status", "message",
+                                       "latency_ms", "hang", "reset", "count", "async_fail"}
+  GET|DELETE /__sim/faults
+  GET|POST /__sim/config              see Cloud.config (delays, quota, qps, skew, metadata
+                                       hardened mode, credential lifetimes, OIDC trust, ...)
+
+Where the simulator is knowingly not the real cloud:
+  - one endpoint for all products; only the actions above exist (others:
+    InvalidAction.NotFound after a valid signature);
+  - V3 SignatureDoesNotMatch also shows the server's canonical request;
+  - released EIPs may be taken back by DELETE; releasing an EIP in a bandwidth
+    package takes it out of the package (the real rule is not documented);
+  - release_pod_ip unbinds an EIP still bound to that IP (ENI deleted / IP gone);
+  - OIDC tokens are checked by claims (iss, aud, exp, sub), not by RS256 signature;
+  - state survives a restart (DIR/state.json) so simcluster can be restarted.
 
     /usr/bin/python3 tests/sim/cloudsim.py --dir DIR [--port N] [--nodes N]
 
-starts it standalone, writes DIR/cloud.json and prints `ready`.
+starts it standalone, writes DIR/cloud.json (Cloud.info()) and prints `ready`.
 """
 import argparse
 import base64
@@ -27,7 +64,6 @@ import os
 import random
 import signal
 import socket
-import ssl
 import struct
 import sys
 import threading

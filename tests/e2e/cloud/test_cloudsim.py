@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import pathlib
 import socket
 import ssl
