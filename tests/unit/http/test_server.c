@@ -920,6 +920,30 @@ static void shutdown_drains(void **state)
     assert_int_equal(f.drained, 1);
 }
 
+static void drained_then_free(void *arg)
+{
+    fx *f = arg;
+    f->drained++;
+    http_server_free(f->s); /* what the agent does */
+    f->s = NULL;
+}
+
+static void free_inside_on_drained(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, NULL);
+    client *c = client_new(&f);
+    client_sends(c, "GET /hello HTTP/1.1\r\n\r\n");
+    RUN_UNTIL(&f.loop, nresp(c) == 1, DEADLINE_MS);
+    http_server_shutdown(f.s, drained_then_free, &f);
+    RUN_UNTIL(&f.loop, f.drained == 1 && c->eof, DEADLINE_MS);
+    assert_int_equal(f.drained, 1);
+    assert_null(f.s);
+    client_close(c);
+    fx_stop(&f);
+}
+
 static void shutdown_without_connections(void **state)
 {
     (void)state;
@@ -1058,6 +1082,7 @@ int main(void)
         cmocka_unit_test(idle_timeout_closes),
         cmocka_unit_test(shutdown_drains),
         cmocka_unit_test(shutdown_without_connections),
+        cmocka_unit_test(free_inside_on_drained),
         cmocka_unit_test(listen_addresses),
         cmocka_unit_test(slow_reader_bounds_writes),
         cmocka_unit_test(adopt_socketpair),
