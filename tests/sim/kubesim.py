@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import kubesim_proto  # noqa: E402
 import simtls  # noqa: E402
 from kubesim_controllers import Controllers, node_object  # noqa: E402
 from kubesim_core import (ApiError, bad_request, deepcopy, dumps, json_patch, JsonPatchError,  # noqa: E402
@@ -630,7 +631,20 @@ class KubeSim:
         accept = h.headers.get("Accept", "")
         dry = q.get("dryRun") == "All"
         body = None
-        if raw:
+        if accept and not any(t in accept for t in ("json", "*/*", "yaml")):
+            raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+                                                 "application/yaml, application/vnd.kubernetes.protobuf")
+        ctype = h.headers.get("Content-Type", "")
+        if raw and ctype.startswith("application/vnd.kubernetes.protobuf"):
+            try:
+                body = kubesim_proto.decode(raw)
+            except LookupError:
+                raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
+                                                            f'accepted media types include: application/json, '
+                                                            f'application/yaml')
+            except ValueError as e:
+                raise bad_request(f"couldn't get version/kind; protobuf parse error: {e}")
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError as e:

@@ -390,6 +390,8 @@ class Registry:
             m["creationTimestamp"] = now_iso()
             if res.key not in NO_GENERATION:
                 m["generation"] = 1
+            else:
+                m.pop("generation", None)
             if res.key in RESET_STATUS_ON_CREATE:
                 body["status"] = {}
             if res.key == "namespaces":

@@ -433,8 +433,9 @@ def test_scheduler_assigns_ip_from_the_cloud(cluster):
         assert st["podIP"].startswith("127.0.10.") and st["podIPs"] == [{"ip": st["podIP"]}]
         node = c.info["nodes"][p["spec"]["nodeName"]]
         assert st["hostIP"] == node["private_ip"]
-        eni = next(e for e in enis if e.get("NetworkInterfaceId") == node["eni_id"])
-        assert st["podIP"] in json.dumps(eni), eni
+        eni_id = node.get("pod_eni_id") or node["eni_id"]
+        eni = next(e for e in enis if e["NetworkInterfaceId"] == eni_id)
+        assert st["podIP"] in [x["PrivateIpAddress"] for x in eni["PrivateIpSets"]["PrivateIpSet"]], eni
         assert st["startTime"] and st["containerStatuses"][0]["ready"] is True
     ip = pods[0]["status"]["podIP"]
     c.ok("DELETE", PODS + "/p1?gracePeriodSeconds=0")
@@ -442,8 +443,8 @@ def test_scheduler_assigns_ip_from_the_cloud(cluster):
 
     def released():
         e = next(e for e in c.cloud("GET", "/__sim/enis").json["enis"]
-                 if e.get("NetworkInterfaceId") == node["eni_id"])
-        return ip not in json.dumps(e.get("PrivateIpSets", e))
+                 if e["NetworkInterfaceId"] == (node.get("pod_eni_id") or node["eni_id"]))
+        return ip not in [x["PrivateIpAddress"] for x in e["PrivateIpSets"]["PrivateIpSet"]]
     wait_for(released, 5, what="pod IP released in the cloud")
     # unschedulable
     c.pod("nowhere", node_selector={"kubernetes.io/hostname": "node-9"})
