@@ -125,9 +125,11 @@ static lru_slot *lru_put(lru *l, const char *key)
 
 /* ---- recorder ---- */
 
+#define MAX_QUEUED_WRITES 1024
+
 typedef struct op {
     k8s_recorder *rec;
-    struct op *prev, *next;
+    struct op *next;
     k8s_call *call;
     json_t *event; /* full object, to create again when a PATCH finds nothing */
     char path[700];
@@ -139,7 +141,7 @@ struct k8s_recorder {
     k8s_recorder_opts o;
     char *component, *host;
     lru spam, dedup;
-    op *ops;
+    op *ops, *ops_tail; /* FIFO; the head is in flight */
     size_t n_ops;
     k8s_recorder_stats stats;
     unsigned seq;
@@ -210,15 +212,14 @@ k8s_recorder *k8s_recorder_new(k8s_client *c, const k8s_recorder_opts *opts)
     return NULL;
 }
 
-static void op_unlink(op *x)
+/* Writes go out one at a time in order (client-go records from one goroutine):
+ * a PATCH never overtakes the create of its Event, and counts only grow. */
+static void op_pop(k8s_recorder *r)
 {
-    k8s_recorder *r = x->rec;
-    if (x->prev)
-        x->prev->next = x->next;
-    else
-        r->ops = x->next;
-    if (x->next)
-        x->next->prev = x->prev;
+    op *x = r->ops;
+    r->ops = x->next;
+    if (!r->ops)
+        r->ops_tail = NULL;
     r->n_ops--;
 }
 
@@ -234,7 +235,7 @@ void k8s_recorder_free(k8s_recorder *r)
         return;
     while (r->ops) {
         op *x = r->ops;
-        op_unlink(x);
+        op_pop(r);
         k8s_call_cancel(x->call);
         op_free(x);
     }
@@ -384,14 +385,36 @@ static int op_send(op *x, bool patch)
     return e;
 }
 
+static void op_failed(op *x, k8s_result res, const char *detail)
+{
+    k8s_recorder *r = x->rec;
+    r->stats.failed++;
+    if (r->o.on_error)
+        r->o.on_error(
+            json_string_value(json_object_get(json_object_get(x->event, "metadata"), "name")), res,
+            detail, r->o.arg);
+}
+
+/* Sends the head of the queue; drops writes that cannot even be sent. */
+static void run_queue(k8s_recorder *r)
+{
+    while (r->ops) {
+        op *x = r->ops;
+        int e = op_send(x, x->is_patch);
+        if (e == 0)
+            return;
+        op_failed(x, K8S_E_TRANSPORT, strerror(-e));
+        op_pop(r);
+        op_free(x);
+    }
+}
+
 static void op_done(k8s_call *call, const k8s_response *resp, void *arg)
 {
     (void)call;
     op *x = arg;
     k8s_recorder *r = x->rec;
     x->call = NULL;
-    const char *name =
-        json_string_value(json_object_get(json_object_get(x->event, "metadata"), "name"));
     if (resp->result == K8S_OK) {
         if (x->is_patch)
             r->stats.patched++;
@@ -401,21 +424,22 @@ static void op_done(k8s_call *call, const k8s_response *resp, void *arg)
         /* client-go: an event that cannot be patched because it is gone is created again. */
         if (op_send(x, false) == 0)
             return;
-        r->stats.failed++;
+        op_failed(x, resp->result, resp->status.message);
     } else if (!x->is_patch && resp->result == K8S_E_ALREADY_EXISTS) {
-        r->stats.created++; /* a concurrent create of the same name won */
+        r->stats.created++; /* it is there: a retried create */
     } else {
-        r->stats.failed++;
-        if (r->o.on_error)
-            r->o.on_error(name, resp->result, resp->status.message, r->o.arg);
+        op_failed(x, resp->result, resp->status.message);
     }
-    op_unlink(x);
+    op_pop(r);
     op_free(x);
+    run_queue(r);
 }
 
 int k8s_recorder_event(k8s_recorder *r, const k8s_object_ref *ref, const char *type,
                        const char *reason, const char *message)
 {
+    if (r->n_ops >= MAX_QUEUED_WRITES)
+        return -ENOBUFS;
     k8s_event_decision d;
     int e = k8s_recorder_decide(r, ref, type, reason, message, &d);
     if (e)
@@ -428,22 +452,28 @@ int k8s_recorder_event(k8s_recorder *r, const k8s_object_ref *ref, const char *t
     if (!x)
         return -ENOMEM;
     x->rec = r;
+    x->is_patch = d.action == K8S_EVENT_PATCH;
     x->event = k8s_recorder_build(r, ref, type, reason, message, &d);
     if (!x->event) {
         free(x);
         return -ENOMEM;
     }
-    x->next = r->ops;
-    if (r->ops)
-        r->ops->prev = x;
-    r->ops = x;
+    bool idle = r->ops == NULL;
+    if (r->ops_tail)
+        r->ops_tail->next = x;
+    else
+        r->ops = x;
+    r->ops_tail = x;
     r->n_ops++;
-    e = op_send(x, d.action == K8S_EVENT_PATCH);
-    if (e) {
-        op_unlink(x);
-        op_free(x);
+    if (idle) {
+        e = op_send(x, x->is_patch);
+        if (e) {
+            op_pop(r);
+            op_free(x);
+            return e;
+        }
     }
-    return e;
+    return 0;
 }
 
 void k8s_recorder_get_stats(const k8s_recorder *r, k8s_recorder_stats *out)
