@@ -5,12 +5,13 @@
  *            [--cert F --key F] [--cert-pem F --key-pem F] [--tls-server-name N]
  *            [--insecure] [--timeout-ms N] [--connect-timeout-ms N] [--max-bytes N]
  *            [--stream] [--cancel-after-chunks N] [--abort-after-chunks N]
- *            [--cancel-after-ms N] [--free-after-ms N] [--parallel N]
+ *            [--cancel-after-ms N] [--free-after-ms N] [--parallel N] [--repeat N]
  *            [--show-header NAME]... [--print-body] [--client-cacert F] [--user-agent S] URL
  *
  * Prints one JSON line per event on stdout (flushed): {"event":"chunk",...} for each
  * streamed chunk, {"event":"done",...} per finished request, {"event":"cancelled"}
- * for a request cancelled by --cancel-after-*, and with --parallel a final
+ * for a request cancelled by --cancel-after-*, and with --parallel or --repeat (each
+ * job sends its next request from inside on_done) a final
  * {"event":"summary",...}. Exit status 0 when the run itself worked (whatever the
  * HTTP outcome), 2 on usage errors, 3 when a send failed, 4 when the loop did not
  * close cleanly (a handle leaked). */
@@ -36,6 +37,8 @@ struct fetch {
     long cancel_after_chunks, abort_after_chunks;
     long cancel_after_ms, free_after_ms;
     long parallel;
+    long repeat;
+    bool quiet; /* parallel or repeat: only the summary */
     long outstanding;
     uv_timer_t timer;
     bool timer_used;
@@ -52,6 +55,7 @@ struct job {
     size_t streamed;
     double first_chunk_s;
     bool finished;
+    long sent;
 };
 
 static void emit(json_t *o)
@@ -111,7 +115,7 @@ static int on_chunk(http_request *req, const http_response *partial, const char 
         j->first_chunk_s = partial->total_seconds;
     j->chunks++;
     j->streamed += len;
-    if (f->parallel <= 1) {
+    if (!f->quiet) {
         json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "event", "chunk", "n",
                               (json_int_t)j->chunks, "len", (json_int_t)len, "status",
                               (json_int_t)partial->status, "headers", headers_json(f, partial));
@@ -123,7 +127,7 @@ static int on_chunk(http_request *req, const http_response *partial, const char 
     if (f->cancel_after_chunks && j->chunks >= f->cancel_after_chunks) {
         http_request_cancel(req);
         http_request_cancel(req); /* twice: must be harmless */
-        if (f->parallel <= 1)
+        if (!f->quiet)
             emit(json_pack("{s:s, s:I}", "event", "cancelled", "chunks", (json_int_t)j->chunks));
         job_finished(j);
         return 0; /* ignored: the request is cancelled */
@@ -143,7 +147,7 @@ static void on_done(http_request *req, const http_response *resp, void *arg)
     char st[32];
     snprintf(st, sizeof(st), "%ld", resp->status);
     count(f->statuses, st);
-    if (f->parallel <= 1) {
+    if (!f->quiet) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "event", "done",
                               "error", name, "error_message", resp->error_message, "status",
                               (json_int_t)resp->status, "body_len", (json_int_t)resp->body_len,
@@ -154,6 +158,18 @@ static void on_done(http_request *req, const http_response *resp, void *arg)
             json_object_set_new(o, "body", str_or_null(resp->body, resp->body_len));
         if (o)
             emit(o);
+    }
+    if (j->sent < f->repeat) {
+        /* The next request of this job, from inside on_done. */
+        f->opts.arg = j;
+        j->chunks = 0;
+        j->streamed = 0;
+        int r = http_client_send(f->client, &f->opts, &j->req);
+        if (r == 0) {
+            j->sent++;
+            return;
+        }
+        emit(json_pack("{s:s, s:i}", "event", "send_failed", "errno", -r));
     }
     job_finished(j);
 }
@@ -237,6 +253,7 @@ int main(int argc, char **argv)
     long max_bytes = 0;
     http_client_opts copts = {0};
     f.parallel = 1;
+    f.repeat = 1;
     int rc = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -317,6 +334,10 @@ int main(int argc, char **argv)
             NEED_LONG(f.parallel);
             if (f.parallel < 1)
                 return usage();
+        } else if (strcmp(a, "--repeat") == 0) {
+            NEED_LONG(f.repeat);
+            if (f.repeat < 1)
+                return usage();
         } else if (strcmp(a, "--show-header") == 0) {
             NEED_ARG;
             if (f.nshow == MAX_HEADERS)
@@ -354,6 +375,7 @@ int main(int argc, char **argv)
     f.loop = &loop;
     f.errors = json_object();
     f.statuses = json_object();
+    f.quiet = f.parallel > 1 || f.repeat > 1;
     f.jobs = calloc((size_t)f.parallel, sizeof(*f.jobs));
     f.client = http_client_new(&loop, &copts);
     if (!f.errors || !f.statuses || !f.jobs || !f.client) {
@@ -373,6 +395,7 @@ int main(int argc, char **argv)
             j->finished = true;
             continue;
         }
+        j->sent = 1;
         f.outstanding++;
     }
     if (f.outstanding == 0) {
@@ -386,9 +409,10 @@ int main(int argc, char **argv)
                        (uint64_t)(f.cancel_after_ms ? f.cancel_after_ms : f.free_after_ms), 0);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    if (f.parallel > 1) {
+    if (f.quiet) {
         json_t *o = json_pack("{s:s, s:I, s:O, s:O}", "event", "summary", "count",
-                              (json_int_t)f.parallel, "errors", f.errors, "statuses", f.statuses);
+                              (json_int_t)(f.parallel * f.repeat), "errors", f.errors, "statuses",
+                              f.statuses);
         if (o)
             emit(o);
     }

@@ -32,6 +32,7 @@ class Recorder:
         self.finished = {}  # path -> threading.Event
         self.gate = queue.Queue()
         self.gate_timeouts = 0
+        self.connections = 0
         self.stop = threading.Event()
 
     def add(self, req):
@@ -77,13 +78,26 @@ class Handler(socketserver.BaseRequestHandler):
                 sock = srv.tls_ctx.wrap_socket(sock, server_side=True)
             except (ssl.SSLError, OSError):
                 return
+        with srv.rec.lock:
+            srv.rec.connections += 1
         f = sock.makefile("rb")
+        try:
+            while self.one(srv, sock, f):
+                pass
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def one(self, srv, sock, f):
+        """Serves one request; True to read another on this connection."""
         try:
             req = _read_request(f)
         except (OSError, ValueError):
-            return
+            return False
         if req is None:
-            return
+            return False
         if srv.tls_ctx is not None:
             cert = sock.getpeercert()
             cn = None
@@ -96,17 +110,15 @@ class Handler(socketserver.BaseRequestHandler):
         srv.rec.add(req)
         path = req["path"].split("?", 1)[0]
         query = dict(p.split("=", 1) for p in req["path"].partition("?")[2].split("&") if "=" in p)
+        keep = False
         try:
             name = path.strip("/").replace("-", "_") or "echo"
-            getattr(self, "route_" + name, self.route_echo)(sock, req, query)
+            keep = getattr(self, "route_" + name, self.route_echo)(sock, req, query)
         except OSError:
             pass
         finally:
             srv.rec.finished_event(path).set()
-            try:
-                sock.close()
-            except OSError:
-                pass
+        return bool(keep)
 
     def send(self, sock, data):
         sock.sendall(data)
@@ -118,6 +130,11 @@ class Handler(socketserver.BaseRequestHandler):
         self.send(sock, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                   b"X-Dup: 1\r\nx-dup: 2\r\nX-Test: yes\r\nX-Folded: a\r\n b\r\n"
                   b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+
+    def route_ka(self, sock, req, query):
+        """Keep-alive: answers and waits for the next request on the connection."""
+        self.send(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nka")
+        return True
 
     def route_status(self, sock, req, query):
         code = int(query.get("code", "200"))

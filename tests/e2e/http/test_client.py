@@ -276,6 +276,22 @@ def test_parallel_requests(fetch, http_server):
     assert len(http_server.rec.requests) == 200
 
 
+def test_keep_alive_reuse_from_on_done(fetch, http_server):
+    # Each next request is sent from inside on_done; the connection is reused
+    # (its socket leaves and rejoins curl's socket callback).
+    ev = fetch("--repeat", "20", http_server.url("/ka"))
+    assert ev[-1]["errors"] == {"HTTP_OK": 20}
+    assert len(http_server.rec.requests) == 20
+    assert http_server.rec.connections == 1
+
+
+def test_parallel_keep_alive(fetch, http_server):
+    ev = fetch("--parallel", "100", "--repeat", "3", http_server.url("/ka"))
+    assert ev[-1]["errors"] == {"HTTP_OK": 300}
+    assert len(http_server.rec.requests) == 300
+    assert http_server.rec.connections <= 64  # max_total_connections default
+
+
 def test_free_with_requests_in_flight(fetch, http_server):
     ev = fetch("--parallel", "5", "--free-after-ms", "300", http_server.url("/stall"))
     assert ev[0] == {"event": "freeing", "active": 5}
