@@ -217,6 +217,7 @@ class Cloud:
             "timestamp_skew": 900,
             "metadata_hardened_required": False,
             "allow_primary_eni_association": False,
+            "eni_private_ip_filter_includes_primary": False,
             "ram_credential_lifetime": 3600,
             "ram_credential_rotate_before": None,  # default: half the lifetime
             "sts_default_duration": 3600,
@@ -616,14 +617,16 @@ class Cloud:
             "InstanceRegionId": e["InstanceRegionId"], "PrivateIpAddress": e["PrivateIpAddress"],
             "Bandwidth": e["Bandwidth"], "EipBandwidth": e["Bandwidth"],
             "InternetChargeType": e["InternetChargeType"], "ChargeType": e["ChargeType"],
-            "ISP": e["ISP"], "Netmode": "public", "Name": e["Name"], "Descritpion": e["Description"],
+            # the older references spell it Descritpion, the current SDK models Description
+            "ISP": e["ISP"], "Netmode": "public", "Name": e["Name"], "Description": e["Description"],
+            "Descritpion": e["Description"], "BizType": "Default",
             "ResourceGroupId": e["ResourceGroupId"], "BandwidthPackageId": e["BandwidthPackageId"],
             "BandwidthPackageType": e["BandwidthPackageType"],
             "BandwidthPackageBandwidth": e["BandwidthPackageBandwidth"],
             "PublicIpAddressPoolId": e["PublicIpAddressPoolId"], "AllocationTime": e["AllocationTime"],
             "ExpiredTime": e["ExpiredTime"], "Mode": e["Mode"], "RegionId": self.region,
-            "VpcId": self.vpc_id if e["InstanceId"] else "", "Zone": "", "SegmentInstanceId": "",
-            "HDMonitorStatus": "OFF", "DeletionProtection": False, "SecondLimited": False,
+            "VpcId": "", "Zone": "", "SegmentInstanceId": "",
+            "HDMonitorStatus": "false", "DeletionProtection": False, "SecondLimited": False,
             "HasReservationData": "false", "ServiceManaged": 0, "BusinessStatus": "Normal",
             "ReservationActiveTime": "", "ReservationBandwidth": "",
             "ReservationInternetChargeType": "", "ReservationOrderType": "",
@@ -1225,14 +1228,17 @@ class Cloud:
             return {"PublicIpAddress": "", "AllocationId": ""}
 
         ips = [(eni["PrivateIpAddress"], True)] + [(ip, False) for ip in eni["secondary"]]
+        managed = eni["InstanceId"].startswith("eci-")
+        shown_instance = "" if managed else eni["InstanceId"]  # managed by ECI: no instance id
         return {
             "NetworkInterfaceId": eni["NetworkInterfaceId"], "Status": eni["Status"],
             "Type": eni["Type"], "VpcId": eni["VpcId"], "VSwitchId": eni["VSwitchId"],
             "ZoneId": eni["ZoneId"], "PrivateIpAddress": eni["PrivateIpAddress"],
             "MacAddress": eni["MacAddress"], "NetworkInterfaceName": eni["NetworkInterfaceName"],
-            "Description": eni["Description"], "InstanceId": eni["InstanceId"],
+            "Description": eni["Description"], "InstanceId": shown_instance,
             "CreationTime": eni["CreationTime"], "ResourceGroupId": eni["ResourceGroupId"],
-            "ServiceManaged": eni["InstanceId"].startswith("eci-"), "OwnerId": ACCOUNT_ID,
+            "ServiceManaged": managed, "OwnerId": ACCOUNT_ID, "DeleteOnRelease": eni["Type"] == "Primary",
+            "SourceDestCheck": False, "NetworkInterfaceTrafficMode": "Standard",
             "QueueNumber": 1, "SecurityGroupIds": {"SecurityGroupId": ["sg-sim0001"]},
             "AssociatedPublicIp": pub(eni["PrivateIpAddress"]),
             "PrivateIpSets": {"PrivateIpSet": [
@@ -1240,7 +1246,7 @@ class Cloud:
                 for ip, prim in ips]},
             "Ipv6Sets": {"Ipv6Set": []}, "Ipv4PrefixSets": {"Ipv4PrefixSet": []},
             "Ipv6PrefixSets": {"Ipv6PrefixSet": []}, "Tags": {"Tag": []},
-            "Attachment": {"InstanceId": eni["InstanceId"], "DeviceIndex": 0 if eni["Type"] == "Primary" else 1},
+            "Attachment": {"InstanceId": shown_instance, "DeviceIndex": 0 if eni["Type"] == "Primary" else 1},
         }
 
     def act_describe_enis(self, p):
@@ -1254,14 +1260,23 @@ class Cloud:
         for eni in sorted(self.enis.values(), key=lambda x: x["CreationTime"] + x["NetworkInterfaceId"]):
             if ids and eni["NetworkInterfaceId"] not in ids:
                 continue
-            if ips and not ips & ({eni["PrivateIpAddress"]} | set(eni["secondary"])):
+            # PrivateIpAddress.N: the ENI's secondary private IPs (the reference); the
+            # primary IP is matched by PrimaryIpAddress
+            candidates = set(eni["secondary"])
+            if self.config["eni_private_ip_filter_includes_primary"]:
+                candidates.add(eni["PrivateIpAddress"])
+            if ips and not ips & candidates:
                 continue
-            if any(p.get(k) and eni[f] != p[k] for k, f in simple.items()):
+            shown = {"InstanceId": "" if eni["InstanceId"].startswith("eci-") else eni["InstanceId"]}
+            if any(p.get(k) and shown.get(f, eni[f]) != p[k] for k, f in simple.items()):
                 continue
             rows.append(eni)
         out = {}
         if p.get("NextToken") or p.get("MaxResults"):
-            size = self._int(p, "MaxResults", 10, 1, 500)
+            try:
+                size = min(500, max(10, int(p.get("MaxResults") or 10)))  # clamped, as documented
+            except ValueError:
+                raise ApiError("InvalidParameter", "The specified parameter MaxResults is not valid.")
             start = 0
             if p.get("NextToken"):
                 try:

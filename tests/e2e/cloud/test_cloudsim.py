@@ -346,7 +346,7 @@ def test_full_lifecycle(cloud, style):
     assert (e["InstanceId"], e["InstanceType"], e["PrivateIpAddress"]) == (eni, "NetworkInterface", ip)
     assert e["Bandwidth"] == "5" and isinstance(e["Bandwidth"], str)
     assert e["InternetChargeType"] == "PayByTraffic" and e["ChargeType"] == "PostPaid"
-    assert e["Name"] == "pod-a" and e["Descritpion"] == "test"
+    assert e["Name"] == "pod-a" and e["Descritpion"] == e["Description"] == "test"
     assert e["Tags"]["Tag"] == [{"Key": "cluster", "Value": "c1"}]
     # the ENI shows the public IP on the pod's private IP
     n = c.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": ip},
@@ -676,18 +676,27 @@ def test_describe_network_interfaces(cloud, client):
         assert s["InstanceId"].startswith("i-")
     b = client.ok("DescribeNetworkInterfaces", {"NetworkInterfaceId.1": eni1}, version=ECS)
     assert b["TotalCount"] == 1
-    # NextToken paging
-    ids, token = [], None
+    # PrivateIpAddress.N matches secondary IPs only; the primary IP needs PrimaryIpAddress
+    node = cloud._node_info("node-1")
+    b = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": node["private_ip"]}, version=ECS)
+    assert b["TotalCount"] == 0
+    b = client.ok("DescribeNetworkInterfaces", {"PrimaryIpAddress": node["private_ip"]}, version=ECS)
+    assert [s["NetworkInterfaceId"] for s in b["NetworkInterfaceSets"]["NetworkInterfaceSet"]] == [node["eni_id"]]
+    # NextToken paging: MaxResults below 10 counts as 10
+    for _ in range(9):
+        cloud.allocate_pod_ip("virtual-1")
+    ids, token, pages = [], None, 0
     while True:
         p = {"MaxResults": "1"}
         if token:
             p["NextToken"] = token
         b = client.ok("DescribeNetworkInterfaces", p, version=ECS)
         ids += [s["NetworkInterfaceId"] for s in b["NetworkInterfaceSets"]["NetworkInterfaceSet"]]
+        pages += 1
         token = b["NextToken"]
         if not token:
             break
-    assert len(ids) == 4 and {eni1, eni2} < set(ids)  # two ENIs per ECS node
+    assert pages == 2 and len(ids) == len(set(ids)) == 13 and {eni1, eni2} < set(ids)
     cloud.release_pod_ip(ip1)
     b = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": ip1}, version=ECS)
     assert b["TotalCount"] == 0
@@ -698,9 +707,11 @@ def test_virtual_node_eni_per_pod(cloud, client):
     ip1, eni1 = cloud.allocate_pod_ip("virtual-1")
     ip2, eni2 = cloud.allocate_pod_ip("virtual-1")
     assert eni1 != eni2
-    sets = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": ip2},
+    sets = client.ok("DescribeNetworkInterfaces", {"PrimaryIpAddress": ip2},
                      version=ECS)["NetworkInterfaceSets"]["NetworkInterfaceSet"]
     assert [s["NetworkInterfaceId"] for s in sets] == [eni2] and sets[0]["PrivateIpAddress"] == ip2
+    assert sets[0]["ServiceManaged"] is True and sets[0]["InstanceId"] == ""
+    assert client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": ip2}, version=ECS)["TotalCount"] == 0
     aid = client.ok("AllocateEipAddress")["AllocationId"]
     client.ok("AssociateEipAddress", {"AllocationId": aid, "InstanceId": eni2,
                                       "InstanceType": "NetworkInterface", "PrivateIpAddress": ip2})
