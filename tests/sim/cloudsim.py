@@ -936,8 +936,10 @@ class Cloud:
                 raise ApiError("InvalidParameter", 'Specified value of "InternetChargeType" is not valid')
             if charge == "PrePaid" and inet != "PayByBandwidth":
                 raise ApiError("InvalidParameter", "PrePaid EIPs must use InternetChargeType PayByBandwidth.")
+            # ranges from the AllocateEipAddress reference
+            hi = 1000 if charge == "PrePaid" else (500 if inet == "PayByBandwidth" else 200)
             try:
-                bw = self._int(p, "Bandwidth", 5, 1, 500 if inet == "PayByBandwidth" else 200)
+                bw = self._int(p, "Bandwidth", 5, 1, hi)
             except ApiError:
                 raise ApiError("InvalidParameter", 'Specified value of "Bandwidth" is not valid.')
             isp = p.get("ISP") or "BGP"
@@ -948,8 +950,19 @@ class Cloud:
                          any(not (c.isalnum() or c in "._-") for c in name)):
                 raise ApiError("InvalidParameter", "The specified parameter Name is not valid.")
             desc = p.get("Description", "")
-            if desc and (len(desc) > 256 or desc.startswith(("http://", "https://"))):
+            if desc and (not 2 <= len(desc) <= 256 or not desc[0].isalpha() or
+                         desc.startswith(("http://", "https://"))):
                 raise ApiError("InvalidParameter", "The specified parameter Description is not valid.")
+            if charge == "PrePaid":
+                if name or desc:
+                    raise ApiError("InvalidParameter",
+                                   "Name and Description cannot be set on a subscription EIP.")
+                cycle = p.get("PricingCycle") or "Month"
+                if cycle not in ("Month", "Year"):
+                    raise ApiError("InvalidParameter", "The specified parameter PricingCycle is not valid.")
+                self._req(p, "Period")
+                self._int(p, "Period", 1, 1, 9 if cycle == "Month" else 5)
+            want_ip = p.get("IpAddress", "")
             pool_id = p.get("PublicIpAddressPoolId", "")
             if pool_id and pool_id not in self.pools:
                 raise ApiError("InvalidParameter", "The specified PublicIpAddressPoolId does not exist.")
@@ -958,7 +971,17 @@ class Cloud:
             if len(self.eips) >= int(self.config["eip_quota"]):
                 raise ApiError("QuotaExceeded.Eip")
             net = self.pools[pool_id]["net"] if pool_id else self._eip_net
-            ip = self._next_ip(net, self._used_public, rotate=True)
+            if want_ip:
+                try:
+                    free = ipaddress.ip_address(want_ip) in net and want_ip not in self._used_public
+                except ValueError:
+                    free = False
+                if not free:
+                    raise ApiError("InvalidParameter", f"The specified IpAddress {want_ip} is not available.")
+                self._used_public.add(want_ip)
+                ip = want_ip
+            else:
+                ip = self._next_ip(net, self._used_public, rotate=True)
             aid = self._new_id("eip-sim", 17)
             self._eip_seq += 1
             now = self.now()

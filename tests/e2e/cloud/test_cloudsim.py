@@ -910,3 +910,28 @@ def test_concurrent_clients(cloud):
     assert len(ok) == 10  # 16 distinct tokens, quota 10
     assert all(code == "QuotaExceeded.Eip" for st, code, _ in results if st != 200)
     assert len(cloud.eips_snapshot()) == 10
+
+
+def test_allocate_validation(cloud, client):
+    bad = [{"Bandwidth": "201", "InternetChargeType": "PayByTraffic"},
+           {"Bandwidth": "0"},
+           {"Name": "1starts-with-digit"},
+           {"Description": "http://x"},
+           {"ISP": "Nope"},
+           {"InstanceChargeType": "PrePaid", "InternetChargeType": "PayByTraffic", "Period": "1"},
+           {"InstanceChargeType": "PrePaid", "Name": "named", "Period": "1"},
+           {"PublicIpAddressPoolId": "pippool-nope"}]
+    for p in bad:
+        r = client.call("AllocateEipAddress", p)
+        assert r.status == 400 and r.code == "InvalidParameter", (p, r)
+    r = client.call("AllocateEipAddress", {"InstanceChargeType": "PrePaid"})
+    assert r.code == "MissingParameter" and "Period" in r.body["Message"]
+    a = client.ok("AllocateEipAddress", {"InstanceChargeType": "PrePaid", "Period": "1", "AutoPay": "true",
+                                         "Bandwidth": "1000"})
+    assert isinstance(a["OrderId"], int)
+    a = client.ok("AllocateEipAddress", {"PublicIpAddressPoolId": "pippool-sim0001"})
+    assert a["EipAddress"].startswith("198.51.100.")
+    a = client.ok("AllocateEipAddress", {"IpAddress": "203.0.113.77", "Bandwidth": "200",
+                                         "InternetChargeType": "PayByTraffic"})
+    assert a["EipAddress"] == "203.0.113.77"
+    assert client.call("AllocateEipAddress", {"IpAddress": "203.0.113.77"}).code == "InvalidParameter"
