@@ -146,7 +146,8 @@ void agent_stop(struct agent *a)
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct agent *a = h->data;
-    log_info("received %s", strsignal(signum));
+    const char *name = sigabbrev_np(signum);
+    log_info("received SIG%s", name ? name : "?");
     agent_stop(a);
 }
 
