@@ -757,10 +757,15 @@ static void client_teardown(http_client *c)
         req_finish(req, HTTP_E_CANCELLED);
     }
     c->depth--;
-    /* curl may announce CURL_POLL_REMOVE for cached connections here. */
+    /* Stop watching while the descriptors are still open (uv_poll_stop drops them
+     * from epoll), then let curl close its cached connections. */
+    while (c->socks) {
+        curl_multi_assign(c->multi, c->socks->fd, NULL);
+        sock_close(c, c->socks);
+    }
     curl_multi_cleanup(c->multi);
     c->multi = NULL;
-    while (c->socks)
+    while (c->socks) /* in case curl watched anything during the cleanup */
         sock_close(c, c->socks);
     uv_timer_stop(&c->timer);
     c->pending_closes++;
