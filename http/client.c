@@ -983,7 +983,9 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
     SETOPT(e, CURLOPT_HEADERDATA, (void *)req);
     SETOPT(e, CURLOPT_WRITEFUNCTION, on_write);
     SETOPT(e, CURLOPT_WRITEDATA, (void *)req);
-    if (!req->streaming)
+    /* Refuse early when Content-Length already says too much (not for HEAD, whose
+     * Content-Length describes a body that never comes). */
+    if (!req->streaming && strcmp(method, "HEAD") != 0)
         SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body);
 
     /* Method and body. */

@@ -136,6 +136,11 @@ class Handler(socketserver.BaseRequestHandler):
         self.send(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nka")
         return True
 
+    def route_headbig(self, sock, req, query):
+        """Answers HEAD as a server with a 100 MB object would."""
+        self.send(sock, b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\nX-Head: 1\r\n"
+                  b"Connection: close\r\n\r\n")
+
     def route_status(self, sock, req, query):
         code = int(query.get("code", "200"))
         self.send(sock, b"HTTP/1.1 %d X\r\nContent-Length: 2\r\nLocation: /echo\r\n"

@@ -84,6 +84,14 @@ def test_name_resolution(fetch, http_server):
     assert d["error"] == "HTTP_OK"
 
 
+def test_head_of_a_big_object(fetch, http_server):
+    d = done(fetch("--method", "HEAD", "--max-bytes", "10", "--show-header", "content-length",
+                   http_server.url("/headbig")))
+    assert d["error"] == "HTTP_OK" and d["status"] == 200 and d["body_len"] == 0
+    assert d["headers"]["content-length"] == "100000000"
+    assert http_server.rec.requests[0]["method"] == "HEAD"
+
+
 def test_redirect_not_followed(fetch, http_server):
     d = done(fetch("--show-header", "location", http_server.url("/status?code=302")))
     assert d["error"] == "HTTP_OK" and d["status"] == 302
