@@ -189,6 +189,8 @@ int aliyun_ecs_describe_enis(aliyun_client *c, const aliyun_describe_enis_params
         r = aliyun_params_add(&q, "VpcId", p->vpc_id);
     if (!r && p->instance_id && *p->instance_id)
         r = aliyun_params_add(&q, "InstanceId", p->instance_id);
+    if (!r && p->primary_ip_address && *p->primary_ip_address)
+        r = aliyun_params_add(&q, "PrimaryIpAddress", p->primary_ip_address);
     if (!r)
         r = add_list(&q, "PrivateIpAddress", p->private_ips, p->n_private_ips);
     if (!r)
@@ -215,4 +217,95 @@ int aliyun_ecs_describe_enis(aliyun_client *c, const aliyun_describe_enis_params
     if (r)
         free(t);
     return r;
+}
+
+struct aliyun_eni_finder {
+    aliyun_client *c;
+    char *vpc_id, *ip;
+    int step; /* 0: PrimaryIpAddress, 1: PrivateIpAddress.1 */
+    aliyun_call *call;
+    aliyun_eni_found_cb cb;
+    void *arg;
+};
+
+static void finder_free(aliyun_eni_finder *f)
+{
+    free(f->vpc_id);
+    free(f->ip);
+    free(f);
+}
+
+static int finder_ask(aliyun_eni_finder *f);
+
+static void finder_page(const aliyun_result *res, const aliyun_eni_page *pg, void *arg)
+{
+    aliyun_eni_finder *f = arg;
+    f->call = NULL;
+    const aliyun_eni *e = pg ? aliyun_eni_page_find_ip(pg, f->ip) : NULL;
+    if (res->status == 0 && !e && f->step == 0) {
+        f->step = 1;
+        int r = finder_ask(f);
+        if (r == 0)
+            return;
+        aliyun_result bad = *res;
+        bad.status = r;
+        bad.cls = ALIYUN_ERR_FATAL;
+        f->cb(&bad, NULL, f->arg);
+        finder_free(f);
+        return;
+    }
+    if (res->status == 0 && !e) {
+        aliyun_result none = *res;
+        none.status = -ENOENT;
+        none.cls = ALIYUN_ERR_FATAL;
+        f->cb(&none, NULL, f->arg);
+    } else {
+        f->cb(res, e ? e->network_interface_id : NULL, f->arg);
+    }
+    finder_free(f);
+}
+
+static int finder_ask(aliyun_eni_finder *f)
+{
+    const char *ips[] = {f->ip};
+    aliyun_describe_enis_params p = {.vpc_id = f->vpc_id};
+    if (f->step == 0) {
+        p.primary_ip_address = f->ip;
+    } else {
+        p.private_ips = ips;
+        p.n_private_ips = 1;
+    }
+    return aliyun_ecs_describe_enis(f->c, &p, finder_page, f, &f->call);
+}
+
+int aliyun_ecs_find_eni(aliyun_client *c, const char *vpc_id, const char *ip,
+                        aliyun_eni_found_cb cb, void *arg, aliyun_eni_finder **out)
+{
+    if (!c || !ip || !*ip || !cb)
+        return -EINVAL;
+    aliyun_eni_finder *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->c = c;
+    f->cb = cb;
+    f->arg = arg;
+    f->ip = strdup(ip);
+    f->vpc_id = vpc_id ? strdup(vpc_id) : NULL;
+    int r = (!f->ip || (vpc_id && !f->vpc_id)) ? -ENOMEM : finder_ask(f);
+    if (r) {
+        finder_free(f);
+        return r;
+    }
+    if (out)
+        *out = f;
+    return 0;
+}
+
+void aliyun_eni_finder_cancel(aliyun_eni_finder *f)
+{
+    if (!f)
+        return;
+    if (f->call)
+        aliyun_call_cancel(f->call);
+    finder_free(f);
 }

@@ -44,7 +44,11 @@ typedef struct aliyun_describe_enis_params {
     const char *region_id; /* NULL: the client's */
     const char *vpc_id;
     const char *instance_id;
-    const char *const *private_ips; /* PrivateIpAddress.N (at most 100) */
+    const char *primary_ip_address; /* PrimaryIpAddress: the ENI's primary IPv4 */
+    /* PrivateIpAddress.N (at most 100): per the API reference these match the
+     * ENIs' SECONDARY private IPv4 addresses only; the primary one is matched by
+     * primary_ip_address (aliyun_ecs_find_eni asks both ways) */
+    const char *const *private_ips;
     size_t n_private_ips;
     const char *const *network_interface_ids; /* NetworkInterfaceId.N (at most 100) */
     size_t n_network_interface_ids;
@@ -57,5 +61,14 @@ typedef void (*aliyun_eni_page_cb)(const aliyun_result *res, const aliyun_eni_pa
                                    void *arg);
 int aliyun_ecs_describe_enis(aliyun_client *c, const aliyun_describe_enis_params *p,
                              aliyun_eni_page_cb cb, void *arg, aliyun_call **out);
+
+/* Which ENI holds ip (primary or secondary)? Asks PrimaryIpAddress=ip, then
+ * PrivateIpAddress.1=ip. eni_id is NULL with res->status -ENOENT when none does.
+ * Borrowed for the callback. */
+typedef struct aliyun_eni_finder aliyun_eni_finder;
+typedef void (*aliyun_eni_found_cb)(const aliyun_result *res, const char *eni_id, void *arg);
+int aliyun_ecs_find_eni(aliyun_client *c, const char *vpc_id, const char *ip,
+                        aliyun_eni_found_cb cb, void *arg, aliyun_eni_finder **out);
+void aliyun_eni_finder_cancel(aliyun_eni_finder *f);
 
 #endif

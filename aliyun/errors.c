@@ -108,7 +108,9 @@ enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_err
         has_prefix(c, "IncorrectEipStatus") || has_prefix(c, "InvalidBindingStatus") ||
         has_prefix(c, "IncorrectInstanceStatus") ||
         strcmp(c, "OperationFailed.ConcurrentOperation") == 0 ||
-        strcmp(c, "ConcurrentOperation") == 0)
+        strcmp(c, "ConcurrentOperation") == 0 ||
+        /* a transport-level resend of an attempt; ours carry a fresh nonce */
+        strcmp(c, "SignatureNonceUsed") == 0)
         return ALIYUN_ERR_RETRY;
 
     /* a refreshed credential may help once */

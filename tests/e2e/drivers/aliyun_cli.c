@@ -10,8 +10,8 @@
  *   aliyun_cli lifecycle ENI IP        allocate, tag, associate, wait InUse, unassociate,
  *                                      wait Available, release
  *   aliyun_cli burst N                 N DescribeEipAddresses at once
- *   aliyun_cli enis IP                 DescribeNetworkInterfaces PrivateIpAddress.1=IP
- *   aliyun_cli metadata PATH | metadata-eni IP [IP...]
+ *   aliyun_cli enis IP                 the ENI holding IP (DescribeNetworkInterfaces)
+ *   aliyun_cli metadata PATH | metadata-eni IP|wait:MS ...
  *   aliyun_cli check                   the --check-config probe
  *
  * Environment: ALIYUN_CLI_REGION (cn-hangzhou), ALIYUN_CLI_ENDPOINT (all three
@@ -381,6 +381,13 @@ static void on_md_eni(int err, const char *eni, const char *mac, void *arg)
 
 static void on_md_eni_seq(int err, const char *eni, const char *mac, void *arg);
 
+static void md_eni_next(cli *x);
+
+static void md_eni_resume(uv_timer_t *t)
+{
+    md_eni_next(t->data);
+}
+
 static void md_eni_next(cli *x)
 {
     if (x->step >= x->n_ips) {
@@ -388,6 +395,13 @@ static void md_eni_next(cli *x)
         return;
     }
     const char *ip = x->ips[x->step++];
+    if (strncmp(ip, "wait:", 5) == 0) {
+        /* a pause the test uses to change the instance between lookups */
+        printf("{\"waiting\":true}\n");
+        fflush(stdout);
+        uv_timer_start(&x->timer, md_eni_resume, (uint64_t)strtol(ip + 5, NULL, 10), 0);
+        return;
+    }
     if (aliyun_metadata_find_eni(x->md, ip, on_md_eni_seq, x, NULL)) {
         x->failed = 1;
         step_done(x);
@@ -402,16 +416,12 @@ static void on_md_eni_seq(int err, const char *eni, const char *mac, void *arg)
     md_eni_next(x);
 }
 
-static void on_enis(const aliyun_result *r, const aliyun_eni_page *pg, void *arg)
+static void on_eni_found(const aliyun_result *r, const char *eni, void *arg)
 {
     cli *x = arg;
     json_object_set_new(x->out, "result", result_json(r));
-    if (pg) {
-        const aliyun_eni *e = aliyun_eni_page_find_ip(pg, x->ip);
-        json_object_set_new(x->out, "eni", json_string(e ? e->network_interface_id : ""));
-        json_object_set_new(x->out, "count", json_integer((json_int_t)pg->n));
-    }
-    if (r->status || !pg || !aliyun_eni_page_find_ip(pg, x->ip))
+    json_object_set_new(x->out, "eni", json_string(eni ? eni : ""));
+    if (r->status || !eni)
         x->failed = 1;
     step_done(x);
 }
@@ -488,6 +498,7 @@ int main(int argc, char **argv)
         .sts_endpoint = sts,
         .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE"),
         .refresh_before_ms = env_long("ALIYUN_CLI_REFRESH_BEFORE_MS", 0),
+        .min_refresh_ms = env_long("ALIYUN_CLI_MIN_REFRESH_MS", 0),
         .duration_seconds = (int)env_long("ALIYUN_CLI_DURATION_SECONDS", 0),
         .retry_base_ms = 200,
         .retry_cap_ms = 2000,
@@ -580,9 +591,7 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "enis") == 0 && argc == 3) {
         x.ip = argv[2];
-        const char *ips[] = {argv[2]};
-        aliyun_describe_enis_params p = {.private_ips = ips, .n_private_ips = 1};
-        r = aliyun_ecs_describe_enis(x.c, &p, on_enis, &x, NULL);
+        r = aliyun_ecs_find_eni(x.c, env_str("ALIYUN_CLI_VPC_ID"), argv[2], on_eni_found, &x, NULL);
     } else if (strcmp(cmd, "metadata") == 0 && argc == 3 && x.md) {
         r = aliyun_metadata_get(x.md, argv[2], on_md, &x, NULL);
     } else if (strcmp(cmd, "metadata-eni") == 0 && argc >= 3 && x.md) {

@@ -51,6 +51,7 @@ static void classification_table(void **state)
         {"AssociateEipAddress", "", 502, ALIYUN_ERR_RETRY},
         {"AssociateEipAddress", "", 429, ALIYUN_ERR_RETRY},
         {"AssociateEipAddress", "SomethingNew", 503, ALIYUN_ERR_RETRY},
+        {"AssociateEipAddress", "SignatureNonceUsed", 400, ALIYUN_ERR_RETRY},
         /* done during cleanup */
         {"UnassociateEipAddress", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_DONE},
         {"ReleaseEipAddress", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_DONE},
