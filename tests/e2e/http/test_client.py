@@ -232,8 +232,11 @@ def test_default_cap_is_8_mib(fetch, http_server):
 
 # ---- streaming ---------------------------------------------------------------------------
 
-def test_streaming_chunks_arrive_before_the_end(fetch, http_server):
-    p = fetch.popen("--stream", "--print-body", "--show-header", "x-stream",
+@pytest.mark.parametrize("tls", [False, True])
+def test_streaming_chunks_arrive_before_the_end(fetch, make_server, pki, tls_context, tls):
+    http_server = make_server(tls_context() if tls else None)
+    extra = ["--cacert", pki["ca"]] if tls else []
+    p = fetch.popen(*extra, "--stream", "--print-body", "--show-header", "x-stream",
                     http_server.url("/stream"))
     events = []
     deadline = time.monotonic() + 30
