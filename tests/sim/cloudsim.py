@@ -38,10 +38,20 @@ Simulator endpoints on the API port (no signature, JSON):
   GET|POST /__sim/config              see Cloud.config (delays, quota, qps, skew, metadata
                                        hardened mode, credential lifetimes, OIDC trust, ...)
 
+Cloud.config (POST /__sim/config or Cloud.configure(**kw)):
+  associate_delay 0.3, unassociate_delay 0.3, release_delay 0.0 (seconds);
+  eip_quota (EIPs not yet gone); qps {"*": 100, "<Action>": n} per action, 1 s window;
+  timestamp_skew 900; clock_offset 0 (shifts the simulator's clock);
+  metadata_hardened_required false; ram_credential_lifetime 3600,
+  ram_credential_rotate_before null (= half the lifetime); sts_default_duration 3600,
+  sts_duration_override null (every STS credential lives this long: short-expiry tests);
+  forbidden_actions [] (Forbidden.RAM); allow_primary_eni_association false;
+  eni_private_ip_filter_includes_primary false;
+  oidc {provider_arn, issuer, audiences, role_arns, subjects} (AssumeRoleWithOIDC trust).
+
 Where the simulator is knowingly not the real cloud:
   - one endpoint for all products; only the actions above exist (others:
     InvalidAction.NotFound after a valid signature);
-  - V3 SignatureDoesNotMatch also shows the server's canonical request;
   - released EIPs may be taken back by DELETE; releasing an EIP in a bandwidth
     package takes it out of the package (the real rule is not documented);
   - release_pod_ip unbinds an EIP still bound to that IP (ENI deleted / IP gone);
@@ -829,8 +839,7 @@ class Cloud:
             canon = sign.v3_canonical_request(h.command, path, query, headers, signed, payload_hash)
             sts = sign.v3_string_to_sign(canon)
             if not sign.hmac_equal(sign.v3_sign(secret, sts), auth["signature"]):
-                raise ApiError("SignatureDoesNotMatch", arg=sts.replace("\n", "\\n")
-                               + " canonical request:" + canon.replace("\n", "\\n"))
+                raise ApiError("SignatureDoesNotMatch", arg=sts)
             self._use_nonce(headers["x-acs-signature-nonce"])
             return auth["credential"]
         for p in ("AccessKeyId", "Signature", "SignatureNonce", "Timestamp"):

@@ -271,8 +271,7 @@ def test_signature_mismatch_shows_string_to_sign(cloud, style):
     r = c.call("DescribeEipAddresses", tamper=True)
     assert r.status == 400 and r.code == "SignatureDoesNotMatch", r
     assert set(r.body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
-    shown = r.body["Message"].split("server string to sign is:", 1)[1]
-    assert shown.split(" canonical request:")[0] == c.last_sts.replace("\n", "\\n")
+    assert r.body["Message"].split("server string to sign is:", 1)[1] == c.last_sts
     assert cloud.calls_snapshot()[-1]["signature_verified"] is False
 
 
