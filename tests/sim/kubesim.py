@@ -663,6 +663,9 @@ class KubeSim:
         if verb == "list":
             items, rv, cont, remaining = self.reg.list(res, ns, q)
             items = [self._view_out(res, o) for o in items]
+            if not res.custom and not wants_table(accept):
+                # typed lists carry TypeMeta on the list only (custom resources keep it per item)
+                items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
             if wants_table(accept):
                 t = table(res, items, rv, q.get("includeObject", "Metadata"))
                 if cont:
@@ -803,22 +806,23 @@ class KubeSim:
                     item = ()
                 if item is None or w.closed.is_set():
                     break
-                if item == ():
-                    if bookmarks and time.monotonic() >= next_bm:
-                        with st.lock:
-                            bm_rv = st.rv if w.q.empty() else None
-                        if bm_rv is not None:
-                            bm = {"kind": res.kind, "apiVersion": res.api_version,
-                                  "metadata": {"resourceVersion": str(bm_rv)}}
-                            h.chunk(dumps({"type": "BOOKMARK", "object": bm}).encode() + b"\n")
-                            next_bm = time.monotonic() + float(self.config.get("bookmark_interval", 60))
-                    continue
-                typ, obj = item
-                obj = self._view_out(res, obj)
-                if as_table:
-                    obj = table(res, [obj], obj["metadata"].get("resourceVersion", ""),
-                                q.get("includeObject", "Metadata"))
-                h.chunk(dumps({"type": typ, "object": obj}).encode() + b"\n")
+                if item != ():
+                    typ, obj = item
+                    obj = self._view_out(res, obj)
+                    if as_table:
+                        obj = table(res, [obj], obj["metadata"].get("resourceVersion", ""),
+                                    q.get("includeObject", "Metadata"))
+                    h.chunk(dumps({"type": typ, "object": obj}).encode() + b"\n")
+                if bookmarks and time.monotonic() >= next_bm:
+                    # a bookmark promises every event up to its resourceVersion was sent:
+                    # only when this watcher's queue is drained (checked under the store lock)
+                    with st.lock:
+                        bm_rv = st.rv if w.q.empty() else None
+                    if bm_rv is not None:
+                        bm = {"kind": res.kind, "apiVersion": res.api_version,
+                              "metadata": {"resourceVersion": str(bm_rv)}}
+                        h.chunk(dumps({"type": "BOOKMARK", "object": bm}).encode() + b"\n")
+                        next_bm = time.monotonic() + float(self.config.get("bookmark_interval", 60))
             if w.abrupt:
                 h.close_connection = True
                 try:

@@ -112,6 +112,7 @@ class Controllers:
         self.seq = itertools.count()
         self.rr = 0
         self.starting, self.killing = set(), set()
+        self.sandbox_failures = {}
         self.dependents = {}   # owner uid -> {(key, ns, name)}
         self.node_ips = {}
         self.stop_ev = threading.Event()
@@ -300,6 +301,8 @@ class Controllers:
         spec = pod.get("spec", {})
         if not spec.get("nodeName"):
             self.schedule(pod)
+        elif self.store.get("nodes", "", spec["nodeName"]) is None:
+            pass  # no kubelet for that node (yet): the pod stays Pending
         elif uid not in self.starting and not pod.get("status", {}).get("containerStatuses"):
             self.starting.add(uid)
             delay = float(self.config.get("pod_start_delay", 0.5))
@@ -312,9 +315,12 @@ class Controllers:
         self._owner(pod)
 
     def retry_unscheduled(self):
+        """A node appeared or changed: schedule what was unschedulable, start what waited for it."""
         for p in self.store.items("pods"):
-            if not p.get("spec", {}).get("nodeName") and not p["metadata"].get("deletionTimestamp"):
-                self.schedule(p)
+            if p["metadata"].get("deletionTimestamp"):
+                continue
+            if not p.get("spec", {}).get("nodeName") or not p.get("status", {}).get("containerStatuses"):
+                self._on_pod("MODIFIED", None, p)
 
     def schedule(self, pod):
         nodes = sorted(self.store.items("nodes"), key=lambda n: n["metadata"]["name"])
@@ -377,11 +383,15 @@ class Controllers:
         else:
             try:
                 ip, _eni = self.cloud.allocate_pod_ip(node)
-            except Exception as e:  # the CNI failing: retry like the kubelet does
-                self.event(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}", "Warning",
-                           host=node)
-                self.at(1.0, self.sandbox, ns, name, uid, run_delay)
+            except Exception as e:  # the CNI failing: retry with backoff like the kubelet does
+                n = self.sandbox_failures.get(uid, 0)
+                self.sandbox_failures[uid] = n + 1
+                if n == 0 or n % 5 == 0:
+                    self.event(pod, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}", "Warning",
+                               host=node)
+                self.at(min(30.0, 0.5 * 2 ** n), self.sandbox, ns, name, uid, run_delay)
                 return
+            self.sandbox_failures.pop(uid, None)
         containers = pod["spec"].get("containers", [])
 
         def set_ip(p):
@@ -651,11 +661,13 @@ class Controllers:
         if nsobj is None or not nsobj["metadata"].get("deletionTimestamp"):
             return
         left = 0
-        for key, objs in list(self.store.objs.items()):
-            res = BY_KEY.get(key)
+        with self.store.lock:
+            todo = [(BY_KEY.get(key), [o for (n, _), o in objs.items() if n == ns])
+                    for key, objs in self.store.objs.items()]
+        for res, objs in todo:
             if res is None or not res.namespaced:
                 continue
-            for o in [o for (n, _), o in list(objs.items()) if n == ns]:
+            for o in objs:
                 left += 1
                 if o["metadata"].get("deletionTimestamp"):
                     continue

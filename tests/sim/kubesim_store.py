@@ -253,6 +253,17 @@ POD_MUTABLE_SPEC = {"activeDeadlineSeconds", "tolerations", "terminationGracePer
                     "schedulingGates"}
 
 
+def _qos(spec):
+    cs = (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    res = [c.get("resources") or {} for c in cs]
+    if not any(r.get("requests") or r.get("limits") for r in res):
+        return "BestEffort"
+    if all(r.get("limits", {}).get(k) and r.get("requests", r.get("limits", {})).get(k) == r["limits"][k]
+           for r in res for k in ("cpu", "memory")):
+        return "Guaranteed"
+    return "Burstable"
+
+
 class Registry:
     """The generic registry: what the HTTP handler and the controllers call."""
 
@@ -394,6 +405,9 @@ class Registry:
                 m.pop("generation", None)
             if res.key in RESET_STATUS_ON_CREATE:
                 body["status"] = {}
+            if res.key == "pods":
+                body["status"] = {"phase": "Pending", "qosClass": _qos(body.get("spec", {}))}
+                self._pod_defaults(body)
             if res.key == "namespaces":
                 body.setdefault("spec", {})["finalizers"] = ["kubernetes"]
                 body["status"] = {"phase": "Active"}
@@ -404,8 +418,34 @@ class Registry:
                 return body
             return self.store.commit(res, "ADDED", None, body)
 
+    @staticmethod
+    def _pod_defaults(pod):
+        """The defaults the API server fills in (SetDefaults_Pod and friends), abridged."""
+        spec = pod.setdefault("spec", {})
+        for k, v in (("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30),
+                     ("dnsPolicy", "ClusterFirst"), ("schedulerName", "default-scheduler"),
+                     ("securityContext", {}), ("enableServiceLinks", True), ("preemptionPolicy",
+                                                                               "PreemptLowerPriority"),
+                     ("priority", 0), ("serviceAccountName", "default"), ("serviceAccount", "default")):
+            spec.setdefault(k, v)
+        spec.setdefault("tolerations", []).extend(
+            t for t in ({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+                         "tolerationSeconds": 300},
+                        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+                         "tolerationSeconds": 300}) if t not in spec["tolerations"])
+        for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            if isinstance(c, dict):
+                c.setdefault("terminationMessagePath", "/dev/termination-log")
+                c.setdefault("terminationMessagePolicy", "File")
+                img = str(c.get("image", ""))
+                c.setdefault("imagePullPolicy", "Always" if img.endswith(":latest") or ":" not in
+                             img.rsplit("/", 1)[-1] else "IfNotPresent")
+                c.setdefault("resources", {})
+
     def _validate(self, res, old, new):
         name = new["metadata"]["name"]
+        if res.key == "events":
+            self._validate_event(res, new)
         if res.key == "pods":
             cs = new.get("spec", {}).get("containers")
             if not cs:
@@ -443,6 +483,43 @@ class Registry:
             if old is not None and (old.get("spec", {}).get("selector") != spec.get("selector")):
                 raise invalid(res, name, [("spec.selector", "FieldValueInvalid",
                                            "Invalid value: field is immutable")])
+
+    @staticmethod
+    def _validate_event(res, ev):
+        """The API server's event validation (legacy rules for core/v1, strict for events.k8s.io/v1)."""
+        name, ns = ev["metadata"]["name"], ev["metadata"].get("namespace", "")
+        io_ns = (ev.get("involvedObject") or {}).get("namespace", "")
+        v1 = res.group == "events.k8s.io"
+        causes = []
+        bad_ns = ("involvedObject.namespace" if not v1 else "regarding.namespace", "FieldValueInvalid",
+                  f'Invalid value: "{io_ns}": does not match event.namespace')
+        if v1 and not ev.get("eventTime"):
+            causes.append(("eventTime", "FieldValueRequired", "Required value"))
+        if not ev.get("eventTime"):
+            if (not io_ns and ns not in ("", "default")) or (io_ns and io_ns != ns):
+                causes.append(bad_ns)
+        else:
+            if not io_ns and ns not in ("default", "kube-system"):
+                causes.append(bad_ns)
+            elif io_ns and io_ns != ns and v1:
+                causes.append(bad_ns)
+            checks = (("reportingComponent", "reportingController" if v1 else "reportingComponent", 0),
+                      ("reportingInstance", "reportingInstance", 128), ("action", "action", 128),
+                      ("reason", "reason", 128))
+            for key, fname, limit in checks:
+                val = ev.get(key) or ""
+                if not val:
+                    causes.append((fname, "FieldValueRequired", "Required value"))
+                elif limit and len(val) > limit:
+                    causes.append((fname, "FieldValueInvalid", f"Invalid value: \"\": can have at most {limit} characters"))
+            if len(ev.get("message") or "") > 1024:
+                causes.append(("note" if v1 else "message", "FieldValueInvalid",
+                               "Invalid value: \"\": can have at most 1024 characters"))
+        if v1 and ev.get("type") not in ("Normal", "Warning"):
+            causes.append(("type", "FieldValueNotSupported",
+                           f'Unsupported value: "{ev.get("type", "")}": supported values: "Normal", "Warning"'))
+        if causes:
+            raise invalid(res, name, causes)
 
     def _prepare_update(self, res, old, new, sub):
         """Applies subresource rules and keeps server-owned metadata."""

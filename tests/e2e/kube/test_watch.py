@@ -654,3 +654,72 @@ def test_leases_and_events_v1(cluster):
     assert len(core["items"]) == 1 and core["items"][0]["message"] == "bound"
     v1 = c.ok("GET", "/apis/events.k8s.io/v1/namespaces/default/events/p.1")
     assert v1["note"] == "bound" and v1["regarding"]["name"] == "p"
+
+
+def test_event_validation(cluster):
+    c = cluster
+    ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "x.1"},
+          "involvedObject": {"kind": "Pod", "name": "x", "namespace": "kube-system"},
+          "reason": "EIPFailed", "message": "m", "type": "Warning"}
+    r = c.req("POST", "/api/v1/namespaces/default/events", ev)
+    assert r.status == 422
+    assert r.json["message"] == ('Event "x.1" is invalid: involvedObject.namespace: Invalid value: "kube-system": '
+                                 'does not match event.namespace')
+    ev["involvedObject"]["namespace"] = "default"
+    assert c.req("POST", "/api/v1/namespaces/default/events", ev).status == 201
+    v1 = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "x.2"},
+          "regarding": {"kind": "Pod", "name": "x", "namespace": "default"}, "reason": "EIPFailed",
+          "note": "m", "type": "Warning", "eventTime": "2026-01-01T00:00:00.000000Z"}
+    r = c.req("POST", "/apis/events.k8s.io/v1/namespaces/default/events", v1)
+    assert r.status == 422
+    for f in ("reportingController: Required value", "reportingInstance: Required value", "action: Required value"):
+        assert f in r.json["message"]
+    v1.update({"reportingController": "alibabacloud.com/eip-agent", "reportingInstance": "node-1",
+               "action": "Associate"})
+    assert c.req("POST", "/apis/events.k8s.io/v1/namespaces/default/events", v1).status == 201
+
+
+def test_list_items_carry_typemeta_only_for_custom_resources(cluster):
+    c = cluster
+    c.ok("POST", CMS, cm("a"))
+    c.ok("POST", "/apis/alibabacloud.com/v1beta1/namespaces/default/podeips",
+         {"apiVersion": "alibabacloud.com/v1beta1", "kind": "PodEIP", "metadata": {"name": "a"},
+          "spec": {"allocationID": "eip-1"}, "status": {"eipAddress": "ignored on create"}})
+    lst = c.ok("GET", CMS)
+    assert lst["kind"] == "ConfigMapList" and lst["apiVersion"] == "v1"
+    assert "kind" not in lst["items"][0] and "apiVersion" not in lst["items"][0]
+    pe = c.ok("GET", "/apis/alibabacloud.com/v1beta1/namespaces/default/podeips")
+    assert pe["kind"] == "PodEIPList" and pe["items"][0]["kind"] == "PodEIP"
+    assert pe["items"][0].get("status", {}) == {}  # status is dropped on create (status subresource)
+    assert c.ok("GET", CMS + "/a")["kind"] == "ConfigMap"
+
+
+def test_pod_bound_to_unknown_node_waits_for_it(cluster):
+    c = cluster
+    c.pod("early", node="node-3")
+    time.sleep(0.6)
+    p = c.ok("GET", PODS + "/early")
+    assert p["status"]["phase"] == "Pending" and not p["status"].get("podIP")
+    info = c.sim("POST", "/__sim/nodes", {"name": "node-3"}).json
+    p = c.wait_running("early")
+    assert p["status"]["hostIP"] == info["private_ip"]
+    assert c.reload() is None and "node-3" in c.info["nodes"]
+    assert open(c.info["nodes"]["node-3"]["agent_env"]).read().count("NODE_NAME=node-3") == 1
+
+
+def test_bookmarks_while_events_flow(cluster):
+    c = cluster
+    w = c.watch(CMS, resourceVersion=c.rv(), allowWatchBookmarks="true", timeoutSeconds=3)
+    t0, i, evs = time.time(), 0, []
+    while time.time() - t0 < 1.6:
+        c.ok("POST", CMS, cm(f"f{i}"))
+        i += 1
+        time.sleep(0.05)
+    evs = w.collect(1.5)
+    assert "BOOKMARK" in types(evs)
+    # every event before a bookmark has a resourceVersion <= the bookmark's
+    last = 0
+    for e in evs:
+        rv = int(e["object"]["metadata"]["resourceVersion"])
+        assert rv >= last
+        last = rv
