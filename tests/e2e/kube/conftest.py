@@ -3,6 +3,7 @@
 temporary directory, raw HTTPS helpers (requests and watch streams, see
 kubetest.py) and a real kubectl with a per-test --cache-dir and --kubeconfig."""
 import pathlib
+import subprocess
 import sys
 
 import pytest
