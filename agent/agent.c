@@ -82,9 +82,11 @@ static void close_all(struct agent *a)
     if (a->state == AGENT_STOPPED)
         return;
     agent_set_state(a, AGENT_STOPPED);
-    close_if_open((uv_handle_t *)&a->sig_term);
-    close_if_open((uv_handle_t *)&a->sig_int);
-    close_if_open((uv_handle_t *)&a->sig_hup);
+    /* The signal handlers stay installed (but no longer keep the loop alive)
+     * until agent_free, so a late SIGTERM cannot kill the exiting process. */
+    uv_unref((uv_handle_t *)&a->sig_term);
+    uv_unref((uv_handle_t *)&a->sig_int);
+    uv_unref((uv_handle_t *)&a->sig_hup);
     close_if_open((uv_handle_t *)&a->drain_timer);
     http_server_free(a->server);
     a->server = NULL;
@@ -316,6 +318,9 @@ void agent_free(struct agent *a)
             agent_set_state(a, AGENT_DRAINING);
         close_all(a);
     }
+    close_if_open((uv_handle_t *)&a->sig_term);
+    close_if_open((uv_handle_t *)&a->sig_int);
+    close_if_open((uv_handle_t *)&a->sig_hup);
     a->free_requested = true;
     agent_maybe_free(a); /* now, or from the last close callback */
 }

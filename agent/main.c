@@ -61,6 +61,9 @@ int main(int argc, char **argv)
     }
     agent_free(a);
     uv_run(&loop, UV_RUN_DEFAULT);
+    /* Exiting anyway: a signal from now on must not turn exit 0 into a kill. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     if (uv_loop_close(&loop))
         log_warn("event loop closed with handles still open");
     agent_config_free(&cfg);

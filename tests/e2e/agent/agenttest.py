@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+"""Helpers for tests/e2e/agent: run build/eip-agent on 127.0.0.1 with a
+minimal configuration, wait until /healthz answers, and stop it with SIGTERM
+asserting exit 0 and no sanitizer report."""
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+SAN_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
+    "LSAN_OPTIONS": "exitcode=87",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=88",
+}
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer")
+
+# Variables that would change the agent's configuration behind a test's back.
+AGENT_ENV_PREFIXES = ("EIP_AGENT_", "ALIBABA_CLOUD_")
+AGENT_ENV_NAMES = ("NODE_NAME", "HOST_IP", "KUBECONFIG", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+                   "WATCHDOG_PID", "CREDENTIALS_DIRECTORY")
+
+MINIMAL_CONFIG = """\
+clusterID: c-e2e
+nodeName: node-e2e
+listen: 127.0.0.1:0
+http:
+  headerTimeoutMs: 600
+"""
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(AGENT_ENV_PREFIXES) and k not in AGENT_ENV_NAMES}
+    env.update(SAN_ENV)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def assert_no_sanitizer(text):
+    for mark in SANITIZER_MARKS:
+        assert mark not in text, f"sanitizer report:\n{text}"
+
+
+def wait_for(pred, timeout, what):
+    """Polls pred() until it returns a true value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Agent:
+    def __init__(self, binary, workdir, config=MINIMAL_CONFIG, args=(), env=None):
+        self.workdir = workdir
+        self.config_path = workdir / "config.yaml"
+        self.config_path.write_text(config)
+        self.stderr_path = workdir / "agent.stderr"
+        self.stderr_file = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(binary), "--config", str(self.config_path), *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr_file,
+            env=clean_env(env))
+        self.port = None
+        self.returncode = None
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_listening(self, timeout=20):
+        def port():
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"agent exited with {self.proc.returncode}:\n{self.stderr()}")
+            m = re.search(r"listening on \S+ \(port (\d+)\)", self.stderr())
+            return int(m.group(1)) if m else None
+
+        self.port = wait_for(port, timeout, "the 'listening on' log line")
+        wait_for(self.healthy, timeout, "/healthz")
+        return self
+
+    def healthy(self):
+        try:
+            with urllib.request.urlopen(self.url("/healthz"), timeout=2) as r:
+                return r.status == 200 and r.read() == b"ok"
+        except OSError:
+            return False
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=20):
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"agent did not exit within {timeout}s:\n{self.stderr()}")
+        finally:
+            self.stderr_file.close()
+        return self.returncode
+
+    def stop(self):
+        """SIGTERM; asserts exit 0 and a clean sanitizer run."""
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+        rc = self.wait_exit()
+        err = self.stderr()
+        assert_no_sanitizer(err)
+        assert rc == 0, f"agent exited with {rc}:\n{err}"
+        return err
