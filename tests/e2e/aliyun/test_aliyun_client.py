@@ -358,3 +358,21 @@ def test_bandwidth_package_add_remove_via_faults_admin(cli, sim):
                                     "code": "Throttling.User", "count": 1})
     rc, out, _ = cli.run("describe")
     assert rc == 0 and out["result"]["attempts"] == 2
+
+
+def test_hung_request_times_out_and_is_retried(cli, sim):
+    sim.add_fault({"action": "DescribeEipAddresses", "hang": True, "count": 1})
+    env = cli.static_env(EIP_AGENT_CLOUD_TIMEOUT_SECONDS=1)
+    rc, out, err = cli.run("describe", env=env)
+    assert rc == 0, (out, err)
+    assert out["result"]["attempts"] == 2
+    codes = [c["code"] for c in api_calls(sim, "DescribeEipAddresses")]
+    assert codes == ["(hang)", ""]
+
+
+def test_fault_injected_quota_is_not_retried_even_as_5xx(cli, sim):
+    sim.add_fault({"action": "AllocateEipAddress", "code": "QuotaExceeded.Eip",
+                   "http_status": 503, "count": 3})
+    rc, out, _ = cli.run("allocate", "q")
+    assert rc == 1 and out["result"]["attempts"] == 1
+    assert len(api_calls(sim, "AllocateEipAddress")) == 1
