@@ -371,7 +371,8 @@ def test_associate_ecs_instance_uses_primary_ip(cloud, client):
 
 
 def test_mid_transition_conflicts(cloud, client):
-    cloud.configure(associate_delay=0.6, unassociate_delay=0.6)
+    # long delays, and the clock moved forward instead of sleeping: no timing races
+    cloud.configure(associate_delay=60, unassociate_delay=60)
     ip, eni = cloud.allocate_pod_ip("node-1")
     aid = client.ok("AllocateEipAddress")["AllocationId"]
     assoc = {"AllocationId": aid, "InstanceId": eni, "InstanceType": "NetworkInterface",
@@ -381,6 +382,7 @@ def test_mid_transition_conflicts(cloud, client):
                            ("AssociateEipAddress", assoc)):
         r = client.call(action, params)
         assert r.status == 400 and r.code == "IncorrectEipStatus", (action, r)
+    cloud.configure(clock_offset=61)
     wait_status(client, aid, "InUse")
     r = client.call("ReleaseEipAddress", {"AllocationId": aid})
     assert r.status == 400 and r.code == "IncorrectEipStatus"
@@ -388,6 +390,7 @@ def test_mid_transition_conflicts(cloud, client):
     for action, params in (("UnassociateEipAddress", assoc), ("ReleaseEipAddress", {"AllocationId": aid})):
         r = client.call(action, params)
         assert r.status == 400 and r.code == "IncorrectEipStatus", (action, r)
+    cloud.configure(clock_offset=122)
     wait_status(client, aid, "Available")
     client.ok("ReleaseEipAddress", {"AllocationId": aid})
 
@@ -576,7 +579,7 @@ def test_metadata_paths_and_hardened_mode(cloud):
     assert md_get(cloud, "node-1", "/latest/api/token", method="PUT",
                   headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "21601"})[0] == 400
     st, token = md_get(cloud, "node-1", "/latest/api/token", method="PUT",
-                       headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "1"})
+                       headers={"X-aliyun-ecs-metadata-token-ttl-seconds": "5"})
     assert st == 200 and token
     hdr = {"X-aliyun-ecs-metadata-token": token}
     assert md_get(cloud, "node-1", "/latest/meta-data/region-id", hdr) == (200, "cn-hangzhou")
@@ -584,7 +587,7 @@ def test_metadata_paths_and_hardened_mode(cloud):
     cloud.configure(metadata_hardened_required=True)
     assert md_get(cloud, "node-1", "/latest/meta-data/region-id")[0] == 403
     assert md_get(cloud, "node-1", "/latest/meta-data/region-id", hdr)[0] == 200
-    time.sleep(1.05)
+    cloud.configure(clock_offset=6)
     assert md_get(cloud, "node-1", "/latest/meta-data/region-id", hdr)[0] == 401
     calls = sim(cloud, "GET", "/__sim/calls?action=Metadata")["calls"]
     assert token not in json.dumps(calls)
@@ -592,7 +595,8 @@ def test_metadata_paths_and_hardened_mode(cloud):
 
 
 def test_ram_credentials_expire_rotate_and_sign(cloud):
-    cloud.configure(ram_credential_lifetime=2, ram_credential_rotate_before=1)
+    # time is moved with clock_offset (within the 15 min signature skew), not slept
+    cloud.configure(ram_credential_lifetime=600, ram_credential_rotate_before=300)
     st, role = md_get(cloud, "node-1", "/latest/meta-data/ram/security-credentials/")
     assert st == 200 and role == "EipAgentSimRole"
     st, text = md_get(cloud, "node-1", "/latest/meta-data/ram/security-credentials/" + role)
@@ -608,12 +612,13 @@ def test_ram_credentials_expire_rotate_and_sign(cloud):
         assert r.code == "InvalidSecurityToken.Malformed"
     # still the same set until rotation is due
     assert json.loads(md_get(cloud, "node-1", "/latest/meta-data/ram/security-credentials/" + role)[1]) == c1
-    time.sleep(1.1)
+    cloud.configure(clock_offset=301)
+    assert cl.call("DescribeEipAddresses").status == 200  # the old set still works
     c2 = json.loads(md_get(cloud, "node-1", "/latest/meta-data/ram/security-credentials/" + role)[1])
     assert c2["AccessKeyId"] != c1["AccessKeyId"]
     r = Client(cloud, c1["AccessKeyId"], c1["AccessKeySecret"], c2["SecurityToken"]).call("DescribeEipAddresses")
     assert r.code == "InvalidSecurityToken.MismatchWithAccessKey"
-    time.sleep(1.0)
+    cloud.configure(clock_offset=601)
     r = Client(cloud, c1["AccessKeyId"], c1["AccessKeySecret"], c1["SecurityToken"]).call("DescribeEipAddresses")
     assert r.status == 400 and r.code == "InvalidSecurityToken.Expired", r
     c3 = json.loads(md_get(cloud, "node-1", "/latest/meta-data/ram/security-credentials/" + role)[1])
@@ -803,7 +808,7 @@ def test_metadata_faults(cloud):
 
 
 def test_sts_duration_override(cloud):
-    cloud.configure(sts_duration_override=1)
+    cloud.configure(sts_duration_override=30)
     oidc = cloud.config["oidc"]
     cred = Client(cloud).ok("AssumeRoleWithOIDC", {"RoleArn": oidc["role_arns"][0],
                                                    "OIDCProviderArn": oidc["provider_arn"],
@@ -812,7 +817,8 @@ def test_sts_duration_override(cloud):
                             version=STS, anonymous=True)["Credentials"]
     user = Client(cloud, cred["AccessKeyId"], cred["AccessKeySecret"], cred["SecurityToken"], "v3")
     assert user.call("DescribeEipAddresses").status == 200
-    time.sleep(1.05)
+    assert cred["Expiration"] == cloudsim.iso(cloudsim.parse_iso(cred["Expiration"]))
+    cloud.configure(clock_offset=31)
     assert user.call("DescribeEipAddresses").code == "InvalidSecurityToken.Expired"
 
 
