@@ -46,9 +46,9 @@ static void on_readiness(readiness *r, void *arg)
     struct agent *a = arg;
     if (a->state != AGENT_RUNNING)
         return;
-    char summary[200], status[256];
+    char summary[200], status[300];
     readiness_summary(r, summary, sizeof(summary));
-    snprintf(status, sizeof(status), "listening on %s; %s", a->cfg->listen, summary);
+    snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_status(a->notify, status);
 }
 
@@ -294,12 +294,18 @@ int agent_start(struct agent *a, char *err, size_t errcap)
             seterr(err, errcap, "cannot listen on %s: %s", a->cfg->listen, strerror(-r));
         return r;
     }
+    /* The configured host with the bound port (the port may have been 0). */
+    size_t host_len = strlen(a->cfg->listen);
+    const char *colon = strrchr(a->cfg->listen, ':');
+    if (colon)
+        host_len = (size_t)(colon - a->cfg->listen);
+    snprintf(a->listen_addr, sizeof(a->listen_addr), "%.*s:%d", (int)host_len, a->cfg->listen,
+             http_server_port(a->server));
     agent_set_state(a, AGENT_RUNNING);
-    char summary[200], status[256];
+    char summary[200], status[300];
     readiness_summary(a->ready, summary, sizeof(summary));
-    log_info("eip-agent %s listening on %s (port %d); %s", EIP_AGENT_VERSION, a->cfg->listen,
-             http_server_port(a->server), summary);
-    snprintf(status, sizeof(status), "listening on %s; %s", a->cfg->listen, summary);
+    log_info("eip-agent %s listening on http://%s; %s", EIP_AGENT_VERSION, a->listen_addr, summary);
+    snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_ready(a->notify, status);
     return 0;
 }

@@ -30,6 +30,7 @@ struct agent {
     struct agent_config *cfg;    /* borrowed; outlives the agent */
     const struct agent_cli *cli; /* borrowed; re-applied on SIGHUP */
     enum agent_state state;
+    char listen_addr[64]; /* host:port actually bound (after agent_start) */
 
     http_server *server;
     http_client *http; /* NULL once draining started */

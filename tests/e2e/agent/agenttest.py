@@ -79,7 +79,7 @@ class Agent:
             if self.proc.poll() is not None:
                 raise AssertionError(
                     f"agent exited with {self.proc.returncode}:\n{self.stderr()}")
-            m = re.search(r"listening on \S+ \(port (\d+)\)", self.stderr())
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+);", self.stderr())
             return int(m.group(1)) if m else None
 
         self.port = wait_for(port, timeout, "the 'listening on' log line")
