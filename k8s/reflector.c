@@ -105,7 +105,7 @@ int k8s_object_key(const json_t *obj, char *dst, size_t cap)
 
 static bool same_str(const char *a, const char *b)
 {
-    return (a ? a : "")[0] == (b ? b : "")[0] && !strcmp(a ? a : "", b ? b : "");
+    return !strcmp(a ? a : "", b ? b : "");
 }
 
 static void set_rv(k8s_reflector *r, const char *rv)
@@ -207,8 +207,10 @@ static void send_list_page(k8s_reflector *r)
 {
     eip_buf q;
     eip_buf_init(&q, 16384);
-    /* client-go: a continued page carries only the continue token. */
-    int e = build_query(r, &q, false, r->cont ? NULL : r->list_rv, r->cont);
+    /* client-go: a continued page carries only the continue token; an empty
+     * resourceVersion (a consistent read) is left out. */
+    const char *rv = (r->cont || !r->list_rv || !*r->list_rv) ? NULL : r->list_rv;
+    int e = build_query(r, &q, false, rv, r->cont);
     k8s_request_opts o;
     memset(&o, 0, sizeof(o));
     o.path = q.data;
@@ -294,8 +296,12 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
     r->call = NULL;
     if (resp->result != K8S_OK) {
         report(r, "list", resp->result, resp->status.message);
-        if (resp->result == K8S_E_GONE)
-            r->rv_unavailable = true; /* also an expired continue token */
+        /* client-go: after Expired/Gone (also an expired continue token) or
+         * "Too large resource version" (a lagging server) list with "". */
+        if (resp->result == K8S_E_GONE ||
+            (resp->status.code == 504 &&
+             strstr(resp->status.message, "Too large resource version")))
+            r->rv_unavailable = true;
         retry_later(r, NEXT_LIST, resp->retry_after_ms);
         return;
     }
@@ -402,9 +408,11 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
             if (r->state == K8S_REFLECTOR_STOPPED)
                 return -ECANCELED;
         }
+        bool same = old && same_str(obj_str(old, "resourceVersion"), ev->resource_version);
         json_object_set(r->store, key, ev->object);
         set_rv(r, ev->resource_version);
-        emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, ev->object);
+        if (!same) /* a replayed event of what the store has says nothing new */
+            emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, ev->object);
     }
     json_decref(old);
     return r->state == K8S_REFLECTOR_STOPPED ? -ECANCELED : 0;
