@@ -528,9 +528,12 @@ int agent_config_load_yaml(struct agent_config *c, const char *name, const char 
             seterr(err, errcap, "%s: out of memory", name);
             r = -ENOMEM;
         } else {
-            seterr(err, errcap, "%s:%lu: malformed YAML: %s%s%s", name, line,
-                   parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-                   parser.context ? parser.context : "");
+            char ctx[160] = "";
+            if (parser.context)
+                snprintf(ctx, sizeof(ctx), " (%s started at line %lu)", parser.context,
+                         (unsigned long)parser.context_mark.line + 1);
+            seterr(err, errcap, "%s:%lu: malformed YAML: %s%s", name, line,
+                   parser.problem ? parser.problem : "syntax error", ctx);
             r = -EINVAL;
         }
         yaml_parser_delete(&parser);
