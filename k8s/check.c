@@ -25,12 +25,12 @@ static void finish(k8s_check *chk, bool ok, const char *detail)
     cb(ok, detail, arg);
 }
 
-static void fail(k8s_check *chk, const char *what, const k8s_response *resp)
+/* what: "GET https://host/version" style, the server is prefixed here. */
+static void fail(k8s_check *chk, const char *method, const char *what, const k8s_response *resp)
 {
-    char msg[768];
-    const k8s_config *cfg = k8s_client_config(chk->c);
-    snprintf(msg, sizeof(msg), "%s %s%s failed: %s (%s)", what, cfg->server,
-             what[0] == 'G' ? "/version" : "", k8s_result_name(resp->result), resp->status.message);
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "%s %s%s failed: %s (%s)", method, k8s_client_config(chk->c)->server,
+             what, k8s_result_name(resp->result), resp->status.message);
     finish(chk, false, msg);
 }
 
@@ -40,7 +40,7 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
     k8s_check *chk = arg;
     chk->call = NULL;
     if (resp->result != K8S_OK) {
-        fail(chk, "LIST pods of this node", resp);
+        fail(chk, "LIST", "/api/v1/pods (this node's pods)", resp);
         return;
     }
     if (!json_is_array(json_object_get(resp->json, "items"))) {
@@ -59,7 +59,7 @@ static void version_done(k8s_call *call, const k8s_response *resp, void *arg)
     k8s_check *chk = arg;
     chk->call = NULL;
     if (resp->result != K8S_OK) {
-        fail(chk, "GET", resp);
+        fail(chk, "GET", "/version", resp);
         return;
     }
     const char *v = json_string_value(json_object_get(resp->json, "gitVersion"));
