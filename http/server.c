@@ -364,10 +364,6 @@ static void on_conn_handle_closed(uv_handle_t *h)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->rejected)
-        s->nrejected--;
-    else
-        s->nactive--;
     s->nconns--;
     eip_buf_free(&c->pending);
     free(c);
@@ -380,6 +376,11 @@ static void conn_close(conn *c)
         return;
     c->closing = true;
     log_debug("http server: closing connection %p", (void *)c);
+    /* The slot is free now, not only once libuv has closed the handles. */
+    if (c->rejected)
+        c->s->nrejected--;
+    else
+        c->s->nactive--;
     uv_timer_stop(&c->timer);
     conn_drop_queue(c);
     ex_free(c->cur);
@@ -960,6 +961,7 @@ static void conn_start(conn *c)
         /* Beyond max: a short answer, then close. Rejected connections are
          * bounded too; past that they are closed without a word. */
         if (s->nrejected > s->lim.max_connections) {
+            log_debug("http server: too many connections, closing without an answer");
             conn_close(c);
             return;
         }
