@@ -23,7 +23,7 @@ typedef struct action_bucket {
     char name[];
 } action_bucket;
 
-enum call_state { CALL_QUEUED, CALL_CREDS, CALL_IN_FLIGHT, CALL_SLEEPING };
+enum call_state { CALL_QUEUED, CALL_CREDS, CALL_IN_FLIGHT, CALL_SLEEPING, CALL_FINISHING };
 
 struct aliyun_call {
     aliyun_client *c;
@@ -40,6 +40,11 @@ struct aliyun_call {
     aliyun_creds_waiter waiter;
     aliyun_error last;
     aliyun_call *prev, *next; /* queue or sleeping list */
+    /* aliyun_call_rearm() from the callback: the next request of this call */
+    bool rearm;
+    bool cancelled; /* aliyun_call_cancel() from its own callback */
+    char *next_action;
+    aliyun_params next_params;
 };
 
 struct aliyun_client {
@@ -208,6 +213,8 @@ static void free_call(aliyun_call *call)
     if (call->spec.arg_free)
         call->spec.arg_free(call->arg);
     aliyun_params_free(&call->params);
+    aliyun_params_free(&call->next_params);
+    free(call->next_action);
     free(call->action);
     free(call->version);
     free(call);
@@ -291,6 +298,8 @@ static void detach(aliyun_call *call)
         call->req = NULL;
         c->in_flight--;
         list_remove(&c->in_flight_list, call);
+        break;
+    case CALL_FINISHING: /* in no list: its callback is running */
         break;
     }
 }
@@ -426,6 +435,7 @@ static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, jso
 {
     aliyun_client *c = call->c;
     detach(call);
+    call->state = CALL_FINISHING;
     aliyun_result res = {
         .status = status,
         .cls = cls,
@@ -441,6 +451,24 @@ static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, jso
     c->dispatching++;
     cb(&res, body, arg);
     c->dispatching--;
+    if (call->rearm && !call->cancelled && !c->free_pending) {
+        /* the same call goes on with another request (same handle, same arg) */
+        free(call->action);
+        call->action = call->next_action;
+        call->next_action = NULL;
+        call->spec.action = call->action;
+        aliyun_params_free(&call->params);
+        call->params = call->next_params;
+        aliyun_params_init(&call->next_params);
+        call->rearm = false;
+        call->attempts = 0;
+        call->refreshed = false;
+        memset(&call->last, 0, sizeof(call->last));
+        c->stats.calls++;
+        queue_push(c, call, false);
+        schedule_pump(c, 0);
+        return;
+    }
     free_call(call);
     if (c->free_pending) {
         if (c->dispatching == 0)
@@ -448,6 +476,24 @@ static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, jso
         return;
     }
     schedule_pump(c, 0);
+}
+
+int aliyun_call_rearm(aliyun_call *call, const char *action, aliyun_params *params)
+{
+    if (!call || !action || !params || call->state != CALL_FINISHING || call->rearm) {
+        if (params)
+            aliyun_params_free(params);
+        return -EINVAL;
+    }
+    call->next_action = strdup(action);
+    if (!call->next_action) {
+        aliyun_params_free(params);
+        return -ENOMEM;
+    }
+    call->next_params = *params;
+    aliyun_params_init(params);
+    call->rearm = true;
+    return 0;
 }
 
 /* ---- building one signed attempt ---- */
@@ -910,6 +956,11 @@ void aliyun_call_cancel(aliyun_call *call)
 {
     if (!call)
         return;
+    if (call->state == CALL_FINISHING) {
+        /* inside its own callback: finish() frees it when the callback returns */
+        call->cancelled = true;
+        return;
+    }
     aliyun_client *c = call->c;
     detach(call);
     free_call(call);

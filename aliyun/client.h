@@ -94,8 +94,14 @@ typedef struct aliyun_call_spec {
  * 0 and *out (may be NULL), or -errno and no callback. */
 int aliyun_client_call(aliyun_client *c, const aliyun_call_spec *spec, aliyun_params *params,
                        aliyun_call_cb cb, void *arg, aliyun_call **out);
-/* After it returns, no callback fires for the call. */
+/* After it returns, no callback fires for the call (safe inside the call's own
+ * callback, where it only stops a rearm). */
 void aliyun_call_cancel(aliyun_call *call);
+/* Only inside the call's own callback: instead of ending, the call goes on with
+ * another action of the same service and version (params taken over), through
+ * the queue, buckets and retries again; the same handle stays valid and the
+ * same callback gets the outcome. For two-step operations (act, then verify). */
+int aliyun_call_rearm(aliyun_call *call, const char *action, aliyun_params *params);
 
 /* Counters for metrics and tests. */
 typedef struct aliyun_client_stats {

@@ -202,7 +202,7 @@ static int add_region(aliyun_client *c, aliyun_params *p, const char *region_id)
                              region_id && *region_id ? region_id : aliyun_client_region(c));
 }
 
-enum typed_kind { T_DONE, T_ALLOCATE, T_PAGE };
+enum typed_kind { T_DONE, T_ALLOCATE, T_PAGE, T_UNASSOC };
 
 typedef struct typed_ctx {
     enum typed_kind kind;
@@ -212,12 +212,22 @@ typedef struct typed_ctx {
         aliyun_eip_page_cb page;
     } cb;
     void *arg;
+    aliyun_call *call;
+    /* T_UNASSOC: the request, to verify a status-type refusal */
+    aliyun_params unassoc;
+    int phase; /* 0: UnassociateEipAddress, 1: DescribeEipAddresses */
+    int unassoc_rounds;
+    aliyun_error refusal;
 } typed_ctx;
 
 static void typed_free(void *arg)
 {
-    free(arg);
+    typed_ctx *t = arg;
+    aliyun_params_free(&t->unassoc);
+    free(t);
 }
+
+static void unassoc_done(typed_ctx *t, const aliyun_result *res, json_t *body);
 
 static void typed_done(const aliyun_result *res, json_t *body, void *arg)
 {
@@ -225,6 +235,9 @@ static void typed_done(const aliyun_result *res, json_t *body, void *arg)
     switch (t->kind) {
     case T_DONE:
         t->cb.done(res, t->arg);
+        break;
+    case T_UNASSOC:
+        unassoc_done(t, res, body);
         break;
     case T_ALLOCATE: {
         if (res->status) {
@@ -286,10 +299,14 @@ static int start_typed(aliyun_client *c, const char *action, aliyun_params *p, t
                              .action = action,
                              .version = ALIYUN_VPC_VERSION,
                              .arg_free = typed_free};
-    int r = aliyun_client_call(c, &spec, p, typed_done, t, out);
-    if (r)
-        free(t);
-    return r;
+    int r = aliyun_client_call(c, &spec, p, typed_done, t, &t->call);
+    if (r) {
+        typed_free(t);
+        return r;
+    }
+    if (out)
+        *out = t->call;
+    return 0;
 }
 
 static typed_ctx *ctx_new(enum typed_kind kind, void *arg)
@@ -298,8 +315,88 @@ static typed_ctx *ctx_new(enum typed_kind kind, void *arg)
     if (t) {
         t->kind = kind;
         t->arg = arg;
+        aliyun_params_init(&t->unassoc);
     }
     return t;
+}
+
+/* The cloud answers IncorrectEipStatus both for an EIP that is not bound and for
+ * one still Associating: look before calling the unassociation done. */
+static void unassoc_done(typed_ctx *t, const aliyun_result *res, json_t *body)
+{
+    const char *aid = aliyun_params_get(&t->unassoc, "AllocationId");
+    const char *iid = aliyun_params_get(&t->unassoc, "InstanceId");
+    const char *pip = aliyun_params_get(&t->unassoc, "PrivateIpAddress");
+    if (t->phase == 0) {
+        bool status_refusal =
+            res->cls == ALIYUN_ERR_DONE && (strcmp(res->error.code, "IncorrectEipStatus") == 0 ||
+                                            strcmp(res->error.code, "InvalidBindingStatus") == 0);
+        if (!status_refusal) {
+            t->cb.done(res, t->arg);
+            return;
+        }
+        t->refusal = res->error;
+        aliyun_params q;
+        aliyun_params_init(&q);
+        int r = aliyun_params_add(&q, "RegionId", aliyun_params_get(&t->unassoc, "RegionId"));
+        if (!r)
+            r = aliyun_params_add(&q, "AllocationId", aid);
+        if (!r)
+            r = aliyun_call_rearm(t->call, "DescribeEipAddresses", &q);
+        else
+            aliyun_params_free(&q);
+        if (r) {
+            aliyun_result bad = *res;
+            bad.status = r;
+            bad.cls = ALIYUN_ERR_FATAL;
+            t->cb.done(&bad, t->arg);
+            return;
+        }
+        t->phase = 1;
+        return;
+    }
+    aliyun_result out = *res;
+    out.action = "UnassociateEipAddress";
+    if (res->status) { /* the look failed: report that */
+        t->cb.done(&out, t->arg);
+        return;
+    }
+    aliyun_eip_page pg;
+    if (aliyun_parse_eip_page(body, &pg)) {
+        out.status = -EPROTO;
+        out.cls = ALIYUN_ERR_FATAL;
+        t->cb.done(&out, t->arg);
+        return;
+    }
+    out.error = t->refusal;
+    const aliyun_eip *e = pg.n > 0 ? &pg.eips[0] : NULL;
+    bool ours = e && strcmp(e->instance_id, iid) == 0 &&
+                (!pip || !*pip || strcmp(e->private_ip_address, pip) == 0);
+    if (!e || !ours || strcmp(e->status, "Available") == 0 ||
+        strcmp(e->status, "Unassociating") == 0) {
+        out.status = 0;
+        out.cls = ALIYUN_ERR_DONE;
+    } else if (strcmp(e->status, "InUse") == 0 && t->unassoc_rounds++ < 2) {
+        /* it finished associating in between: unassociate it for real */
+        aliyun_params q;
+        int r = aliyun_params_copy(&q, &t->unassoc);
+        if (!r)
+            r = aliyun_call_rearm(t->call, "UnassociateEipAddress", &q);
+        if (!r) {
+            t->phase = 0;
+            aliyun_eip_page_clear(&pg);
+            return;
+        }
+        out.status = r;
+        out.cls = ALIYUN_ERR_FATAL;
+    } else {
+        out.status = -EAGAIN;
+        out.cls = ALIYUN_ERR_RETRY;
+        snprintf(out.error.message, sizeof(out.error.message), "%s is %s on %s: not unbound yet",
+                 e->allocation_id, e->status, e->instance_id);
+    }
+    aliyun_eip_page_clear(&pg);
+    t->cb.done(&out, t->arg);
 }
 
 /* ---- actions ---- */
@@ -407,7 +504,19 @@ int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_pa
         r = aliyun_params_add(&q, "Force", "true");
     if (!r)
         r = add_opt(&q, "ClientToken", p->client_token);
-    return start_done(c, "UnassociateEipAddress", &q, r, cb, arg, out);
+    typed_ctx *t = r ? NULL : ctx_new(T_UNASSOC, arg);
+    if (!r && !t)
+        r = -ENOMEM;
+    if (!r)
+        r = aliyun_params_copy(&t->unassoc, &q);
+    if (r) {
+        if (t)
+            typed_free(t);
+        aliyun_params_free(&q);
+        return r;
+    }
+    t->cb.done = cb;
+    return start_typed(c, "UnassociateEipAddress", &q, t, out);
 }
 
 int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *allocation_id,

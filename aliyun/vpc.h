@@ -128,11 +128,13 @@ typedef struct aliyun_unassociate_eip_params {
     const char *client_token;
 } aliyun_unassociate_eip_params;
 
-/* InvalidAllocationId.NotFound and IncorrectEipStatus/InvalidBindingStatus count
- * as done (status 0, cls DONE, res->error.code says which). The cloud gives
- * IncorrectEipStatus for an EIP that is not bound AND for one still Associating:
- * a caller that must tell them apart polls DescribeEipAddresses until the EIP is
- * Available (the agent does so before ReleaseEipAddress anyway). */
+/* Done (status 0, cls DONE) when the EIP is gone (InvalidAllocationId.NotFound)
+ * or is not bound to this target. The cloud answers IncorrectEipStatus or
+ * InvalidBindingStatus both for an EIP that is not bound and for one still
+ * Associating, so such a refusal is checked with a DescribeEipAddresses on the
+ * same call: Available, Unassociating, gone or bound elsewhere is DONE; InUse on
+ * this target is unassociated again (at most twice); Associating is reported
+ * as retryable (status -EAGAIN, cls RETRY). res->error keeps the refusal. */
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
                                aliyun_done_cb cb, void *arg, aliyun_call **out);
 

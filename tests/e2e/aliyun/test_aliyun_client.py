@@ -4,6 +4,7 @@ cloud: what the simulator saw is the verdict."""
 import json
 import ssl
 import subprocess
+import time
 import urllib.request
 
 import pytest
@@ -376,3 +377,33 @@ def test_fault_injected_quota_is_not_retried_even_as_5xx(cli, sim):
     rc, out, _ = cli.run("allocate", "q")
     assert rc == 1 and out["result"]["attempts"] == 1
     assert len(api_calls(sim, "AllocateEipAddress")) == 1
+
+
+def test_unassociate_refusal_is_checked_before_calling_it_done(cli, sim):
+    """IncorrectEipStatus means 'not bound' or 'still Associating': the client looks."""
+    sim.configure(associate_delay=1.5, unassociate_delay=0.0)
+    ip, eni = pod_ip(sim)
+    rc, out, _ = cli.run("allocate", "verify")
+    aid = out["AllocationId"]
+    assert cli.run("associate", aid, eni, ip)[0] == 0
+    # still Associating: not done, retryable
+    rc, out, _ = cli.run("unassociate", aid, eni, ip)
+    assert rc == 1
+    assert out["result"]["class"] == "retryable" and out["result"]["status"] == -11
+    assert out["result"]["code"] == "IncorrectEipStatus"
+    seq = [(c["action"], c["code"]) for c in api_calls(sim)
+           if c["action"] in ("UnassociateEipAddress", "DescribeEipAddresses")]
+    assert seq == [("UnassociateEipAddress", "IncorrectEipStatus"), ("DescribeEipAddresses", "")]
+    # once InUse it really unbinds; then a second unassociate finds it Available: done
+    deadline = time.monotonic() + 10
+    while sim.eips_snapshot()[0]["Status"] != "InUse":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    rc, out, _ = cli.run("unassociate", aid, eni, ip)
+    assert rc == 0 and out["result"]["class"] == "ok"
+    rc, out, _ = cli.run("unassociate", aid, eni, ip)
+    assert rc == 0 and out["result"]["class"] == "done"
+    assert out["result"]["code"] == "IncorrectEipStatus"
+    # bound to nobody: the same
+    rc, out, _ = cli.run("unassociate", "eip-gone", eni, ip)
+    assert rc == 0 and out["result"]["class"] == "done"

@@ -478,6 +478,74 @@ static void free_inside_callback(void **state)
     env_down(&e);
 }
 
+typedef struct rearm_ctx {
+    aliyun_call *call;
+    int calls;
+    int rearms;
+    bool cancel_inside;
+    char actions[4][48];
+} rearm_ctx;
+
+static void rearm_cb(const aliyun_result *r, json_t *body, void *arg)
+{
+    (void)body;
+    rearm_ctx *x = arg;
+    snprintf(x->actions[x->calls % 4], sizeof(x->actions[0]), "%s", r->action);
+    x->calls++;
+    if (x->cancel_inside) {
+        aliyun_call_cancel(x->call); /* must not corrupt the queue nor free twice */
+        return;
+    }
+    if (x->rearms < 2) {
+        aliyun_params p;
+        aliyun_params_init(&p);
+        assert_int_equal(aliyun_params_add(&p, "RegionId", "cn-hangzhou"), 0);
+        assert_int_equal(aliyun_call_rearm(x->call, "DescribeEipAddresses", &p), 0);
+        x->rearms++;
+    }
+}
+
+static void rearm_and_cancel_inside(void **state)
+{
+    (void)state;
+    env e;
+    memset(&e, 0, sizeof(e));
+    aliyun_client_opts o = {.qps = -1};
+    env_up(&e, &o);
+    rearm_ctx x;
+    memset(&x, 0, sizeof(x));
+    aliyun_params p;
+    aliyun_params_init(&p);
+    assert_int_equal(aliyun_params_add(&p, "AllocationId", "eip-1"), 0);
+    aliyun_call_spec spec = {
+        .service = ALIYUN_SVC_VPC, .action = "ReleaseEipAddress", .version = "2016-04-28"};
+    assert_int_equal(aliyun_client_call(e.c, &spec, &p, rearm_cb, &x, &x.call), 0);
+    /* outside the callback a rearm is refused */
+    aliyun_params q;
+    aliyun_params_init(&q);
+    assert_int_equal(aliyun_call_rearm(x.call, "DescribeEipAddresses", &q), -EINVAL);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(x.calls, 3);
+    assert_string_equal(x.actions[0], "ReleaseEipAddress");
+    assert_string_equal(x.actions[1], "DescribeEipAddresses");
+    assert_int_equal(e.ft.n, 3);
+    assert_string_equal(fake_req_header(e.ft.reqs[2], "x-acs-action"), "DescribeEipAddresses");
+
+    /* cancel from inside the callback, with other calls queued behind */
+    memset(&x, 0, sizeof(x));
+    x.cancel_inside = true;
+    aliyun_params_init(&p);
+    assert_int_equal(aliyun_client_call(e.c, &spec, &p, rearm_cb, &x, &x.call), 0);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    start_release(&e, &t, "eip-2");
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(x.calls, 1);
+    assert_int_equal(out.n, 1);
+    env_down(&e);
+}
+
 static void rpc_style_request(void **state)
 {
     (void)state;
@@ -577,6 +645,7 @@ int main(void)
         cmocka_unit_test(done_during_cleanup),
         cmocka_unit_test(cancel_and_free),
         cmocka_unit_test(free_inside_callback),
+        cmocka_unit_test(rearm_and_cancel_inside),
         cmocka_unit_test(rpc_style_request),
         cmocka_unit_test(v3_request_shape),
         cmocka_unit_test(endpoints),
