@@ -76,12 +76,31 @@ static void close_if_open(uv_handle_t *h)
         uv_close(h, on_handle_closed);
 }
 
+int agent_add_stop_hook(struct agent *a, void (*cb)(struct agent *a, void *arg), void *arg)
+{
+    if (a->n_stop_hooks == sizeof(a->stop_hooks) / sizeof(a->stop_hooks[0]))
+        return -ENOSPC;
+    a->stop_hooks[a->n_stop_hooks].cb = cb;
+    a->stop_hooks[a->n_stop_hooks].arg = arg;
+    a->n_stop_hooks++;
+    return 0;
+}
+
+static void run_stop_hooks(struct agent *a)
+{
+    while (a->n_stop_hooks > 0) {
+        a->n_stop_hooks--;
+        a->stop_hooks[a->n_stop_hooks].cb(a, a->stop_hooks[a->n_stop_hooks].arg);
+    }
+}
+
 /* Closes every handle the agent owns; the loop ends when the last is gone. */
 static void close_all(struct agent *a)
 {
     if (a->state == AGENT_STOPPED)
         return;
     agent_set_state(a, AGENT_STOPPED);
+    run_stop_hooks(a);
     /* The signal handlers stay installed (but no longer keep the loop alive)
      * until agent_free, so a late SIGTERM cannot kill the exiting process. */
     uv_unref((uv_handle_t *)&a->sig_term);
@@ -127,6 +146,7 @@ void agent_stop(struct agent *a)
     agent_set_state(a, AGENT_DRAINING);
     if (a->notify)
         agent_notify_stopping(a->notify, "draining");
+    run_stop_hooks(a);
     /* In-flight outgoing requests are cancelled; their callbacks see HTTP_E_CANCELLED. */
     http_client_free(a->http);
     a->http = NULL;

@@ -39,6 +39,12 @@ struct agent {
     readiness *ready;
     agent_notify *notify;
 
+    struct {
+        void (*cb)(struct agent *a, void *arg);
+        void *arg;
+    } stop_hooks[16];
+    size_t n_stop_hooks;
+
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     bool in_server_shutdown; /* inside http_server_shutdown() */
@@ -56,6 +62,10 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
 /* Listens on cfg->listen, logs the address and sends READY=1. 0 or -errno
  * (-EADDRINUSE...) with a one-line message naming the address in err. */
 int agent_start(struct agent *a, char *err, size_t errcap);
+/* Registers cb to run once when the agent starts to stop (first SIGTERM), before
+ * the HTTP client is freed: stop timers and watches, cancel requests, close
+ * handles. Hooks run in reverse order of registration. 0 or -ENOSPC. */
+int agent_add_stop_hook(struct agent *a, void (*cb)(struct agent *a, void *arg), void *arg);
 /* Begins the graceful drain (what SIGTERM does); a second call stops at once. */
 void agent_stop(struct agent *a);
 /* Closes whatever is still open and frees the agent once the loop has run the
