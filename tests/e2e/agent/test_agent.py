@@ -351,3 +351,26 @@ def test_sigint_exits_0(start_agent):
     a.signal(signal.SIGINT)
     assert a.wait_exit() == 0
     assert "received SIGINT" in a.stderr()
+
+
+def test_unknown_keys_warned_not_fatal(run_agent, tmp_path):
+    p = run_agent("--check-config", "--listen", "127.0.0.1:0",
+                  config="clusterID: c1\nnodeName: n1\nimage:\n  repository: x\n"
+                         "networkController:\n  eipController:\n    somethingNew: 1\n")
+    assert p.returncode == 0, p.stdout + p.stderr
+    path = tmp_path / "run-config.yaml"
+    assert f"{path}:3: unknown key 'image' ignored" in p.stderr
+    assert f"{path}:7: unknown key 'networkController.eipController.somethingNew' ignored" \
+        in p.stderr
+
+
+def test_shipped_examples_are_valid(run_agent, repo):
+    example = repo / "systemd" / "config.yaml.example"
+    p = run_agent("--config", example, "--check-config", "--node-name", "n1",
+                  "--listen", "127.0.0.1:0")
+    # 0 or 1 depending on which dependency checks are registered, never a
+    # configuration error (2).
+    assert p.returncode in (0, 1), p.stdout + p.stderr
+    assert f"configuration (file {example})" in p.stdout
+    assert "maxConcurrentReconciles: 4" in p.stdout
+    assert "unknown key" not in p.stderr
