@@ -13,7 +13,8 @@
  * (long-poll), and limits that keep one bad client from hurting the others.
  *
  * Everything runs on the loop's thread; handlers are called from it and must
- * not block. Errors the server answers by itself are JSON
+ * not block. The process must ignore SIGPIPE (agent/main.c does): a client that
+ * goes away mid-answer would otherwise kill it. Errors the server answers by itself are JSON
  * ({"error": ..., "status": N}); 400, 408, 413, 414, 431 and the 503 for too
  * many connections close the connection after the answer, 404 and 405 do not
  * (unless the request carried a body, which is never read). */

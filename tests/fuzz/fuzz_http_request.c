@@ -4,6 +4,7 @@
  * decoded request, defer and fail, and runs the loop until the server has
  * closed the connection. Sanitizers catch memory errors, leaks and UB. */
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 65536)
         return 0;
+    signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0)
         return 0;
     /* Short timers so that inputs which stall (partial heads) end quickly. */

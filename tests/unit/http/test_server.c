@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1064,6 +1065,7 @@ static void free_cancels_deferred(void **state)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* as agent/main.c does */
     if (getenv("EIP_TEST_DEBUG"))
         eip_log_set_level(EIP_LOG_DEBUG);
     const struct CMUnitTest tests[] = {
