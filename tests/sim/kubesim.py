@@ -43,6 +43,8 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4-sim", "gitCommit"
            "compiler": "gc", "platform": "linux/amd64", "emulationMajor": "1", "emulationMinor": "32",
            "minCompatibilityMajor": "1", "minCompatibilityMinor": "31"}
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
+# Registries with ReturnDeletedObject: a delete answers with the object, others with a Status.
+RETURN_DELETED_OBJECT = {"pods", "serviceaccounts", "namespaces", "services", "podeips.alibabacloud.com"}
 AGENT_USER = "system:serviceaccount:kube-system:eip-agent"
 DEFAULT_CONFIG = {"bookmark_interval": 60.0, "pod_start_delay": 0.5, "pod_stop_delay": None,
                   "history_size": 1000, "watch_max_seconds": 1800.0}
@@ -702,6 +704,13 @@ class KubeSim:
             if "propagationPolicy" in q:
                 opts["propagationPolicy"] = q["propagationPolicy"]
             obj, gone = self.reg.delete(res, ns, name, opts, dry)
+            if gone and res.key not in RETURN_DELETED_OBJECT:
+                # the generic registry answers a finished delete with a Status (ReturnDeletedObject unset)
+                det = {"name": name, "kind": res.plural, "uid": obj["metadata"].get("uid", "")}
+                if res.group:
+                    det["group"] = res.group
+                return h.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                         "status": "Success", "details": det})
             return h.send_json(200, self._view_out(res, obj))
         if verb == "deletecollection":
             items, _, _, _ = self.reg.list(res, ns, {k: v for k, v in q.items()

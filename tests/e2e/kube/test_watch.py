@@ -296,6 +296,11 @@ def test_stale_put_is_409_conflict_with_the_real_status(cluster):
     r = c.req("GET", CMS + "/nope")
     assert r.status == 404 and r.json["message"] == 'configmaps "nope" not found'
     assert r.json["details"] == {"name": "nope", "kind": "configmaps"}
+    # a finished delete answers with a Status (pods, with the object)
+    tmp = c.ok("POST", CMS, cm("tmp"))
+    gone = c.ok("DELETE", CMS + "/tmp")
+    assert gone == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": "tmp", "kind": "configmaps", "uid": tmp["metadata"]["uid"]}}
     # a no-op update keeps the resourceVersion (no event)
     same = c.ok("PUT", CMS + "/a", new)
     assert same["metadata"]["resourceVersion"] == new["metadata"]["resourceVersion"]
