@@ -664,9 +664,13 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     conn *c = p->data;
+    eip_buf *h = &c->cur->hdrs;
     if (c->cur->hstate == HS_NONE)
         return 0;
     c->cur->hstate = HS_NONE;
+    /* Trailing whitespace is not part of a field value (the name's NUL stops it). */
+    while (h->len && (h->data[h->len - 1] == ' ' || h->data[h->len - 1] == '\t'))
+        h->len--;
     return hdr_append(c, "", 1);
 }
 

@@ -117,12 +117,14 @@ static void h_pod(http_exchange *ex, void *arg)
     int port = peer->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)peer)->sin_port) : 0;
     const char *wait = http_exchange_query(ex, "wait");
     const char *hdr = http_exchange_header(ex, "x-test");
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:i, s:b}", "ns", http_exchange_param(ex, "ns"),
-        "name", http_exchange_param(ex, "name"), "path", http_exchange_path(ex), "route",
-        http_exchange_route(ex), "method", http_exchange_method(ex), "wait", wait, "hdr", hdr,
-        "peer_port", port, "nope_is_null",
-        http_exchange_param(ex, "nope") == NULL && http_exchange_query(ex, "nope") == NULL);
+    const char *empty = http_exchange_header(ex, "X-EMPTY");
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:b}", "ns",
+                          http_exchange_param(ex, "ns"), "name", http_exchange_param(ex, "name"),
+                          "path", http_exchange_path(ex), "route", http_exchange_route(ex),
+                          "method", http_exchange_method(ex), "wait", wait, "hdr", hdr, "empty",
+                          empty, "peer_port", port, "nope_is_null",
+                          http_exchange_param(ex, "nope") == NULL &&
+                              http_exchange_query(ex, "nope") == NULL);
     http_exchange_reply_json(ex, 200, j);
 }
 
@@ -401,7 +403,7 @@ static void accessors(void **state)
     fx_start(&f, NULL);
     client *c = client_new(&f);
     client_sends(c, "GET /v1/pods/my%20ns/web-0/ready?wait=30&x=%41 HTTP/1.1\r\n"
-                    "Host: x\r\nX-Test: yes\r\n\r\n");
+                    "Host: x\r\nX-Empty:\r\nX-Test: yes \t\r\n\r\n");
     RUN_UNTIL(&f.loop, nresp(c) == 1, DEADLINE_MS);
     resp r[1];
     assert_int_equal(parse_responses(c, r, 1), 1);
@@ -419,6 +421,7 @@ static void accessors(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "method")), "GET");
     assert_string_equal(json_string_value(json_object_get(j, "wait")), "30");
     assert_string_equal(json_string_value(json_object_get(j, "hdr")), "yes");
+    assert_string_equal(json_string_value(json_object_get(j, "empty")), "");
     assert_true(json_is_true(json_object_get(j, "nope_is_null")));
     /* The peer is the client's own socket. */
     struct sockaddr_storage me;
