@@ -2,6 +2,7 @@
 #include "aliyun/errors.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,11 +26,18 @@ static void strip_string_to_sign(char *msg)
 {
     static const char *const marks[] = {"string to sign", "stringtosign", "canonical request",
                                         "canonicalrequest"};
+    bool cut = false;
     for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
         char *p = strcasestr(msg, marks[i]);
-        if (p)
+        if (p) {
             *p = '\0';
+            cut = true;
+        }
     }
+    /* "... our calculation. server string to sign is: ..." keeps the last sentence */
+    char *dot = cut ? strrchr(msg, '.') : NULL;
+    if (dot)
+        dot[1] = '\0';
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == ':' || msg[n - 1] == ','))
         msg[--n] = '\0';

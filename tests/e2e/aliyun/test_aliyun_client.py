@@ -407,3 +407,39 @@ def test_unassociate_refusal_is_checked_before_calling_it_done(cli, sim):
     # bound to nobody: the same
     rc, out, _ = cli.run("unassociate", "eip-gone", eni, ip)
     assert rc == 0 and out["result"]["class"] == "done"
+
+
+def _agent_check_env(sim, **extra):
+    url = f"https://127.0.0.1:{sim.port}"
+    env = {"PATH": "/usr/bin:/bin", "EIP_AGENT_VPC_ENDPOINT": url, "EIP_AGENT_ECS_ENDPOINT": url,
+           "EIP_AGENT_STS_ENDPOINT": url, "EIP_AGENT_CLOUD_CA_FILE": sim.ca_file,
+           "EIP_AGENT_METADATA_ENDPOINT": f"http://127.0.0.1:{sim.metadata_ports['node-1']}"}
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize("case", ["env", "bad-secret", "ecs-ram-role"])
+def test_agent_check_aliyun(driver, sim, case):
+    """agent/check_aliyun.c (the --check-config probe) with the agent's own config."""
+    extra = {}
+    if case != "ecs-ram-role":
+        extra = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIsimAccessKey0001",
+                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET":
+                     ACCESS_KEY_SECRET if case == "env" else "not-the-secret"}
+    p = subprocess.run([str(driver("aliyun_agent_check"))], env=_agent_check_env(sim, **extra),
+                       capture_output=True, text=True, timeout=60)
+    line = p.stdout.strip()
+    assert ACCESS_KEY_SECRET not in line and "not-the-secret" not in line + p.stderr
+    if case == "bad-secret":
+        assert p.returncode == 1 and line.startswith("FAIL aliyun: credentials from env;")
+        assert "SignatureDoesNotMatch" in line
+        assert len(api_calls(sim, "DescribeEipAddresses")) == 1
+        return
+    assert p.returncode == 0, (line, p.stderr)
+    source = "env" if case == "env" else "ecs-ram-role:EipAgentSimRole"
+    assert line.startswith(f"ok   aliyun: credentials from {source};")
+    # the region came from the instance metadata (regionID is not configured)
+    assert "metadata ok (region-id cn-hangzhou)" in line
+    calls = api_calls(sim, "DescribeEipAddresses")
+    assert len(calls) == 1 and calls[0]["params"]["PageSize"] == "1"
+    assert calls[0]["signature_verified"]

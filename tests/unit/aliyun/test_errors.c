@@ -160,8 +160,7 @@ static void string_to_sign_is_cut(void **state)
     aliyun_error e;
     assert_int_equal(aliyun_error_parse(&e, 400, body, strlen(body)), 0);
     assert_null(strstr(e.message, "CAISsecrettoken"));
-    assert_string_equal(e.message,
-                        "Specified signature is not matched with our calculation. server");
+    assert_string_equal(e.message, "Specified signature is not matched with our calculation.");
 }
 
 static void redact(void **state)
