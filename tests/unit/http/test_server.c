@@ -603,6 +603,34 @@ static void deferred_cancelled_when_not_parsing(void **state)
     fx_stop(&f);
 }
 
+/* Requests held back by the pipeline bound are taken once the head is answered. */
+static void pipeline_bound_resumes(void **state)
+{
+    (void)state;
+    fx f;
+    http_server_limits lim = {.max_pipelined = 2};
+    fx_start(&f, &lim);
+    client *c = client_new(&f);
+    client_sends(c, "GET /slow HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n"
+                    "GET /hello?n=3 HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+    RUN_UNTIL(&f.loop, f.ndeferred == 1 && f.fast_calls == 1, DEADLINE_MS);
+    RUN_FOR(&f.loop, 20);
+    assert_int_equal(f.fast_calls, 1);
+    assert_int_equal(c->in.len, 0);
+    http_exchange_reply(f.deferred[0], 200, "text/plain", "slow", 4);
+    RUN_UNTIL(&f.loop, nresp(c) == 4, DEADLINE_MS);
+    resp r[4];
+    assert_int_equal(parse_responses(c, r, 4), 4);
+    assert_string_equal(r[0].body, "slow");
+    assert_string_equal(r[1].body, "{\"who\":\"fast\"}");
+    assert_string_equal(r[2].body, "hi");
+    assert_string_equal(r[3].body, "{\"who\":\"fast\"}");
+    assert_int_equal(f.fast_calls, 2);
+    resp_free(r, 4);
+    client_close(c);
+    fx_stop(&f);
+}
+
 static void error_statuses(void **state)
 {
     (void)state;
@@ -1080,6 +1108,7 @@ int main(void)
         cmocka_unit_test(pipelined_with_deferred_first),
         cmocka_unit_test(deferred_cancelled_on_disconnect),
         cmocka_unit_test(deferred_cancelled_when_not_parsing),
+        cmocka_unit_test(pipeline_bound_resumes),
         cmocka_unit_test(error_statuses),
         cmocka_unit_test(garbage_gets_400_and_others_unaffected),
         cmocka_unit_test(max_connections_503),
