@@ -51,6 +51,8 @@ struct aliyun_creds {
     uv_timer_t *timer;  /* refresh or retry */
     uv_timer_t *notify; /* wakes waiters from the loop */
     aliyun_creds_waiter *waiters;
+    int dispatching;   /* inside one of our entry points (a waiter may free us) */
+    bool free_pending; /* aliyun_creds_free() was called from a callback */
 };
 
 void aliyun_credential_clear(aliyun_credential *c)
@@ -271,25 +273,13 @@ fail:
     return NULL;
 }
 
-void aliyun_creds_free(aliyun_creds *c)
+static void creds_release(aliyun_creds *c)
 {
-    if (!c)
-        return;
-    while (c->waiters)
-        aliyun_creds_waiter_cancel(c->waiters);
-    if (c->http)
-        c->tr.cancel(c->tr.ctx, c->http);
-    if (c->mdreq)
-        aliyun_md_req_cancel(c->mdreq);
     aliyun_credential_clear(&c->cur);
-    if (c->timer) {
-        uv_timer_stop(c->timer);
+    if (c->timer)
         uv_close((uv_handle_t *)c->timer, timer_closed);
-    }
-    if (c->notify) {
-        uv_timer_stop(c->notify);
+    if (c->notify)
         uv_close((uv_handle_t *)c->notify, timer_closed);
-    }
     free(c->role_arn);
     free(c->provider_arn);
     free(c->token_file);
@@ -298,6 +288,40 @@ void aliyun_creds_free(aliyun_creds *c)
     free(c->session_name);
     free(c->ram_role);
     free(c);
+}
+
+void aliyun_creds_free(aliyun_creds *c)
+{
+    if (!c || c->free_pending)
+        return;
+    while (c->waiters)
+        aliyun_creds_waiter_cancel(c->waiters);
+    if (c->http)
+        c->tr.cancel(c->tr.ctx, c->http);
+    c->http = NULL;
+    if (c->mdreq)
+        aliyun_md_req_cancel(c->mdreq);
+    c->mdreq = NULL;
+    if (c->timer)
+        uv_timer_stop(c->timer);
+    if (c->notify)
+        uv_timer_stop(c->notify);
+    if (c->dispatching > 0) {
+        c->free_pending = true; /* released when the callback has returned */
+        return;
+    }
+    creds_release(c);
+}
+
+static void creds_enter(aliyun_creds *c)
+{
+    c->dispatching++;
+}
+
+static void creds_leave(aliyun_creds *c)
+{
+    if (--c->dispatching == 0 && c->free_pending)
+        creds_release(c);
 }
 
 enum aliyun_cred_source aliyun_creds_source(const aliyun_creds *c)
@@ -347,7 +371,7 @@ static void notify_cb(uv_timer_t *t);
 static void wake_waiters(aliyun_creds *c, int err)
 {
     /* a waiter's callback may add or cancel waiters: take them one at a time */
-    while (c->waiters) {
+    while (c->waiters && !c->free_pending) {
         aliyun_creds_waiter *w = c->waiters;
         aliyun_creds_waiter_cancel(w);
         w->cb(w, err, w->arg);
@@ -357,17 +381,22 @@ static void wake_waiters(aliyun_creds *c, int err)
 static void notify_cb(uv_timer_t *t)
 {
     aliyun_creds *c = t->data;
+    creds_enter(c);
     if (aliyun_creds_current(c))
         wake_waiters(c, 0);
     else if (!c->fetching)
         wake_waiters(c, c->last_err ? c->last_err : -EAGAIN);
+    creds_leave(c);
 }
 
 static void fetch(aliyun_creds *c);
 
 static void timer_cb(uv_timer_t *t)
 {
-    fetch(t->data);
+    aliyun_creds *c = t->data;
+    creds_enter(c);
+    fetch(c);
+    creds_leave(c);
 }
 
 static void fetch_failed(aliyun_creds *c, int err, const char *what)
@@ -416,13 +445,15 @@ static void on_oidc(int err, const aliyun_credential *cred, const aliyun_error *
 {
     aliyun_creds *c = arg;
     c->http = NULL;
+    creds_enter(c);
     if (err) {
         char msg[256];
         aliyun_error_format(e, msg, sizeof(msg));
         fetch_failed(c, err, msg);
-        return;
+    } else {
+        fetched(c, cred);
     }
-    fetched(c, cred);
+    creds_leave(c);
 }
 
 /* The projected service-account token, read afresh: kubelet rotates it. */
@@ -495,9 +526,18 @@ static void fetch_rrsa(aliyun_creds *c)
     }
 }
 
+static void on_role_creds_inner(aliyun_creds *c, int err, const char *value, size_t len);
+
 static void on_role_creds(int err, const char *value, size_t len, void *arg)
 {
     aliyun_creds *c = arg;
+    creds_enter(c);
+    on_role_creds_inner(c, err, value, len);
+    creds_leave(c);
+}
+
+static void on_role_creds_inner(aliyun_creds *c, int err, const char *value, size_t len)
+{
     c->mdreq = NULL;
     if (err) {
         char msg[256];
@@ -530,9 +570,18 @@ static void fetch_role_creds(aliyun_creds *c)
     }
 }
 
+static void on_role_list_inner(aliyun_creds *c, int err, const char *value, size_t len);
+
 static void on_role_list(int err, const char *value, size_t len, void *arg)
 {
     aliyun_creds *c = arg;
+    creds_enter(c);
+    on_role_list_inner(c, err, value, len);
+    creds_leave(c);
+}
+
+static void on_role_list_inner(aliyun_creds *c, int err, const char *value, size_t len)
+{
     c->mdreq = NULL;
     char **roles = NULL;
     if (!err)

@@ -71,6 +71,8 @@ struct aliyun_metadata {
     uv_timer_t *defer;
     eni_entry *enis;
     size_t n_enis;
+    int dispatching;   /* inside one of our entry points (callbacks may free md) */
+    bool free_pending; /* aliyun_metadata_free() was called from a callback */
 };
 
 void aliyun_strv_free(char **v)
@@ -264,23 +266,48 @@ static void defer_closed(uv_handle_t *h)
     free(h);
 }
 
-void aliyun_metadata_free(aliyun_metadata *md)
+static void md_release(aliyun_metadata *md)
 {
-    if (!md)
-        return;
-    while (md->reqs)
-        req_cancel_one(md->reqs);
-    if (md->token_http)
-        md->tr.cancel(md->tr.ctx, md->token_http);
     if (md->token) {
         OPENSSL_cleanse(md->token, strlen(md->token));
         free(md->token);
     }
     aliyun_metadata_invalidate_enis(md);
-    uv_timer_stop(md->defer);
     uv_close((uv_handle_t *)md->defer, defer_closed);
     free(md->endpoint);
     free(md);
+}
+
+void aliyun_metadata_free(aliyun_metadata *md)
+{
+    if (!md || md->free_pending)
+        return;
+    while (md->reqs)
+        req_cancel_one(md->reqs);
+    if (md->token_http)
+        md->tr.cancel(md->tr.ctx, md->token_http);
+    md->token_http = NULL;
+    uv_timer_stop(md->defer);
+    if (md->dispatching > 0) {
+        md->free_pending = true; /* released when the callback has returned */
+        return;
+    }
+    md_release(md);
+}
+
+static void md_enter(aliyun_metadata *md)
+{
+    md->dispatching++;
+}
+
+/* true when md is gone */
+static bool md_leave(aliyun_metadata *md)
+{
+    if (--md->dispatching == 0 && md->free_pending) {
+        md_release(md);
+        return true;
+    }
+    return false;
 }
 
 static aliyun_md_req *req_new(aliyun_metadata *md, enum req_kind kind)
@@ -311,7 +338,8 @@ static void deliver(aliyun_md_req *r);
 static void defer_cb(uv_timer_t *t)
 {
     aliyun_metadata *md = t->data;
-    for (;;) {
+    md_enter(md);
+    while (!md->free_pending) {
         aliyun_md_req *r = md->reqs;
         while (r && !r->deferred)
             r = r->next;
@@ -320,6 +348,7 @@ static void defer_cb(uv_timer_t *t)
         r->deferred = false;
         deliver(r);
     }
+    md_leave(md);
 }
 
 static void send_get(aliyun_md_req *r);
@@ -355,7 +384,7 @@ static void deliver(aliyun_md_req *r)
 
 static void wake_token_waiters(aliyun_metadata *md)
 {
-    for (aliyun_md_req *r = md->reqs; r; r = r->next) {
+    for (aliyun_md_req *r = md->reqs; r && !md->free_pending; r = r->next) {
         if (r->waiting_token) {
             r->waiting_token = false;
             send_get(r);
@@ -368,6 +397,7 @@ static void on_token(http_request *req, const http_response *resp, void *arg)
     (void)req;
     aliyun_metadata *md = arg;
     md->token_http = NULL;
+    md_enter(md);
     int64_t now = eip_time_mono_ms();
     if (!resp->error && resp->status == 200 && resp->body_len > 0 && resp->body_len < 4096) {
         char *tok = strndup(resp->body, resp->body_len);
@@ -392,6 +422,7 @@ static void on_token(http_request *req, const http_response *resp, void *arg)
         md->token_retry_ms = now + TOKEN_RETRY_MS;
     }
     wake_token_waiters(md);
+    md_leave(md);
 }
 
 /* 0: go ahead (with md->token or without); 1: the request waits for a token. */
@@ -442,10 +473,20 @@ static int need_token(aliyun_metadata *md, aliyun_md_req *r)
     return 1;
 }
 
+static void on_get_inner(const http_response *resp, aliyun_md_req *r);
+
 static void on_get(http_request *req, const http_response *resp, void *arg)
 {
     (void)req;
     aliyun_md_req *r = arg;
+    aliyun_metadata *md = r->md;
+    md_enter(md);
+    on_get_inner(resp, r);
+    md_leave(md);
+}
+
+static void on_get_inner(const http_response *resp, aliyun_md_req *r)
+{
     aliyun_metadata *md = r->md;
     r->http = NULL;
     if (!resp->error && resp->status == 200) {

@@ -375,6 +375,37 @@ static void rrsa_failure_then_recovery_and_no_secret_in_logs(void **state)
     assert_null(strstr(buf, "oidc.token"));
 }
 
+typedef struct free_ctx {
+    rrsa_env *e;
+    int calls;
+} free_ctx;
+
+static void free_creds_cb(aliyun_creds_waiter *w, int err, void *arg)
+{
+    (void)w;
+    (void)err;
+    free_ctx *f = arg;
+    f->calls++;
+    aliyun_creds_free(f->e->c); /* from inside a waiter: the other waiters go silently */
+    f->e->c = NULL;
+}
+
+static void free_inside_waiter(void **state)
+{
+    (void)state;
+    rrsa_env e;
+    rrsa_up(&e, 1);
+    e.s.lifetimes_s[0] = 3600;
+    free_ctx f = {&e, 0};
+    aliyun_creds_waiter w[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(aliyun_creds_wait(e.c, &w[i], free_creds_cb, &f), 0);
+    rrsa_run_until(&e, 1);
+    assert_int_equal(f.calls, 1);
+    assert_null(e.c);
+    rrsa_down(&e); /* aliyun_creds_free(NULL) is a no-op */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +415,7 @@ int main(void)
         cmocka_unit_test(rrsa_refreshes_before_expiration),
         cmocka_unit_test(rrsa_inside_window_refreshes_now),
         cmocka_unit_test(rrsa_failure_then_recovery_and_no_secret_in_logs),
+        cmocka_unit_test(free_inside_waiter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -319,6 +319,35 @@ static void cancel_and_bad_paths(void **state)
     down(&e);
 }
 
+static void free_md_cb(int err, const char *v, size_t len, void *arg)
+{
+    (void)err;
+    (void)v;
+    (void)len;
+    menv *e = arg;
+    e->got++;
+    aliyun_metadata_free(e->md); /* from inside: the others go silently */
+    e->md = NULL;
+}
+
+static void free_inside_callback(void **state)
+{
+    (void)state;
+    menv e;
+    memset(&e, 0, sizeof(e));
+    e.s.token_supported = true;
+    aliyun_metadata_opts o = {.endpoint = "http://md.test"};
+    up(&e, &o);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(aliyun_metadata_get(e.md, "region-id", free_md_cb, &e, NULL), 0);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(e.got, 1);
+    assert_null(e.md);
+    fake_free(&e.ft);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e.loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +357,7 @@ int main(void)
         cmocka_unit_test(token_refreshed_before_expiry),
         cmocka_unit_test(find_eni_cache),
         cmocka_unit_test(cancel_and_bad_paths),
+        cmocka_unit_test(free_inside_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
