@@ -34,7 +34,7 @@ from kubesim_controllers import Controllers, node_object  # noqa: E402
 from kubesim_core import (ApiError, bad_request, deepcopy, dumps, json_patch, JsonPatchError,  # noqa: E402
                           merge_patch, parse_field_selector, parse_label_selector,
                           strategic_merge_patch)
-from kubesim_resources import (BY_KEY, BY_PATH, PODEIP_CRD, discovery, event_from_v1, event_to_v1,  # noqa: E402
+from kubesim_resources import (BY_KEY, BY_PATH, PODEIP_CRD, SCALABLE, discovery, event_from_v1, event_to_v1,  # noqa: E402
                                table, wants_table)
 from kubesim_store import Authorizer, Registry, Store, Watcher  # noqa: E402
 
@@ -583,7 +583,7 @@ class KubeSim:
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub and not (sub == "status" and res.status):
+        if sub and not ((sub == "status" and res.status) or (sub == "scale" and res.key in SCALABLE)):
             raise _not_found_path()
         if res.namespaced and name and ns is None:
             raise _not_found_path()
@@ -656,6 +656,8 @@ class KubeSim:
                     raise bad_request(f"couldn't get version/kind; json parse error: {e}")
         if verb == "watch":
             return self.serve_watch(h, res, ns, name, q, accept)
+        if sub == "scale":
+            return self.serve_scale(h, res, ns, name, verb, body, dry)
         if verb == "get":
             obj = self._view_out(res, self.reg.get(res, ns, name))
             if wants_table(accept):
@@ -727,6 +729,53 @@ class KubeSim:
                                      "metadata": {"resourceVersion": str(self.store.rv)},
                                      "items": [self._view_out(res, o) for o in items]})
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    @staticmethod
+    def _scale(obj):
+        m = obj["metadata"]
+        sel = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in m},
+                "spec": {"replicas": int(obj.get("spec", {}).get("replicas", 1))},
+                "status": {"replicas": int(obj.get("status", {}).get("replicas", 0)),
+                           "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))}}
+
+    def serve_scale(self, h, res, ns, name, verb, body, dry):
+        """The autoscaling/v1 Scale subresource of deployments, replicasets and statefulsets."""
+        with self.store.lock:
+            obj = self.reg.get(res, ns, name)
+            cur = self._scale(obj)
+            if verb == "get":
+                return h.send_json(200, cur)
+            if verb == "update":
+                new = body or {}
+            elif verb == "patch":
+                ctype = h.headers.get("Content-Type", "").split(";")[0].strip()
+                try:
+                    if ctype == "application/json-patch+json":
+                        new = json_patch(cur, body)
+                    elif ctype == "application/strategic-merge-patch+json":
+                        new = strategic_merge_patch(cur, body)
+                    else:
+                        new = merge_patch(cur, body)
+                except JsonPatchError as e:
+                    raise ApiError(422, "Invalid", str(e))
+            else:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                                                        "requested resource")
+            want = (new.get("metadata") or {}).get("resourceVersion")
+            if want and want != obj["metadata"]["resourceVersion"]:
+                from kubesim_core import conflict
+                raise conflict(res, name)
+            replicas = (new.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid '
+                                               f'value: {replicas}: must be greater than or equal to 0')
+            upd = deepcopy(obj)
+            upd["spec"]["replicas"] = replicas
+            out = self.reg.update(res, ns, name, upd, None, dry)
+        return h.send_json(200, self._scale(out))
 
     def _patch_event_v1(self, res, ns, name, ctype, patch, dry):
         ctype = ctype.split(";")[0].strip()

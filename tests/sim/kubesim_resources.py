@@ -5,6 +5,7 @@ import time
 
 from kubesim_core import parse_iso
 
+SCALABLE = {"deployments.apps", "replicasets.apps", "statefulsets.apps"}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SUB_VERBS = ["get", "patch", "update"]
 
@@ -205,6 +206,9 @@ def discovery(path):
         if r.status:
             lst.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": SUB_VERBS})
+        if r.key in SCALABLE:
+            lst.append({"name": r.plural + "/scale", "singularName": "", "namespaced": r.namespaced,
+                        "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": SUB_VERBS})
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": f"{group}/{version}" if group else "v1", "resources": lst}
 
@@ -325,6 +329,12 @@ def _sts_row(o):
             _age(o["metadata"].get("creationTimestamp"))]
 
 
+def _rs_row(o):
+    st, spec = o.get("status", {}), o.get("spec", {})
+    return [o["metadata"]["name"], spec.get("replicas", 1), st.get("replicas", 0), st.get("readyReplicas", 0),
+            _age(o["metadata"].get("creationTimestamp"))]
+
+
 def _ns_row(o):
     return [o["metadata"]["name"], o.get("status", {}).get("phase", "Active"),
             _age(o["metadata"].get("creationTimestamp"))]
@@ -346,6 +356,8 @@ TABLES = {
     "deployments.apps": ([NAME_COL, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"),
                           _col("Age")], _deploy_row),
     "statefulsets.apps": ([NAME_COL, _col("Ready"), _col("Age")], _sts_row),
+    "replicasets.apps": ([NAME_COL, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"),
+                          _col("Age")], _rs_row),
     "namespaces": ([NAME_COL, _col("Status"), _col("Age")], _ns_row),
 }
 

@@ -274,3 +274,27 @@ def test_rbac_403(make_cluster, kubectl, tmp_path):
     kubectl(c, "create", "namespace", "proto")
     assert c.ok("GET", "/api/v1/namespaces/default/configmaps/x")["data"] == {"a": "b"}
     assert "generation" not in c.ok("GET", "/api/v1/namespaces/proto")["metadata"]
+
+
+def test_rollout_scale_wait(shared_cluster, kubectl, ns):
+    c = shared_cluster
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": ns},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d"}},
+                    "template": {"metadata": {"labels": {"app": "d"}},
+                                 "spec": {"terminationGracePeriodSeconds": 0,
+                                          "containers": [{"name": "c", "image": "nginx:1"}]}}}}
+    kubectl(c, "apply", "--validate=false", "-f", "-", input=json.dumps(dep))
+    assert "successfully rolled out" in kubectl(c, "-n", ns, "rollout", "status", "deploy/d", "--timeout=15s").stdout
+    assert "scaled" in kubectl(c, "-n", ns, "scale", "deploy/d", "--replicas=3").stdout
+    scale = c.ok("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/d/scale")
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 3 and scale["status"]["selector"] == "app=d"
+    kubectl(c, "-n", ns, "rollout", "status", "deploy/d", "--timeout=15s")
+    out = kubectl(c, "-n", ns, "wait", "--for=condition=Ready", "pod", "-l", "app=d", "--timeout=15s").stdout
+    assert out.count("condition met") == 3
+    kubectl(c, "-n", ns, "set", "image", "deploy/d", "c=nginx:2")
+    kubectl(c, "-n", ns, "rollout", "status", "deploy/d", "--timeout=15s")
+    pods = json.loads(kubectl(c, "-n", ns, "get", "pods", "-l", "app=d", "-o", "json").stdout)["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 3 and {p["spec"]["containers"][0]["image"] for p in live} == {"nginx:2"}
+    rs = kubectl(c, "-n", ns, "get", "rs").stdout.splitlines()
+    assert rs[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"] and len(rs) == 3
