@@ -443,3 +443,19 @@ def test_agent_check_aliyun(driver, sim, case):
     calls = api_calls(sim, "DescribeEipAddresses")
     assert len(calls) == 1 and calls[0]["params"]["PageSize"] == "1"
     assert calls[0]["signature_verified"]
+
+
+@pytest.mark.parametrize("style", ["v3", "rpc"])
+def test_encoding_edge_cases_are_signed_like_the_server(cli, sim, style):
+    """UTF-8, '*', '~', '+', '/', '=', '&' and spaces in values: the server's own
+    canonicalisation must agree with ours, or the signature would not verify."""
+    name = "测试-eip_1.x"
+    desc = "a*b ~c+d/e=f&g %20 ü"
+    env = cli.static_env(EIP_AGENT_SIGNATURE_VERSION=style, ALIYUN_CLI_DESCRIPTION=desc)
+    rc, out, err = cli.run("allocate", name, env=env)
+    assert rc == 0, (out, err)
+    call = api_calls(sim, "AllocateEipAddress")[0]
+    assert call["signature_verified"] and call["params"]["Name"] == name
+    assert call["params"]["Description"] == desc
+    rc, out, _ = cli.run("describe", env=env)
+    assert out["eips"][0]["Name"] == name and out["eips"][0]["Description"] == desc

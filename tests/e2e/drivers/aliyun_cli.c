@@ -557,6 +557,7 @@ int main(int argc, char **argv)
         aliyun_allocate_eip_params p = {
             .bandwidth = (int)env_long("ALIYUN_CLI_BANDWIDTH", 0),
             .name = argc > 2 ? argv[2] : NULL,
+            .description = env_str("ALIYUN_CLI_DESCRIPTION"),
             .isp = env_str("ALIYUN_CLI_ISP"),
             .internet_charge_type = env_str("ALIYUN_CLI_INTERNET_CHARGE_TYPE"),
             .client_token = x.token,
