@@ -256,8 +256,8 @@ def test_rbac_403(make_cluster, kubectl, tmp_path):
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "eip-agent"},
          "subjects": [{"kind": "ServiceAccount", "name": "eip-agent", "namespace": "kube-system"}]},
     ]
-    f = tmp_path / "rbac.json"
-    f.write_text(json.dumps(rules))
+    f = tmp_path / "rbac.yaml"  # YAML as in a kustomize base (JSON works too)
+    f.write_text(yaml.safe_dump_all(rules))
     c = make_cluster("--nodes", "1", "--rbac", str(f))
     agent_kc = c.info["kube"]["agent_kubeconfig"]
     kubectl(c, "get", "pods", "-A", kubeconfig=agent_kc)

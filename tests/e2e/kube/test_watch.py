@@ -728,3 +728,22 @@ def test_bookmarks_while_events_flow(cluster):
         rv = int(e["object"]["metadata"]["resourceVersion"])
         assert rv >= last
         last = rv
+
+
+def test_keep_alive_across_requests_and_a_finished_watch(cluster):
+    c = cluster
+    conn = c.conn()
+    hdr = {"Authorization": "Bearer " + c.token("admin"), "Accept": "application/json"}
+    conn.request("GET", CMS, headers=hdr)
+    r = conn.getresponse()
+    assert r.status == 200 and json.loads(r.read())["kind"] == "ConfigMapList"
+    sock = conn.sock
+    conn.request("GET", CMS + "?watch=true&timeoutSeconds=1", headers=hdr)
+    r = conn.getresponse()
+    assert r.status == 200 and r.read() == b""
+    body = json.dumps(cm("a")).encode()
+    conn.request("POST", CMS, body=body, headers=dict(hdr, **{"Content-Type": "application/json"}))
+    r = conn.getresponse()
+    assert r.status == 201 and json.loads(r.read())["metadata"]["name"] == "a"
+    assert conn.sock is sock  # one connection all along
+    conn.close()
