@@ -15,6 +15,13 @@
  * expires; when the server does not hand one out, requests go without it (normal
  * mode) and the token is tried again later. */
 
+/* Paths under /latest/meta-data/ that the agent reads. */
+#define ALIYUN_MD_REGION_ID "region-id"
+#define ALIYUN_MD_INSTANCE_ID "instance-id"
+#define ALIYUN_MD_VPC_ID "vpc-id"
+#define ALIYUN_MD_MACS "network/interfaces/macs/"
+#define ALIYUN_MD_RAM_ROLES "ram/security-credentials/"
+
 typedef struct aliyun_metadata aliyun_metadata;
 typedef struct aliyun_md_req aliyun_md_req;
 
