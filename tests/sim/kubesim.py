@@ -547,8 +547,11 @@ class KubeSim:
             code = int(f.get("status", 429))
             h.call["fault"] = f"error {code}"
             headers = {}
-            if f.get("retry_after") is not None:
-                headers["Retry-After"] = str(f["retry_after"])
+            retry_after = f.get("retry_after")
+            if retry_after is None and code == 429:
+                retry_after = 1  # the API server's max-in-flight and APF rejections always carry one
+            if retry_after is not None:
+                headers["Retry-After"] = str(retry_after)
             reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
                       504: "Timeout"}.get(code, "InternalError")
             msg = {429: "Too many requests, please try again later.", 503: "the server is currently unable to "
@@ -556,8 +559,8 @@ class KubeSim:
                    504: "the server was unable to return a response in the time allotted, but may still be "
                    "processing the request"}.get(code, "injected fault")
             det = {}
-            if f.get("retry_after") is not None:
-                det["retryAfterSeconds"] = int(f["retry_after"])
+            if retry_after is not None:
+                det["retryAfterSeconds"] = int(retry_after)
             err = ApiError(code, reason, msg, det or None, headers)
             raise err
 

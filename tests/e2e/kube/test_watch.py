@@ -585,7 +585,16 @@ def test_fault_429_with_retry_after(cluster):
     c.sim("DELETE", "/__sim/faults")
     assert c.req("GET", CMS).status == 200
     c.sim("POST", "/__sim/faults", {"error_rate": 1.0, "status": 503, "count": 2})
-    assert [c.req("GET", CMS).status for _ in range(3)] == [503, 503, 200]
+    rs = [c.req("GET", CMS) for _ in range(3)]
+    assert [r.status for r in rs] == [503, 503, 200]
+    assert rs[0].json["reason"] == "ServiceUnavailable" and "Retry-After" not in rs[0].headers
+    c.sim("DELETE", "/__sim/faults")
+    c.sim("POST", "/__sim/faults", {"error_rate": 1.0, "status": 429, "verbs": ["create"]})
+    assert c.req("GET", CMS).status == 200
+    r = c.req("POST", CMS, cm("x"))
+    assert r.status == 429 and r.headers["Retry-After"] == "1"
+    calls = c.sim("GET", "/__sim/calls").json["calls"]
+    assert calls[-1]["fault"] == "error 429" and calls[-1]["status"] == 429
 
 
 def test_fault_hang_and_latency(cluster):
