@@ -32,6 +32,14 @@ enum ex_state { EX_PARSING, EX_HANDLER, EX_DEFERRED, EX_DONE };
 enum timer_mode { TM_NONE, TM_IDLE, TM_HEADER, TM_LINGER };
 enum parse_event { EV_NONE, EV_HEADERS, EV_MESSAGE };
 enum header_state { HS_NONE, HS_FIELD, HS_AWAIT_VALUE, HS_VALUE };
+/* A connection only moves forward through these. */
+enum conn_phase {
+    CONN_OPEN,        /* taking requests */
+    CONN_FINISHING,   /* no more requests are parsed; answering the queued ones */
+    CONN_LAST_QUEUED, /* the last answer is written or being written */
+    CONN_LINGERING,   /* half-closed; reading and discarding until the client closes */
+    CONN_CLOSING,     /* handles closing; freed in the close callbacks */
+};
 
 struct http_exchange {
     conn *c;
@@ -80,13 +88,10 @@ struct conn {
     unsigned open_handles;
     bool reading;
     bool parsing;
-    bool kick;       /* headers done: llhttp needs one more (empty) call to complete the message */
-    bool input_done; /* no more requests will be parsed */
-    bool write_closed; /* the last answer has been queued for writing */
+    bool kick; /* headers done: llhttp needs one more (empty) call to complete the message */
     bool eof;
-    bool closing;
-    bool lingering;
-    bool rejected;
+    bool rejected; /* beyond max_connections: gets a 503 */
+    enum conn_phase phase;
 };
 
 struct http_server {
@@ -350,6 +355,21 @@ static bool ex_cancel_for_drain(http_exchange *ex)
 
 /* ---- connection lifecycle ---- */
 
+static const char *conn_phase_name(enum conn_phase p)
+{
+    static const char *const names[] = {"open", "finishing", "last-queued", "lingering", "closing"};
+    return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+static void conn_set_phase(conn *c, enum conn_phase p)
+{
+    if (p <= c->phase)
+        return;
+    log_debug("http server: connection %p %s -> %s", (void *)c, conn_phase_name(c->phase),
+              conn_phase_name(p));
+    c->phase = p;
+}
+
 static void server_after_conn_closed(http_server *s);
 
 static void on_conn_handle_closed(uv_handle_t *h)
@@ -372,10 +392,9 @@ static void on_conn_handle_closed(uv_handle_t *h)
 
 static void conn_close(conn *c)
 {
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
-    c->closing = true;
-    log_debug("http server: closing connection %p", (void *)c);
+    conn_set_phase(c, CONN_CLOSING);
     /* The slot is free now, not only once libuv has closed the handles. */
     if (c->rejected)
         c->s->nrejected--;
@@ -394,7 +413,7 @@ static void on_timer(uv_timer_t *t)
     conn *c = t->data;
     enum timer_mode m = c->tmode;
     c->tmode = TM_NONE;
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
     switch (m) {
     case TM_HEADER:
@@ -421,7 +440,7 @@ static void conn_timer(conn *c, enum timer_mode m, unsigned ms)
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
     conn *c = req->data;
-    if (status < 0 && !c->closing)
+    if (status < 0 && c->phase != CONN_CLOSING)
         conn_close(c);
 }
 
@@ -429,13 +448,13 @@ static void on_shutdown(uv_shutdown_t *req, int status)
  * client closes or the linger time ends. */
 static void conn_linger(conn *c)
 {
-    if (c->lingering || c->closing)
+    if (c->phase >= CONN_LINGERING)
         return;
     if (c->eof) {
         conn_close(c);
         return;
     }
-    c->lingering = true;
+    conn_set_phase(c, CONN_LINGERING);
     conn_timer(c, TM_LINGER, LINGER_MS);
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -447,8 +466,8 @@ static void conn_linger(conn *c)
 
 static bool conn_can_parse(const conn *c)
 {
-    return !c->closing && !c->input_done && !c->write_closed && !c->lingering && !c->s->draining &&
-           c->qlen < c->s->lim.max_pipelined && c->wbytes < WRITE_HIGH;
+    return c->phase == CONN_OPEN && !c->s->draining && c->qlen < c->s->lim.max_pipelined &&
+           c->wbytes < WRITE_HIGH;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -466,14 +485,15 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 /* Starts or stops reading and the idle timer to match the state. */
 static void conn_update(conn *c)
 {
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
     /* Keep reading while requests cannot be parsed (a deferred answer at the
      * head, a full pipeline): that is how a client's disconnect is noticed.
      * What arrives meanwhile is held, up to a bound; a large write queue stops
      * reading altogether. */
-    bool want = c->lingering || (!c->write_closed && c->wbytes < WRITE_HIGH &&
-                                 c->pending.len + READ_BUF_SIZE <= c->pending.max);
+    bool want =
+        c->phase == CONN_LINGERING || (c->phase < CONN_LAST_QUEUED && c->wbytes < WRITE_HIGH &&
+                                       c->pending.len + READ_BUF_SIZE <= c->pending.max);
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
             conn_close(c);
@@ -484,9 +504,9 @@ static void conn_update(conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
-    if (c->lingering)
+    if (c->phase == CONN_LINGERING)
         return;
-    bool idle = c->qlen == 0 && !c->cur && !c->write_closed && !c->input_done;
+    bool idle = c->qlen == 0 && !c->cur && c->phase == CONN_OPEN;
     if (idle && c->tmode != TM_IDLE)
         conn_timer(c, TM_IDLE, c->s->lim.idle_timeout_ms);
     else if (!idle && c->tmode == TM_IDLE)
@@ -502,14 +522,14 @@ static void on_write(uv_write_t *req, int status)
     c->wbytes -= w->len;
     free(w->data);
     free(w);
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
     if (status < 0) {
         log_debug("http server: write failed: %s", uv_strerror(status));
         conn_close(c);
         return;
     }
-    if (c->write_closed) {
+    if (c->phase >= CONN_LAST_QUEUED) {
         if (c->wbytes == 0)
             conn_linger(c);
         return;
@@ -567,7 +587,7 @@ static void conn_flush(conn *c)
 {
     http_exchange *ex;
 
-    if (c->closing || c->write_closed)
+    if (c->phase >= CONN_LAST_QUEUED)
         return;
     while ((ex = c->qhead) && ex->state == EX_DONE) {
         bool last = ex->close_after || !ex->keep_alive || (c->s->draining && !ex->next);
@@ -578,13 +598,12 @@ static void conn_flush(conn *c)
             return;
         }
         if (last) {
-            c->write_closed = true;
-            c->input_done = true;
+            conn_set_phase(c, CONN_LAST_QUEUED);
             conn_drop_queue(c);
             break;
         }
     }
-    if (c->write_closed) {
+    if (c->phase >= CONN_LAST_QUEUED) {
         ex_free(c->cur);
         c->cur = NULL;
         if (c->tmode != TM_LINGER)
@@ -707,7 +726,7 @@ static void conn_fail(conn *c, int status, const char *msg)
     c->cur = NULL;
     if (c->tmode == TM_HEADER)
         conn_timer(c, TM_NONE, 0);
-    c->input_done = true;
+    conn_set_phase(c, CONN_FINISHING);
     eip_buf_reset(&c->pending);
     if (!ex)
         ex = ex_new(c);
@@ -787,7 +806,7 @@ static void conn_on_message(conn *c)
         return;
     queue_append(c, ex);
     if (!ex->keep_alive)
-        c->input_done = true;
+        conn_set_phase(c, CONN_FINISHING);
     if (ex->route_status == 404)
         ex_set_error(ex, 404, "not found");
     else if (ex->route_status == 405)
@@ -849,13 +868,13 @@ static size_t conn_parse(conn *c, const char *data, size_t len)
 /* Parses what was held back, if the connection may take more requests now. */
 static void conn_resume(conn *c)
 {
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
     if (!c->parsing && (c->pending.len || c->kick) && conn_can_parse(c)) {
         size_t n = conn_parse(c, c->pending.data, c->pending.len);
-        if (c->closing)
+        if (c->phase == CONN_CLOSING)
             return;
-        if (c->input_done)
+        if (c->phase >= CONN_FINISHING)
             eip_buf_reset(&c->pending);
         else
             eip_buf_consume(&c->pending, n);
@@ -877,8 +896,7 @@ static void conn_on_eof(conn *c)
         conn_close(c);
         return;
     }
-    c->input_done = true;
-    c->write_closed = true;
+    conn_set_phase(c, CONN_LAST_QUEUED);
     conn_drop_queue(c);
     ex_free(c->cur);
     c->cur = NULL;
@@ -888,9 +906,9 @@ static void conn_on_eof(conn *c)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = st->data;
-    if (c->closing || nread == 0)
+    if (c->phase == CONN_CLOSING || nread == 0)
         return;
-    if (c->lingering) {
+    if (c->phase == CONN_LINGERING) {
         if (nread < 0)
             conn_close(c);
         return;
@@ -902,7 +920,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     size_t len = (size_t)nread;
-    if (c->input_done)
+    if (c->phase >= CONN_FINISHING)
         return; /* no more requests are taken: discard */
     if (c->pending.len) {
         if (eip_buf_append(&c->pending, buf->base, len) != 0) {
@@ -913,9 +931,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     size_t n = conn_parse(c, buf->base, len);
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
-    if (n < len && !c->input_done && !c->write_closed) {
+    if (n < len && c->phase == CONN_OPEN) {
         if (eip_buf_append(&c->pending, buf->base + n, len - n) != 0) {
             conn_close(c);
             return;
@@ -1224,21 +1242,21 @@ size_t http_server_connections(const http_server *s)
 
 static void conn_drain(conn *c)
 {
-    if (c->closing || c->lingering)
+    if (c->phase >= CONN_LINGERING)
         return;
-    c->input_done = true;
+    conn_set_phase(c, CONN_FINISHING);
     eip_buf_reset(&c->pending);
     ex_free(c->cur);
     c->cur = NULL;
     if (c->tmode == TM_HEADER || c->tmode == TM_IDLE)
         conn_timer(c, TM_NONE, 0);
-    if (c->write_closed)
+    if (c->phase >= CONN_LAST_QUEUED)
         return; /* already finishing */
     if (c->qlen == 0) {
         if (c->wbytes == 0) {
             conn_close(c);
         } else {
-            c->write_closed = true;
+            conn_set_phase(c, CONN_LAST_QUEUED);
             conn_update(c);
         }
         return;
@@ -1248,11 +1266,11 @@ static void conn_drain(conn *c)
         http_exchange *ex = c->qhead;
         while (ex && ex->state != EX_DEFERRED)
             ex = ex->next;
-        if (!ex || c->closing)
+        if (!ex || c->phase == CONN_CLOSING)
             break;
         ex_cancel_for_drain(ex);
     }
-    if (c->closing)
+    if (c->phase == CONN_CLOSING)
         return;
     conn_flush(c);
     conn_update(c);
