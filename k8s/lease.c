@@ -31,7 +31,7 @@ struct k8s_leader {
     uv_timer_t timer;
     void (*stop_done)(k8s_leader *l, void *arg);
     void *stop_arg;
-    bool freeing;
+    bool release_retried;
 };
 
 static const char *state_name(enum leader_state s)
@@ -307,11 +307,61 @@ static void finish_stop(k8s_leader *l)
         done(l, l->stop_arg);
 }
 
+static void release_done(k8s_call *call, const k8s_response *resp, void *arg);
+
+/* PUTs the released record (empty holder, 1 s) on top of l->lease. */
+static int send_release(k8s_leader *l)
+{
+    json_t *body = json_deep_copy(l->lease);
+    json_t *spec = json_pack("{s:s, s:i, s:o, s:o, s:I}", "holderIdentity", "",
+                             "leaseDurationSeconds", 1, "acquireTime", microtime_now(), "renewTime",
+                             microtime_now(), "leaseTransitions", (json_int_t)l->transitions);
+    int e = -ENOMEM;
+    if (body && spec) {
+        json_object_set_new(body, "spec", spec);
+        spec = NULL;
+        e = k8s_put(l->c, l->path, body, release_done, l, &l->call);
+    }
+    json_decref(spec);
+    json_decref(body);
+    if (e)
+        l->call = NULL;
+    return e;
+}
+
+static void release_get_done(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    k8s_leader *l = arg;
+    l->call = NULL;
+    const char *holder =
+        json_string_value(json_object_get(json_object_get(resp->json, "spec"), "holderIdentity"));
+    if (resp->result != K8S_OK || !holder || strcmp(holder, l->identity) != 0) {
+        if (resp->result != K8S_OK)
+            report(l, "release", resp->result, resp->status.message);
+        finish_stop(l); /* not ours any more: nothing to release */
+        return;
+    }
+    remember(l, resp->json);
+    int e = send_release(l);
+    if (e) {
+        report(l, "release", K8S_E_TRANSPORT, strerror(-e));
+        finish_stop(l);
+    }
+}
+
 static void release_done(k8s_call *call, const k8s_response *resp, void *arg)
 {
     (void)call;
     k8s_leader *l = arg;
     l->call = NULL;
+    if (resp->result == K8S_E_CONFLICT && !l->release_retried) {
+        /* A renewal we cancelled may have landed: read the lease and try once more. */
+        l->release_retried = true;
+        if (k8s_get(l->c, l->path, release_get_done, l, &l->call) == 0)
+            return;
+        l->call = NULL;
+    }
     if (resp->result != K8S_OK)
         report(l, "release", resp->result, resp->status.message);
     else
@@ -334,6 +384,7 @@ void k8s_leader_stop(k8s_leader *l, void (*done)(k8s_leader *l, void *arg), void
     bool was_leader = l->state == L_LEADER;
     l->stop_done = done;
     l->stop_arg = arg;
+    l->release_retried = false;
     if (was_leader) {
         set_state(l, L_RELEASING);
         if (l->o.on_stopped_leading)
@@ -344,20 +395,8 @@ void k8s_leader_stop(k8s_leader *l, void (*done)(k8s_leader *l, void *arg), void
         return;
     }
     /* client-go ReleaseOnCancel: an empty holder and a 1 s lease. */
-    json_t *body = json_deep_copy(l->lease);
-    json_t *spec = json_pack("{s:s, s:i, s:o, s:o, s:I}", "holderIdentity", "",
-                             "leaseDurationSeconds", 1, "acquireTime", microtime_now(), "renewTime",
-                             microtime_now(), "leaseTransitions", (json_int_t)l->transitions);
-    int e = -ENOMEM;
-    if (body && spec) {
-        json_object_set_new(body, "spec", spec);
-        spec = NULL;
-        e = k8s_put(l->c, l->path, body, release_done, l, &l->call);
-    }
-    json_decref(spec);
-    json_decref(body);
+    int e = send_release(l);
     if (e) {
-        l->call = NULL;
         report(l, "release", K8S_E_TRANSPORT, strerror(-e));
         finish_stop(l);
     }

@@ -39,6 +39,7 @@ struct k8s_reflector {
     int64_t watch_started_ms;
     uint64_t watch_events; /* events (incl. bookmarks) on the current watch */
     int watch_timeout_s;
+    char error_detail[768]; /* of the last ERROR event */
 
     k8s_backoff backoff;
     uv_timer_t backoff_timer;
@@ -381,8 +382,11 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
 {
     k8s_reflector *r = arg;
     r->watch_events++;
-    if (ev->type == K8S_WATCH_ERROR)
+    if (ev->type == K8S_WATCH_ERROR) {
+        snprintf(r->error_detail, sizeof(r->error_detail), "ERROR event on the watch: %d %s: %s",
+                 ev->status.code, ev->status.reason, ev->status.message);
         return ev->error_class == K8S_E_GONE ? -ESTALE : -EPROTO;
+    }
     if (ev->type == K8S_WATCH_BOOKMARK) {
         r->stats.bookmarks++;
         set_rv(r, ev->resource_version);
@@ -433,13 +437,13 @@ static int watch_chunk(k8s_call *call, long status, const char *data, size_t len
     r->call = NULL;
     switch (e) {
     case -ESTALE:
-        report(r, "watch", K8S_E_GONE, "resourceVersion too old (410), relisting");
+        report(r, "watch", K8S_E_GONE, r->error_detail);
         break;
     case -E2BIG:
         report(r, "watch", K8S_E_TOO_LARGE, "a watch event passed the size cap, relisting");
         break;
     case -EPROTO:
-        report(r, "watch", K8S_E_SERVER, "ERROR event on the watch, relisting");
+        report(r, "watch", K8S_E_SERVER, r->error_detail);
         break;
     default:
         report(r, "watch", K8S_E_PARSE, "undecodable watch event, relisting");
