@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct route {
     char *pattern;
@@ -349,9 +350,32 @@ int http_router_match(const http_router *r, const http_target *t, http_match *m)
     return 0;
 }
 
+/* RFC 9112 3.2.2: a server accepts absolute-form ("http://host/path?q") too;
+ * only the path and query matter here. */
+static void strip_absolute_form(const char **raw, size_t *len)
+{
+    size_t skip;
+    if (*len >= 7 && strncasecmp(*raw, "http://", 7) == 0)
+        skip = 7;
+    else if (*len >= 8 && strncasecmp(*raw, "https://", 8) == 0)
+        skip = 8;
+    else
+        return;
+    const char *p = *raw + skip;
+    size_t n = *len - skip;
+    size_t i = 0;
+    while (i < n && p[i] != '/' && p[i] != '?' && p[i] != '#')
+        i++;
+    if (i == 0 || i == n || p[i] != '/')
+        return; /* no authority or no path: left to fail as a bad target */
+    *raw = p + i;
+    *len = n - i;
+}
+
 int http_router_decide(const http_router *r, const char *method, const char *raw, size_t len,
                        http_target *t, http_match *m)
 {
+    strip_absolute_form(&raw, &len);
     int ret = http_target_parse(raw, len, t);
     if (ret == -ENOMEM)
         return ret;

@@ -64,7 +64,8 @@ const char *http_target_query(const http_target *t, const char *name);
  * where two candidates differ. 0 and *m, or -ENOENT. */
 int http_router_match(const http_router *r, const http_target *t, http_match *m);
 
-/* The whole decision for one request: 0 when m names a handler to run, else the
+/* The whole decision for one request (raw in origin-form "/p?q", or
+ * absolute-form "http://host/p?q"): 0 when m names a handler to run, else the
  * status to answer: 400 (bad target), 404 (no route), 405 (route exists, method
  * is not GET or HEAD); -ENOMEM on allocation failure. On 0 and 405, t must be
  * freed by the caller (and m borrows from it); otherwise t holds nothing. */

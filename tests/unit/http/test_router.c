@@ -157,7 +157,21 @@ static void percent_decoding(void **state)
     assert_int_equal(decide(r, "GET", "/healthz?%g1=1", &t, &m), 400);
     assert_int_equal(decide(r, "GET", "healthz", &t, &m), 400);
     assert_int_equal(decide(r, "GET", "", &t, &m), 400);
-    assert_int_equal(decide(r, "GET", "http://x/healthz", &t, &m), 400);
+    assert_int_equal(decide(r, "GET", "http://", &t, &m), 400);
+    assert_int_equal(decide(r, "GET", "http://x", &t, &m), 400);
+    assert_int_equal(decide(r, "GET", "http:///healthz", &t, &m), 400);
+    assert_int_equal(decide(r, "GET", "ftp://x/healthz", &t, &m), 400);
+    assert_int_equal(decide(r, "GET", "*", &t, &m), 400);
+
+    /* Absolute-form: only path and query count. */
+    assert_int_equal(decide(r, "GET", "HTTP://node:9469/v1/pods/a/b/ready?wait=5", &t, &m), 0);
+    assert_ptr_equal(m.arg, &h_pod_ready);
+    assert_string_equal(t.path, "/v1/pods/a/b/ready");
+    assert_string_equal(http_target_query(&t, "wait"), "5");
+    http_target_free(&t);
+    assert_int_equal(decide(r, "GET", "https://x/healthz", &t, &m), 0);
+    assert_ptr_equal(m.arg, &h_healthz);
+    http_target_free(&t);
 
     char *out = NULL;
     assert_int_equal(http_pct_decode("%41%62+c%7e", 11, true, &out), 0);
