@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 
@@ -160,11 +163,67 @@ static void address_in_use(void **state)
     agent_config_free(&cfg);
 }
 
+/* Reads one queued datagram (sd_notify sends synchronously). */
+static void expect_notify(int fd, const char *want)
+{
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    if (n < 0)
+        fail_msg("no notification, expected '%s'", want);
+    buf[n] = '\0';
+    if (!strstr(buf, want))
+        fail_msg("notification '%s' lacks '%s'", buf, want);
+}
+
+static void notify_status_follows_readiness(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/eip-test-notify-%d.sock", (int)getpid());
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    unsetenv("WATCHDOG_USEC");
+
+    uv_loop_t loop;
+    struct agent_config cfg;
+    struct agent_cli cli;
+    memset(&cli, 0, sizeof(cli));
+    char err[256] = "";
+    assert_int_equal(uv_loop_init(&loop), 0);
+    agent_config_init(&cfg);
+    cfg.listen = strdup("127.0.0.1:0");
+    assert_int_equal(agent_config_finish(&cfg, false, err, sizeof(err)), 0);
+    struct agent *a = NULL;
+    assert_int_equal(agent_new(&a, &loop, &cfg, &cli, err, sizeof(err)), 0);
+    assert_int_equal(agent_start(a, err, sizeof(err)), 0);
+    expect_notify(fd, "READY=1\nSTATUS=listening on 127.0.0.1:");
+    assert_int_equal(readiness_set(a->ready, READY_PODS_SYNCED, true, NULL), 0);
+    expect_notify(fd, "; waiting for credentials-loaded");
+    assert_int_equal(readiness_set(a->ready, READY_CREDENTIALS_LOADED, true, NULL), 0);
+    expect_notify(fd, "; ready");
+    agent_stop(a);
+    expect_notify(fd, "STOPPING=1\nSTATUS=draining");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    agent_free(a);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    agent_config_free(&cfg);
+    unsetenv("NOTIFY_SOCKET");
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(readiness_drives_readyz),
         cmocka_unit_test(address_in_use),
+        cmocka_unit_test(notify_status_follows_readiness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
