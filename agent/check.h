@@ -57,7 +57,7 @@ size_t check_registry_count(const check_registry *reg);
 
 /* Starts every check. report is called once, from the loop, when all have
  * finished (with no checks: on the next loop iteration). 0 or -ENOMEM (then
- * report is never called). */
+ * report is never called), or -EBUSY while a run of this registry is in progress. */
 int check_registry_run(check_registry *reg, const struct check_env *env, check_report_cb report,
                        void *arg);
 
