@@ -4,7 +4,40 @@
 
 /* The public interface of k8s/ for the agent: configuration, requests,
  * list+watch reflector, events, leader election and the --check-config probe.
- * Everything runs on the caller's libuv loop; nothing here logs above debug. */
+ * Everything runs on the caller's libuv loop; nothing here logs above debug:
+ * failures come back as k8s_result values and one-line details for the caller
+ * to log once, with context.
+ *
+ * Typical wiring (error handling left out):
+ *
+ *   k8s_config *cfg;
+ *   k8s_config_load(conf->kubeconfig, &cfg, err, sizeof(err));  // or in-cluster
+ *   k8s_client_opts co = {.qps = conf->kube_qps, .burst = conf->kube_burst};
+ *   k8s_client *kc = k8s_client_new(loop, http, cfg, &co, err, sizeof(err));
+ *
+ *   char fs[300];
+ *   snprintf(fs, sizeof(fs), "spec.nodeName=%s", node);
+ *   k8s_reflector_opts ro = {.path = "/api/v1/pods", .field_selector = fs,
+ *                            .on_event = pod_event, .on_synced = pods_synced,
+ *                            .on_error = log_watch_error, .arg = agent};
+ *   k8s_reflector *pods = k8s_reflector_new(kc, &ro);
+ *   k8s_reflector_start(pods);
+ *
+ *   k8s_recorder_opts eo = {.host = node};
+ *   k8s_recorder *events = k8s_recorder_new(kc, &eo);
+ *   k8s_object_ref ref;
+ *   k8s_object_ref_from_json(pod, "Pod", "v1", &ref);
+ *   k8s_recorder_event(events, &ref, "Normal", "EIPAssociated", "eip-1 203.0.113.5");
+ *
+ *   json_t *p = json_pack("{s:{s:[{s:s,s:s,s:s}]}}", "status", "conditions", "type",
+ *                         "k8s.aliyun.com/eip", "status", "True", "reason",
+ *                         "Associate eip succeed");
+ *   k8s_patch(kc, "/api/v1/namespaces/NS/pods/NAME/status", K8S_PATCH_STRATEGIC_MERGE, p,
+ *             patched, agent, NULL);   // K8S_E_CONFLICT: re-read and retry
+ *
+ * Shutdown order: k8s_leader_stop (releases the Lease), then the *_free of
+ * reflectors, recorders and electors, then k8s_client_free, then run the loop
+ * so the timers close, then k8s_config_free. */
 
 #include "k8s/check.h"
 #include "k8s/client.h"

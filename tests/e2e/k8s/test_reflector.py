@@ -532,3 +532,24 @@ def test_patch_content_types(sim, run_driver):
              if c["method"] == "PATCH" and c.get("name") == "pt"]
     assert types == ["application/json-patch+json", "application/merge-patch+json",
                      "application/json-patch+json"]
+
+
+def test_client_qps_and_burst(sim, run_driver):
+    """kubeClientQPS/Burst: 25 writes at 5 qps with a burst of 5 take >= 4 s."""
+    mark = sim.calls_mark()
+    t0 = time.monotonic()
+    rc, lines, err = run_driver("--kubeconfig", sim.agent_kubeconfig, "--qps", "5", "--burst", "5",
+                                "event", "default", "paced", "Normal", "R", "m", "--repeat", "25")
+    took = time.monotonic() - t0
+    assert rc == 0, (lines, err)
+    assert lines[-1]["created"] + lines[-1]["patched"] == 25
+    calls = sorted((c for c in sim.calls(mark)["calls"] if c.get("resource") == "events"),
+                   key=lambda c: c["time"])
+    assert len(calls) == 25
+    span = calls[-1]["time"] - calls[0]["time"]
+    assert span >= 3.8, span
+    # never more than burst + qps*t in any window starting at a call
+    for i, c in enumerate(calls):
+        in_1s = [d for d in calls[i:] if d["time"] - c["time"] < 1.0]
+        assert len(in_1s) <= 5 + 5 + 1, len(in_1s)
+    assert took < 20
