@@ -47,7 +47,7 @@ PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 RETURN_DELETED_OBJECT = {"pods", "serviceaccounts", "namespaces", "services", "podeips.alibabacloud.com"}
 AGENT_USER = "system:serviceaccount:kube-system:eip-agent"
 DEFAULT_CONFIG = {"bookmark_interval": 60.0, "pod_start_delay": 0.5, "pod_stop_delay": None,
-                  "history_size": 1000, "watch_max_seconds": 1800.0}
+                  "history_size": 1000, "watch_max_seconds": 1800.0, "event_ttl_seconds": 3600.0}
 
 
 class FallbackCloud:

@@ -136,6 +136,7 @@ class Controllers:
             self.q.put(("resync", k, o))
         self.thread = threading.Thread(target=self._run, name="kubesim-controllers", daemon=True)
         self.thread.start()
+        self.at(1.0, self.expire_events)
 
     def stop(self):
         self.stop_ev.set()
@@ -653,6 +654,20 @@ class Controllers:
                                   "replicas": len(owned), "readyReplicas": ready, "availableReplicas": ready,
                                   "currentReplicas": len(owned), "updatedReplicas": len(owned),
                                   "currentRevision": rev, "updateRevision": rev})
+
+    def expire_events(self):
+        """Events live for the API server's --event-ttl (1 h by default)."""
+        ttl = self.config.get("event_ttl_seconds")
+        if ttl:
+            limit = time.time() - float(ttl)
+            for e in self.store.items("events"):
+                t = parse_iso(e["metadata"].get("creationTimestamp", ""))
+                if t is not None and t < limit:
+                    try:
+                        self.reg.delete(EVENTS, e["metadata"]["namespace"], e["metadata"]["name"])
+                    except ApiError:
+                        pass
+        self.at(min(10.0, float(ttl or 10) / 2), self.expire_events)
 
     # -------------------------------------------------------- namespaces
 

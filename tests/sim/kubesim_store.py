@@ -98,6 +98,7 @@ def _strip_rv(o):
 class Store:
     def __init__(self, path=None, history_size=1000):
         self.lock = threading.RLock()
+        self.save_lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.path = path
         self.rv = 0
@@ -131,15 +132,16 @@ class Store:
     def save(self, clean=False):
         if not self.path:
             return
-        with self.lock:
-            data = {"resourceVersion": str(self.rv), "clean": clean,
-                    "objects": {k: list(v.values()) for k, v in self.objs.items() if v}}
-            self.dirty = False
-        text = json.dumps(data, separators=(",", ":"))
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.path)
+        with self.save_lock:
+            with self.lock:
+                data = {"resourceVersion": str(self.rv), "clean": clean,
+                        "objects": {k: list(v.values()) for k, v in self.objs.items() if v}}
+                self.dirty = False
+            text = json.dumps(data, separators=(",", ":"))
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(text)
+            os.replace(tmp, self.path)
 
     def reset_history(self):
         """As after an API server restart: the watch cache starts at the current RV."""

@@ -756,3 +756,13 @@ def test_keep_alive_across_requests_and_a_finished_watch(cluster):
     assert r.status == 201 and json.loads(r.read())["metadata"]["name"] == "a"
     assert conn.sock is sock  # one connection all along
     conn.close()
+
+
+def test_events_expire_after_the_ttl(cluster):
+    c = cluster
+    c.sim("POST", "/__sim/config", {"event_ttl_seconds": 1})
+    ev = {"metadata": {"name": "x.1"}, "involvedObject": {"kind": "Pod", "name": "x", "namespace": "default"},
+          "reason": "R", "message": "m", "type": "Normal"}
+    c.ok("POST", "/api/v1/namespaces/default/events", ev)
+    assert c.get("/api/v1/namespaces/default/events/x.1").status == 200
+    c.wait_gone("/api/v1/namespaces/default/events/x.1", 5)
