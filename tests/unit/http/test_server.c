@@ -110,6 +110,23 @@ static void h_slow(http_exchange *ex, void *arg)
     http_exchange_defer(ex, on_cancel, f);
 }
 
+/* A cancel callback that (wrongly) answers: the answer must go nowhere. */
+static void on_cancel_answers(http_exchange *ex, void *arg)
+{
+    fx *f = arg;
+    f->cancels++;
+    http_exchange_reply(ex, 200, "text/plain", "too late", 8);
+    http_exchange_reply_error(ex, 500, "too late");
+}
+
+static void h_slow_bad(http_exchange *ex, void *arg)
+{
+    fx *f = arg;
+    assert_true(f->ndeferred < 8);
+    f->deferred[f->ndeferred++] = ex;
+    http_exchange_defer(ex, on_cancel_answers, arg);
+}
+
 static void h_pod(http_exchange *ex, void *arg)
 {
     (void)arg;
@@ -179,6 +196,7 @@ static void fx_start(fx *f, const http_server_limits *lim)
     assert_int_equal(http_server_route(f->s, "/big", h_big, f), 0);
     assert_int_equal(http_server_route(f->s, "/silent", h_silent, f), 0);
     assert_int_equal(http_server_route(f->s, "/evil", h_evil, f), 0);
+    assert_int_equal(http_server_route(f->s, "/slowbad", h_slow_bad, f), 0);
     assert_int_equal(http_server_route(f->s, "/nocontent", h_nocontent, f), 0);
     assert_int_equal(http_server_route(f->s, "/v1/pods/{ns}/{name}/ready", h_pod, f), 0);
     http_server_set_observer(f->s, observe, f);
@@ -976,6 +994,41 @@ static void free_inside_on_drained(void **state)
     fx_stop(&f);
 }
 
+static void answer_inside_cancel_is_ignored(void **state)
+{
+    (void)state;
+    fx f;
+    fx_start(&f, NULL);
+    /* Disconnect: the answer has nobody to go to and must not crash or leak. */
+    client *c = client_new(&f);
+    client_sends(c, "GET /slowbad HTTP/1.1\r\n\r\n");
+    RUN_UNTIL(&f.loop, f.ndeferred == 1, DEADLINE_MS);
+    assert_int_equal(f.ndeferred, 1);
+    client_close(c);
+    RUN_UNTIL(&f.loop, f.cancels == 1 && http_server_connections(f.s) == 0, DEADLINE_MS);
+    assert_int_equal(f.cancels, 1);
+    assert_int_equal(f.observed, 0);
+
+    /* Shutdown: the client gets the server's 503, not the late answer. */
+    c = client_new(&f);
+    client_sends(c, "GET /slowbad HTTP/1.1\r\n\r\n");
+    RUN_UNTIL(&f.loop, f.ndeferred == 2, DEADLINE_MS);
+    assert_int_equal(f.ndeferred, 2);
+    http_server_shutdown(f.s, on_drained, &f);
+    assert_int_equal(f.cancels, 2);
+    RUN_UNTIL(&f.loop, c->eof, DEADLINE_MS);
+    resp r[2];
+    assert_int_equal(parse_responses(c, r, 2), 1);
+    assert_int_equal(r[0].status, 503);
+    assert_true(has_header(&r[0], "Connection: close"));
+    assert_int_equal(f.observed, 1);
+    resp_free(r, 1);
+    client_close(c);
+    RUN_UNTIL(&f.loop, f.drained == 1, DEADLINE_MS);
+    assert_int_equal(f.drained, 1);
+    fx_stop(&f);
+}
+
 static void shutdown_without_connections(void **state)
 {
     (void)state;
@@ -1116,6 +1169,7 @@ int main(void)
         cmocka_unit_test(idle_timeout_closes),
         cmocka_unit_test(shutdown_drains),
         cmocka_unit_test(shutdown_without_connections),
+        cmocka_unit_test(answer_inside_cancel_is_ignored),
         cmocka_unit_test(free_inside_on_drained),
         cmocka_unit_test(listen_addresses),
         cmocka_unit_test(slow_reader_bounds_writes),
