@@ -198,8 +198,9 @@ static int scalar_get(kc *k, yaml_node_t *map, const char *key, const char **out
         return -EINVAL;
     }
     const char *v = (const char *)n->data.scalar.value;
-    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-        (!strcmp(v, "null") || !strcmp(v, "~") || !*v))
+    /* null, ~ and "" all mean "not set" (an empty token is no token) */
+    if (!*v || (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                (!strcmp(v, "null") || !strcmp(v, "~"))))
         return -ENOENT;
     *out = v;
     return 0;

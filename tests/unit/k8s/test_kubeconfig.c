@@ -196,6 +196,26 @@ static void insecure_and_server_name(void **state)
     k8s_config_free(c);
 }
 
+static void empty_values_are_unset(void **state)
+{
+    fixture *f = *state;
+    write_kubeconfig(f,
+                     "    server: https://localhost:1\n"
+                     "    tls-server-name: ''\n"
+                     "    certificate-authority: ~\n",
+                     "    token: \"\"\n"
+                     "    tokenFile: null\n");
+    k8s_config *c = load_ok(f, NULL);
+    assert_null(c->token);
+    assert_null(c->token_file);
+    assert_null(c->tls_server_name);
+    assert_null(c->ca_file);
+    char *tok = (char *)1;
+    assert_int_equal(k8s_config_read_token(c, &tok, NULL, 0), 0);
+    assert_null(tok);
+    k8s_config_free(c);
+}
+
 static void explicit_context(void **state)
 {
     fixture *f = *state;
@@ -355,6 +375,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_cert_files_relative, setup, teardown),
         cmocka_unit_test_setup_teardown(token_file_wins_and_is_trimmed, setup, teardown),
         cmocka_unit_test_setup_teardown(insecure_and_server_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(empty_values_are_unset, setup, teardown),
         cmocka_unit_test_setup_teardown(explicit_context, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_current_context, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_yaml_names_line, setup, teardown),
