@@ -243,9 +243,10 @@ int check_registry_run(check_registry *reg, const struct check_env *env, check_r
 
 int check_register_all(check_registry *reg)
 {
-    /* Later checks (Alibaba Cloud, Kubernetes) are added to this list. */
     static int (*const builtin[])(check_registry *) = {
         check_listen_register,
+        check_aliyun_register,
+        check_k8s_register,
     };
     for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
         int r = builtin[i](reg);

@@ -74,5 +74,10 @@ int check_register_all(check_registry *reg);
 /* Built-in checks. */
 /* "listen": the configured listen address can be bound. */
 int check_listen_register(check_registry *reg);
+/* "aliyun": one signed DescribeEipAddresses (PageSize=1) and, where configured,
+ * the instance metadata probe; names the credential source (agent/check_aliyun.c). */
+int check_aliyun_register(check_registry *reg);
+/* "kubernetes": GET /version and one LIST of this node's pods (agent/check_k8s.c). */
+int check_k8s_register(check_registry *reg);
 
 #endif

@@ -14,8 +14,6 @@
  * metadata endpoint is configured or the region must come from it, a metadata
  * probe. The detail names the credential source, never a secret. */
 
-int check_aliyun_register(check_registry *reg);
-
 struct ali_probe {
     check_run *run;
     const struct check_env *env;

@@ -10,8 +10,6 @@
 /* "kubernetes": loads the configuration (kubeconfig or in-cluster), then
  * GET /version and one LIST of this node's pods with limit=1. */
 
-int check_k8s_register(check_registry *reg);
-
 struct k8s_probe {
     check_run *run;
     k8s_config *cfg;

@@ -20,7 +20,17 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 # Variables that would change the agent's configuration behind a test's back.
 AGENT_ENV_PREFIXES = ("EIP_AGENT_", "ALIBABA_CLOUD_")
 AGENT_ENV_NAMES = ("NODE_NAME", "HOST_IP", "KUBECONFIG", "NOTIFY_SOCKET", "WATCHDOG_USEC",
-                   "WATCHDOG_PID", "CREDENTIALS_DIRECTORY")
+                   "WATCHDOG_PID", "CREDENTIALS_DIRECTORY", "KUBERNETES_SERVICE_HOST",
+                   "KUBERNETES_SERVICE_PORT")
+# Tests may only reach loopback: without these the agent's defaults would ask
+# 100.100.100.200 (instance metadata) and resolve *.aliyuncs.com. Port 9
+# (discard) is closed here, so a check that gets that far fails fast.
+LOOPBACK_ENDPOINTS = {
+    "EIP_AGENT_METADATA_ENDPOINT": "http://127.0.0.1:9",
+    "EIP_AGENT_VPC_ENDPOINT": "https://127.0.0.1:9",
+    "EIP_AGENT_ECS_ENDPOINT": "https://127.0.0.1:9",
+    "EIP_AGENT_STS_ENDPOINT": "https://127.0.0.1:9",
+}
 
 MINIMAL_CONFIG = """\
 clusterID: c-e2e
@@ -35,6 +45,7 @@ def clean_env(extra=None):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(AGENT_ENV_PREFIXES) and k not in AGENT_ENV_NAMES}
     env.update(SAN_ENV)
+    env.update(LOOPBACK_ENDPOINTS)
     if extra:
         env.update(extra)
     return env

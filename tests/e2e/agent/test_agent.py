@@ -255,16 +255,19 @@ def test_listen_address_in_use_exits_1(run_agent):
 
 
 def test_check_config_valid(run_agent):
+    # No cluster or cloud here (test_check_sim.py has them): their checks fail,
+    # the configuration itself is valid (not 2) and its dump is redacted.
     p = run_agent("--check-config", "--listen", "127.0.0.1:0",
                   config="clusterID: c1\nnodeName: n1\ncredential:\n  accessKey: AKIDXYZ\n"
                          "  accessSecret: SHOULDNOTAPPEAR\n")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 1, p.stdout + p.stderr
     assert "SHOULDNOTAPPEAR" not in p.stdout + p.stderr
     assert "AKIDXYZ" not in p.stdout + p.stderr
     assert "credential.accessSecret: (set, redacted)" in p.stdout
     assert "clusterID: c1" in p.stdout
     assert re.search(r"^ok   listen: 127\.0\.0\.1:0 can be bound$", p.stdout, re.M), p.stdout
-    assert not re.search(r"^FAIL ", p.stdout, re.M)
+    failed = re.findall(r"^FAIL (\w+): ", p.stdout, re.M)
+    assert sorted(failed) == ["aliyun", "kubernetes"], p.stdout
 
 
 def test_check_config_failing_check_exits_1(run_agent):
@@ -357,7 +360,7 @@ def test_unknown_keys_warned_not_fatal(run_agent, tmp_path):
     p = run_agent("--check-config", "--listen", "127.0.0.1:0",
                   config="clusterID: c1\nnodeName: n1\nimage:\n  repository: x\n"
                          "networkController:\n  eipController:\n    somethingNew: 1\n")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 1, p.stdout + p.stderr  # valid; only the dependency checks fail
     path = tmp_path / "run-config.yaml"
     assert f"{path}:3: unknown key 'image' ignored" in p.stderr
     assert f"{path}:7: unknown key 'networkController.eipController.somethingNew' ignored" \
