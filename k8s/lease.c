@@ -77,6 +77,29 @@ static void report(k8s_leader *l, const char *what, k8s_result res, const char *
         l->o.on_error(l, what, res, detail, l->o.arg);
 }
 
+/* Every Lease request is bounded: a leader's by what is left of its renew
+ * deadline (a hung API server must not keep us "leading" past it), anything
+ * else by the renew deadline. */
+static int lease_send(k8s_leader *l, const char *method, const char *path, const json_t *body,
+                      k8s_done_cb cb)
+{
+    long long timeout = l->o.renew_deadline_ms;
+    if (l->state == L_LEADER) {
+        timeout = l->renewed_ms + l->o.renew_deadline_ms - eip_time_mono_ms();
+        if (timeout < 100)
+            timeout = 100;
+    }
+    k8s_request_opts o;
+    memset(&o, 0, sizeof(o));
+    o.method = method;
+    o.path = path;
+    o.body = body;
+    o.timeout_ms = (long)timeout;
+    o.on_done = cb;
+    o.arg = l;
+    return k8s_request(l->c, &o, &l->call);
+}
+
 static void tick(uv_timer_t *t);
 
 static void schedule(k8s_leader *l, bool jitter)
@@ -189,14 +212,14 @@ static void write_record(k8s_leader *l, bool create)
         body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "coordination.k8s.io/v1",
                          "kind", "Lease", "metadata", "name", l->name, "namespace", l->ns, "spec",
                          spec);
-        e = body ? k8s_post(l->c, l->coll_path, body, write_done, l, &l->call) : -ENOMEM;
+        e = body ? lease_send(l, "POST", l->coll_path, body, write_done) : -ENOMEM;
     } else {
         body = json_deep_copy(l->lease);
         if (body)
             json_object_set_new(body, "spec", spec);
         else
             json_decref(spec);
-        e = body ? k8s_put(l->c, l->path, body, write_done, l, &l->call) : -ENOMEM;
+        e = body ? lease_send(l, "PUT", l->path, body, write_done) : -ENOMEM;
     }
     json_decref(body);
     if (e) {
@@ -245,7 +268,7 @@ static void tick(uv_timer_t *t)
         write_record(l, false);
         return;
     }
-    int e = k8s_get(l->c, l->path, get_done, l, &l->call);
+    int e = lease_send(l, "GET", l->path, NULL, get_done);
     if (e) {
         l->call = NULL;
         report(l, "get", K8S_E_TRANSPORT, strerror(-e));
@@ -320,7 +343,7 @@ static int send_release(k8s_leader *l)
     if (body && spec) {
         json_object_set_new(body, "spec", spec);
         spec = NULL;
-        e = k8s_put(l->c, l->path, body, release_done, l, &l->call);
+        e = lease_send(l, "PUT", l->path, body, release_done);
     }
     json_decref(spec);
     json_decref(body);
@@ -358,7 +381,7 @@ static void release_done(k8s_call *call, const k8s_response *resp, void *arg)
     if (resp->result == K8S_E_CONFLICT && !l->release_retried) {
         /* A renewal we cancelled may have landed: read the lease and try once more. */
         l->release_retried = true;
-        if (k8s_get(l->c, l->path, release_get_done, l, &l->call) == 0)
+        if (lease_send(l, "GET", l->path, NULL, release_get_done) == 0)
             return;
         l->call = NULL;
     }

@@ -556,3 +556,22 @@ def test_client_qps_and_burst(sim, run_driver):
         in_1s = [d for d in calls[i:] if d["time"] - c["time"] < 1.0]
         assert len(in_1s) <= 5 + 5 + 1, len(in_1s)
     assert took < 20
+
+
+def test_lease_leader_steps_down_when_api_hangs(sim, k8s_driver):
+    """A leader that cannot renew within renewDeadline stops leading, before the
+    lease could expire for the others (no split brain), even if requests hang."""
+    a = k8s_driver(*lease_args(sim, "agent-a"))
+    a.wait_type("LEADING")
+    start = a.index()
+    t0 = time.monotonic()
+    sim.faults(hang=True, paths="leases")
+    stopped = a.wait_type("STOPPED_LEADING", start=start, timeout=10)
+    assert stopped["_t"] - t0 < 2.9, stopped["_t"] - t0  # renew deadline 2 s < lease 3 s
+    sim.clear_faults()
+    # still the holder on the server: it takes its own lease back, no transition
+    again = a.wait_type("LEADING", start=start, timeout=15)
+    assert again["transitions"] == 0
+    a.signal(signal.SIGTERM)
+    a.wait_type("RELEASED")
+    assert a.wait_exit() == 0
