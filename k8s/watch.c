@@ -30,7 +30,10 @@ void k8s_watch_parser_init(k8s_watch_parser *p, size_t max_event)
 
 void k8s_watch_parser_reset(k8s_watch_parser *p)
 {
-    eip_buf_reset(&p->line);
+    if (p->line.cap > 64 * 1024)
+        eip_buf_free(&p->line); /* keeps max */
+    else
+        eip_buf_reset(&p->line);
 }
 
 void k8s_watch_parser_free(k8s_watch_parser *p)
@@ -111,7 +114,11 @@ int k8s_watch_feed(k8s_watch_parser *p, const char *data, size_t len, k8s_watch_
                 return r;
             }
         }
-        eip_buf_reset(&p->line);
+        /* one huge event must not pin megabytes for the life of the watch */
+        if (p->line.cap > 64 * 1024)
+            eip_buf_free(&p->line);
+        else
+            eip_buf_reset(&p->line);
     }
     return 0;
 }

@@ -169,6 +169,30 @@ static void oversized_event(void **state)
     eip_buf_free(&big);
 }
 
+static void big_event_memory_released(void **state)
+{
+    (void)state;
+    k8s_watch_parser p;
+    k8s_watch_parser_init(&p, 0);
+    seen s = {0};
+    eip_buf big;
+    eip_buf_init(&big, 1 << 20);
+    assert_int_equal(eip_buf_appends(&big, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{"
+                                           "\"name\":\"n\",\"resourceVersion\":\"9\"},\"x\":\""),
+                     0);
+    for (int i = 0; i < 200000; i++)
+        assert_int_equal(eip_buf_append(&big, "y", 1), 0);
+    assert_int_equal(eip_buf_appends(&big, "\"}}\n{\"type\":\"ADDED\""), 0);
+    assert_int_equal(k8s_watch_feed(&p, big.data, big.len, record, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.rvs[0], "9");
+    /* the partial next event is small again: the 200 KB buffer was given back */
+    assert_true(p.line.cap <= 64 * 1024);
+    assert_int_equal(p.line.len, strlen("{\"type\":\"ADDED\""));
+    k8s_watch_parser_free(&p);
+    eip_buf_free(&big);
+}
+
 static void bad_lines(void **state)
 {
     (void)state;
@@ -227,6 +251,7 @@ int main(void)
         cmocka_unit_test(random_chunks_and_single_bytes),
         cmocka_unit_test(partial_event_waits),
         cmocka_unit_test(oversized_event),
+        cmocka_unit_test(big_event_memory_released),
         cmocka_unit_test(bad_lines),
         cmocka_unit_test(error_event_classes),
         cmocka_unit_test(callback_stops_feed),
