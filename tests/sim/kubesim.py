@@ -17,6 +17,7 @@ import os
 import random
 import re
 import secrets
+import select
 import socket
 import ssl
 import sys
@@ -867,6 +868,9 @@ class KubeSim:
                     item = ()
                 if item is None or w.closed.is_set():
                     break
+                if item == () and _client_gone(h):
+                    h.close_connection = True
+                    return
                 if item != ():
                     typ, obj = item
                     obj = self._view_out(res, obj)
@@ -988,6 +992,30 @@ class KubeSim:
 
 class _Abort(Exception):
     pass
+
+
+def _client_gone(h):
+    """An idle watch notices a client that hung up (a real server sees its request context end)."""
+    sock = h.request
+    try:
+        r, _, _ = select.select([sock], [], [], 0)
+        if not r and not sock.pending():
+            return False
+        sock.setblocking(False)
+        try:
+            data = sock.recv(64)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except ssl.SSLZeroReturnError:
+            return True
+        finally:
+            sock.setblocking(True)
+        if not data:
+            return True
+        h.close_connection = True  # bytes after a watch request: no keep-alive for this one
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 def _not_found_path():

@@ -766,3 +766,13 @@ def test_events_expire_after_the_ttl(cluster):
     c.ok("POST", "/api/v1/namespaces/default/events", ev)
     assert c.get("/api/v1/namespaces/default/events/x.1").status == 200
     c.wait_gone("/api/v1/namespaces/default/events/x.1", 5)
+
+
+def test_server_notices_a_watch_client_that_went_away(cluster):
+    c = cluster
+    ws = [c.watch(CMS) for _ in range(3)]
+    wait_for(lambda: c.sim("GET", "/__sim/state?resource=none").json["watches"] == 3, 3, what="3 watches")
+    for w in ws:
+        w.close()
+    wait_for(lambda: c.sim("GET", "/__sim/state?resource=none").json["watches"] == 0, 4,
+             what="watches released")
