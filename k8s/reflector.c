@@ -120,10 +120,10 @@ static void set_rv(k8s_reflector *r, const char *rv)
     r->rv = d;
 }
 
-static void emit(k8s_reflector *r, k8s_event_type t, json_t *obj)
+static void emit(k8s_reflector *r, k8s_event_type t, json_t *obj, json_t *old)
 {
     if (r->o.on_event)
-        r->o.on_event(r, t, obj, r->o.arg);
+        r->o.on_event(r, t, obj, t == K8S_EVENT_MODIFIED ? old : NULL, r->o.arg);
 }
 
 static void report(k8s_reflector *r, const char *what, k8s_result res, const char *detail)
@@ -261,7 +261,7 @@ static void apply_list(k8s_reflector *r, json_t *fresh)
         if (!json_object_get(fresh, key)) {
             json_incref(old);
             json_object_del(r->store, key);
-            emit(r, K8S_EVENT_DELETED, old);
+            emit(r, K8S_EVENT_DELETED, old, NULL);
             json_decref(old);
             if (r->state == K8S_REFLECTOR_STOPPED)
                 return;
@@ -274,7 +274,7 @@ static void apply_list(k8s_reflector *r, json_t *fresh)
             /* Same name, new object: the old one was deleted meanwhile. */
             json_incref(old);
             json_object_del(r->store, key);
-            emit(r, K8S_EVENT_DELETED, old);
+            emit(r, K8S_EVENT_DELETED, old, NULL);
             json_decref(old);
             old = NULL;
             if (r->state == K8S_REFLECTOR_STOPPED)
@@ -282,9 +282,11 @@ static void apply_list(k8s_reflector *r, json_t *fresh)
         }
         bool changed =
             !old || !same_str(obj_str(old, "resourceVersion"), obj_str(obj, "resourceVersion"));
+        json_incref(old); /* the store lets go of it below; the handler gets it */
         json_object_set(r->store, key, obj);
         if (changed)
-            emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, obj);
+            emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, obj, old);
+        json_decref(old);
         if (r->state == K8S_REFLECTOR_STOPPED)
             return;
     }
@@ -402,11 +404,11 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
         if (old)
             json_object_del(r->store, key);
         set_rv(r, ev->resource_version);
-        emit(r, K8S_EVENT_DELETED, ev->object);
+        emit(r, K8S_EVENT_DELETED, ev->object, NULL);
     } else {
         if (old && !same_str(obj_str(old, "uid"), obj_str(ev->object, "uid"))) {
             json_object_del(r->store, key);
-            emit(r, K8S_EVENT_DELETED, old);
+            emit(r, K8S_EVENT_DELETED, old, NULL);
             json_decref(old);
             old = NULL;
             if (r->state == K8S_REFLECTOR_STOPPED)
@@ -416,7 +418,7 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
         json_object_set(r->store, key, ev->object);
         set_rv(r, ev->resource_version);
         if (!same) /* a replayed event of what the store has says nothing new */
-            emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, ev->object);
+            emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, ev->object, old);
     }
     json_decref(old);
     return r->state == K8S_REFLECTOR_STOPPED ? -ECANCELED : 0;

@@ -39,10 +39,12 @@ typedef enum k8s_reflector_state {
 
 const char *k8s_reflector_state_name(k8s_reflector_state s);
 
-/* obj is borrowed: json_incref it to keep it. The callbacks may call
- * k8s_reflector_stop() but not k8s_reflector_free(). */
+/* obj is borrowed: json_incref it to keep it. old is the object the store
+ * held before a MODIFIED (NULL for ADDED and DELETED), like client-go's
+ * UpdateFunc(old, new). The callbacks may call k8s_reflector_stop() but not
+ * k8s_reflector_free(). */
 typedef void (*k8s_reflector_event_cb)(k8s_reflector *r, k8s_event_type type, json_t *obj,
-                                       void *arg);
+                                       json_t *old, void *arg);
 /* After each complete list has been applied to the store. */
 typedef void (*k8s_reflector_synced_cb)(k8s_reflector *r, void *arg);
 /* Each failure (for the caller to log or count): what failed, the result,

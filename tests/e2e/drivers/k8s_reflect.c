@@ -93,7 +93,7 @@ static void stop_loop_soon(app *a)
 
 /* ---- watch ---- */
 
-static void on_event(k8s_reflector *r, k8s_event_type type, json_t *obj, void *arg)
+static void on_event(k8s_reflector *r, k8s_event_type type, json_t *obj, json_t *old, void *arg)
 {
     (void)r;
     (void)arg;
@@ -105,6 +105,9 @@ static void on_event(k8s_reflector *r, k8s_event_type type, json_t *obj, void *a
     json_t *phase = json_object_get(json_object_get(obj, "status"), "phase");
     if (o && phase)
         json_object_set(o, "phase", phase);
+    if (o && old)
+        json_object_set(o, "old_rv",
+                        json_object_get(json_object_get(old, "metadata"), "resourceVersion"));
     emit(o);
 }
 

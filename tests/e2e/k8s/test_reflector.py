@@ -99,8 +99,9 @@ def test_create_update_delete_seen(sim, k8s_driver):
     assert add["uid"] == created["metadata"]["uid"]
     sim.api("PATCH", "/api/v1/namespaces/default/pods/web", {"metadata": {"labels": {"x": "1"}}},
             ctype="application/merge-patch+json")
-    d.wait_for(lambda l: l.get("type") == "MODIFIED" and l.get("name") == "web"
-               and int(l["rv"]) > int(add["rv"]), what="MODIFIED web")
+    mod = d.wait_for(lambda l: l.get("type") == "MODIFIED" and l.get("name") == "web"
+                     and int(l["rv"]) > int(add["rv"]), what="MODIFIED web")
+    assert int(mod["old_rv"]) < int(mod["rv"])  # the handler gets the previous object too
     sim.delete_pod("web")
     gone = d.wait_type("DELETED", name="web")
     assert gone["uid"] == created["metadata"]["uid"]

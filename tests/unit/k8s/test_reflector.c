@@ -90,7 +90,7 @@ static void h_pods(http_exchange *ex, void *arg)
     http_exchange_reply(ex, s->status, "application/json", s->body, strlen(s->body));
 }
 
-static void on_event(k8s_reflector *r, k8s_event_type t, json_t *obj, void *arg)
+static void on_event(k8s_reflector *r, k8s_event_type t, json_t *obj, json_t *old, void *arg)
 {
     (void)r;
     fx *f = arg;
@@ -99,7 +99,16 @@ static void on_event(k8s_reflector *r, k8s_event_type t, json_t *obj, void *arg)
     const char *rv =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     size_t n = strlen(f->log);
-    snprintf(f->log + n, sizeof(f->log) - n, "%s %s %s;", k8s_event_type_name(t), key, rv);
+    if (t == K8S_EVENT_MODIFIED) {
+        assert_non_null(old);
+        const char *orv =
+            json_string_value(json_object_get(json_object_get(old, "metadata"), "resourceVersion"));
+        snprintf(f->log + n, sizeof(f->log) - n, "%s %s %s<-%s;", k8s_event_type_name(t), key, rv,
+                 orv);
+    } else {
+        assert_null(old);
+        snprintf(f->log + n, sizeof(f->log) - n, "%s %s %s;", k8s_event_type_name(t), key, rv);
+    }
 }
 
 static void on_synced(k8s_reflector *r, void *arg)
@@ -243,9 +252,9 @@ static void relist_sweeps_and_rv_rules(void **state)
     run_script(f, sizeof(script) / sizeof(script[0]), 10000);
     assert_int_equal(f->next, sizeof(script) / sizeof(script[0]));
     assert_string_equal(f->log, "ADDED ns/a 1;ADDED ns/b 2;ADDED ns/c 3;SYNCED 3 5;"
-                                "MODIFIED ns/a 6;" /* the replayed ADDED at rv 6: nothing */
+                                "MODIFIED ns/a 6<-1;" /* the replayed ADDED at rv 6: nothing */
                                 "ERROR watch gone;ERROR list gone;"
-                                "DELETED ns/b 2;MODIFIED ns/c 9;ADDED ns/d 10;SYNCED 3 10;"
+                                "DELETED ns/b 2;MODIFIED ns/c 9<-3;ADDED ns/d 10;SYNCED 3 10;"
                                 "ERROR watch too-many-requests;");
     assert_int_equal(f->synced, 2);
     assert_int_equal(k8s_reflector_get_state(f->refl), K8S_REFLECTOR_WATCHING);
