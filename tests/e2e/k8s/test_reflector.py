@@ -576,3 +576,27 @@ def test_lease_leader_steps_down_when_api_hangs(sim, k8s_driver):
     a.signal(signal.SIGTERM)
     a.wait_type("RELEASED")
     assert a.wait_exit() == 0
+
+
+def test_label_selector_and_custom_resource(sim, k8s_driver):
+    # a label selector narrows the pods of the node
+    d = k8s_driver("--kubeconfig", sim.agent_kubeconfig, "watch", "--node", "node-1",
+                   "--label-selector", "eip=yes")
+    d.wait_type("SYNCED", count=0)
+    sim.create_pod("plain")
+    sim.create_pod("labelled", labels={"eip": "yes"})
+    d.wait_type("ADDED", name="labelled")
+    assert "plain" not in names(d.lines, "ADDED")
+    assert d.stop() == 0
+    # any collection: PodEIP custom resources in all namespaces, no selector
+    body = {"apiVersion": "alibabacloud.com/v1beta1", "kind": "PodEIP",
+            "metadata": {"name": "web-0", "namespace": "default"},
+            "spec": {"allocationID": "eip-1", "allocationType": {"type": "Auto", "releaseStrategy": "Follow"}}}
+    sim.api("POST", "/apis/alibabacloud.com/v1beta1/namespaces/default/podeips", body)
+    p = k8s_driver("--kubeconfig", sim.info["kube"]["kubeconfig"], "watch",
+                   "--resource", "/apis/alibabacloud.com/v1beta1/podeips")
+    p.wait_type("ADDED", name="web-0")
+    p.wait_type("SYNCED", count=1)
+    sim.api("DELETE", "/apis/alibabacloud.com/v1beta1/namespaces/default/podeips/web-0")
+    p.wait_type("DELETED", name="web-0")
+    assert p.stop() == 0
