@@ -600,3 +600,29 @@ def test_label_selector_and_custom_resource(sim, k8s_driver):
     sim.api("DELETE", "/apis/alibabacloud.com/v1beta1/namespaces/default/podeips/web-0")
     p.wait_type("DELETED", name="web-0")
     assert p.stop() == 0
+
+
+def test_recreated_pod_same_name_is_delete_then_add(sim, k8s_driver):
+    """A StatefulSet-style pod deleted and created again under the same name while
+    the agent was away: the relist reports the old object deleted and the new one
+    added (different uid), never a MODIFIED that would hide the change of uid."""
+    old = sim.create_pod("sts-0")
+    d = watch(k8s_driver, sim)
+    d.wait_type("SYNCED", count=1)
+    settle(d, sim, "sts-0")
+    d.signal(signal.SIGSTOP)
+    try:
+        sim.faults(drop_watches=True)
+        sim.delete_pod("sts-0")
+        sim.wait_pod_gone("sts-0")
+        new = sim.create_pod("sts-0")
+        sim.faults(compact=True)
+        sim.clear_faults()
+    finally:
+        d.signal(signal.SIGCONT)
+    start = d.index()
+    d.wait_type("SYNCED", start=start, timeout=20)
+    lines = [l for l in d.lines[start:] if l.get("name") == "sts-0"]
+    kinds = [(l["type"], l["uid"]) for l in lines]
+    assert kinds[:2] == [("DELETED", old["metadata"]["uid"]), ("ADDED", new["metadata"]["uid"])], kinds
+    assert d.stop() == 0
