@@ -44,6 +44,17 @@ const k8s_config *k8s_client_config(const k8s_client *c);
 /* Calls queued by the rate limiter plus calls in flight. */
 size_t k8s_client_pending(const k8s_client *c);
 
+/* Counters for metrics. */
+typedef struct k8s_client_stats {
+    unsigned long long requests;                 /* HTTP requests sent (a 401 retry counts twice) */
+    unsigned long long results[K8S_E_OTHER + 1]; /* completed calls by k8s_result */
+    unsigned long long throttled;                /* calls that waited for the rate limiter */
+    unsigned long long token_reloads;            /* token file re-reads that changed the token */
+    unsigned long long retries_401;
+} k8s_client_stats;
+
+void k8s_client_get_stats(const k8s_client *c, k8s_client_stats *out);
+
 typedef struct k8s_response {
     k8s_result result;
     long http_status;              /* 0 when no response came */

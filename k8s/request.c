@@ -49,6 +49,7 @@ struct k8s_client {
     bool timer_armed;
     bool pumping;
     call_list queue, active;
+    k8s_client_stats stats;
 };
 
 static void list_push(call_list *l, k8s_call *x)
@@ -106,6 +107,8 @@ static void refresh_token(k8s_client *c, bool force)
         log_debug("k8s: keeping the previous token: %s", r ? err : "empty");
         return;
     }
+    if (!c->token || strcmp(c->token, tok) != 0)
+        c->stats.token_reloads++;
     free(c->token);
     c->token = tok;
     c->token_read_ms = now;
@@ -149,6 +152,7 @@ static void done_cb(http_request *req, const http_response *resp, void *arg)
     if (resp->error == 0 && resp->status == 401 && !x->retried_401 && c->cfg->token_file) {
         /* Bound service-account tokens rotate: re-read and try once more. */
         x->retried_401 = true;
+        c->stats.retries_401++;
         refresh_token(c, true);
         eip_buf_reset(&x->errbody);
         if (dispatch(x) == 0)
@@ -198,6 +202,7 @@ static void done_cb(http_request *req, const http_response *resp, void *arg)
     log_debug("k8s: %s %s -> %ld %s", x->method, x->url, resp->status, k8s_result_name(r.result));
     list_remove(&c->active, x);
     x->state = CALL_DONE;
+    c->stats.results[r.result]++;
     if (x->on_done)
         x->on_done(x, &r, x->arg);
     json_decref(json);
@@ -249,6 +254,8 @@ static int dispatch(k8s_call *x)
     o.on_done = done_cb;
     o.arg = x;
     int r = http_client_send(c->http, &o, &x->req);
+    if (r == 0)
+        c->stats.requests++;
     /* the header list is copied by the client */
     if (auth) {
         memset(auth, 0, strlen(auth));
@@ -270,6 +277,7 @@ static void fail_async(k8s_call *x, int err)
     snprintf(r.status.message, sizeof(r.status.message), "cannot send: %s", strerror(-err));
     list_remove(&c->active, x);
     x->state = CALL_DONE;
+    c->stats.results[r.result]++;
     if (x->on_done)
         x->on_done(x, &r, x->arg);
     call_free(x);
@@ -351,6 +359,7 @@ int k8s_request(k8s_client *c, const k8s_request_opts *o, k8s_call **out)
         }
     } else {
         x->state = CALL_QUEUED;
+        c->stats.throttled++;
         list_push(&c->queue, x);
         pump(c);
     }
@@ -517,4 +526,9 @@ const k8s_config *k8s_client_config(const k8s_client *c)
 size_t k8s_client_pending(const k8s_client *c)
 {
     return c->queue.n + c->active.n;
+}
+
+void k8s_client_get_stats(const k8s_client *c, k8s_client_stats *out)
+{
+    *out = c->stats;
 }

@@ -243,6 +243,10 @@ static void limiter_paces_fifo(void **state)
     assert_true(f->seq_ms[5] - t0 >= 380);
     assert_true(f->seq_ms[5] - t0 < 3000);
     assert_int_equal(k8s_client_pending(c), 0);
+    k8s_client_stats st;
+    k8s_client_get_stats(c, &st);
+    assert_int_equal(st.throttled, 4);
+    assert_int_equal(st.requests, 6);
     k8s_client_free(c);
 }
 
@@ -269,6 +273,13 @@ static void token_reread_after_401(void **state)
     assert_int_equal(f->statuses[2].code, 401);
     assert_string_equal(f->statuses[2].reason, "Unauthorized");
     assert_int_equal(f->auth_hits, 5);
+    k8s_client_stats st;
+    k8s_client_get_stats(c, &st);
+    assert_int_equal(st.requests, 5);
+    assert_int_equal(st.retries_401, 2);
+    assert_int_equal(st.token_reloads, 1); /* the second re-read found the same token */
+    assert_int_equal(st.results[K8S_OK], 2);
+    assert_int_equal(st.results[K8S_E_UNAUTHORIZED], 1);
     k8s_client_free(c);
 }
 
