@@ -22,6 +22,7 @@ EVENTS = BY_KEY["events"]
 RS = BY_KEY["replicasets.apps"]
 DEPLOY = BY_KEY["deployments.apps"]
 STS = BY_KEY["statefulsets.apps"]
+DS = BY_KEY["daemonsets.apps"]
 NODES = BY_KEY["nodes"]
 NAMESPACES = BY_KEY["namespaces"]
 
@@ -117,6 +118,8 @@ class Controllers:
         self.node_ips = {}
         self.stop_ev = threading.Event()
         self.thread = None
+        # the owner index is kept in step with the store (under its lock), the rest reacts later
+        store.listeners.append(lambda ev: self._index(ev.key, ev.old, ev.new))
         store.listeners.append(self.q.put)
         store.write_hooks.append(self._hook)
 
@@ -128,7 +131,8 @@ class Controllers:
                 for o in objs.values():
                     self._index(key, None, o)
             pods = list(self.store.objs["pods"].values())
-            owners = [(k, o) for k in ("deployments.apps", "replicasets.apps", "statefulsets.apps", "namespaces")
+            owners = [(k, o) for k in ("deployments.apps", "replicasets.apps", "statefulsets.apps",
+                                       "daemonsets.apps", "namespaces")
                       for o in self.store.objs[k].values()]
         for p in pods:
             self.q.put(("resync", "pods", p))
@@ -164,7 +168,6 @@ class Controllers:
                 elif isinstance(item, tuple) and item and item[0] == "resync":
                     self._on(item[1], "ADDED", None, item[2])
                 elif item != ():
-                    self._index(item.key, item.old, item.new)
                     self._on(item.key, item.type, item.old, item.new)
                 now = time.monotonic()
                 while self.timers and self.timers[0][0] <= now:
@@ -236,10 +239,14 @@ class Controllers:
             self._owner(new)
         elif key == "statefulsets.apps" and new is not None:
             self.reconcile_sts(new["metadata"]["namespace"], new["metadata"]["name"])
+        elif key == "daemonsets.apps" and new is not None:
+            self.reconcile_ds(new["metadata"]["namespace"], new["metadata"]["name"])
         elif key == "namespaces" and new is not None and new["metadata"].get("deletionTimestamp"):
             self.finalize_ns(new["metadata"]["name"])
         elif key == "nodes" and new is not None:
             self.at(0.05, self.retry_unscheduled)
+            for d in self.store.items(DS.key):
+                self.at(0.05, self.reconcile_ds, d["metadata"]["namespace"], d["metadata"]["name"])
         if typ == "DELETED" and old is not None:
             self.collect(old)
 
@@ -254,11 +261,15 @@ class Controllers:
                 self.reconcile_sts(ns, ref.get("name"))
             elif ref.get("kind") == "Deployment":
                 self.reconcile_deploy(ns, ref.get("name"))
+            elif ref.get("kind") == "DaemonSet":
+                self.reconcile_ds(ns, ref.get("name"))
 
     def collect(self, owner):
         """Garbage collector (background propagation)."""
         uid = owner["metadata"].get("uid")
-        for key, ns, name in sorted(self.dependents.pop(uid, set())):
+        with self.store.lock:
+            deps = sorted(self.dependents.pop(uid, set()))
+        for key, ns, name in deps:
             res = BY_KEY.get(key)
             o = self.store.get(key, ns, name)
             if res is None or o is None:
@@ -522,7 +533,9 @@ class Controllers:
     def _owned(self, key, owner):
         uid = owner["metadata"]["uid"]
         out = []
-        for k, ns, name in list(self.dependents.get(uid, ())):
+        with self.store.lock:
+            deps = list(self.dependents.get(uid, ()))
+        for k, ns, name in deps:
             if k != key:
                 continue
             o = self.store.get(k, ns, name)
@@ -668,6 +681,60 @@ class Controllers:
                     except ApiError:
                         pass
         self.at(min(10.0, float(ttl or 10) / 2), self.expire_events)
+
+    def _fits(self, pod_spec, node):
+        labels = node["metadata"].get("labels") or {}
+        if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+            return False
+        pod = {"spec": pod_spec}
+        return all(_tolerates(pod, t) for t in node.get("spec", {}).get("taints") or []
+                   if t.get("effect") in ("NoSchedule", "NoExecute"))
+
+    def reconcile_ds(self, ns, name):
+        """One pod per fitting node, bound directly (the DaemonSet controller sets node affinity;
+        here the pod is created with spec.nodeName)."""
+        d = self.store.get(DS.key, ns, name)
+        if d is None or d["metadata"].get("deletionTimestamp"):
+            return
+        tmpl = d.get("spec", {}).get("template") or {}
+        rev = _hash(tmpl)
+        owned = [p for p in self._owned("pods", d) if not p["metadata"].get("deletionTimestamp")]
+        by_node = {}
+        for p in sorted(owned, key=lambda p: p["metadata"].get("creationTimestamp", "")):
+            if p["spec"].get("nodeName") in by_node:  # a duplicate: keep the oldest
+                try:
+                    self.reg.delete(PODS, ns, p["metadata"]["name"])
+                except ApiError:
+                    pass
+            else:
+                by_node[p["spec"].get("nodeName")] = p
+        nodes = [n for n in self.store.items("nodes") if self._fits(tmpl.get("spec") or {}, n)]
+        for n in nodes:
+            nname = n["metadata"]["name"]
+            if nname in by_node:
+                continue
+            pod = self._pod_from_template(d, tmpl, generate=f"{name}-",
+                                          extra_labels={"controller-revision-hash": rev,
+                                                        "pod-template-generation": str(
+                                                            d["metadata"].get("generation", 1))})
+            pod["spec"]["nodeName"] = nname
+            try:
+                self.reg.create(PODS, ns, pod)
+            except ApiError:
+                pass
+        names = {n["metadata"]["name"] for n in nodes}
+        for nname, p in by_node.items():
+            if nname not in names:
+                try:
+                    self.reg.delete(PODS, ns, p["metadata"]["name"])
+                except ApiError:
+                    pass
+        owned = [p for p in self._owned("pods", d) if not p["metadata"].get("deletionTimestamp")]
+        ready = sum(1 for p in owned if pod_ready(p))
+        self._set_status(DS, d, {"desiredNumberScheduled": len(nodes), "currentNumberScheduled": len(owned),
+                                 "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": len(owned),
+                                 "numberMisscheduled": 0,
+                                 "observedGeneration": d["metadata"].get("generation", 1)})
 
     # -------------------------------------------------------- namespaces
 

@@ -335,6 +335,15 @@ def _rs_row(o):
             _age(o["metadata"].get("creationTimestamp"))]
 
 
+def _ds_row(o):
+    st = o.get("status", {})
+    sel = ",".join(f"{k}={v}" for k, v in sorted(((o.get("spec", {}).get("template") or {}).get("spec") or {})
+                                                .get("nodeSelector", {}).items())) or "<none>"
+    return [o["metadata"]["name"], st.get("desiredNumberScheduled", 0), st.get("currentNumberScheduled", 0),
+            st.get("numberReady", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0), sel,
+            _age(o["metadata"].get("creationTimestamp"))]
+
+
 def _ns_row(o):
     return [o["metadata"]["name"], o.get("status", {}).get("phase", "Active"),
             _age(o["metadata"].get("creationTimestamp"))]
@@ -358,6 +367,9 @@ TABLES = {
     "statefulsets.apps": ([NAME_COL, _col("Ready"), _col("Age")], _sts_row),
     "replicasets.apps": ([NAME_COL, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"),
                           _col("Age")], _rs_row),
+    "daemonsets.apps": ([NAME_COL, _col("Desired", "integer"), _col("Current", "integer"), _col("Ready", "integer"),
+                         _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Node Selector"),
+                         _col("Age")], _ds_row),
     "namespaces": ([NAME_COL, _col("Status"), _col("Age")], _ns_row),
 }
 

@@ -776,3 +776,29 @@ def test_server_notices_a_watch_client_that_went_away(cluster):
         w.close()
     wait_for(lambda: c.sim("GET", "/__sim/state?resource=none").json["watches"] == 0, 4,
              what="watches released")
+
+
+def test_daemonset_runs_one_pod_per_fitting_node(cluster):
+    c = cluster
+    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "kube-system"},
+          "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                   "template": {"metadata": {"labels": {"app": "agent"}},
+                                "spec": {"hostNetwork": True, "terminationGracePeriodSeconds": 0,
+                                         "containers": [{"name": "a", "image": "eip-agent"}]}}}}
+    c.ok("POST", "/apis/apps/v1/namespaces/kube-system/daemonsets", ds)
+    path = "/api/v1/namespaces/kube-system/pods?labelSelector=app%3Dagent"
+
+    def running():
+        items = c.ok("GET", path)["items"]
+        return items if len(items) == 2 and all(p["status"].get("phase") == "Running" for p in items) else None
+    pods = wait_for(running, 5, what="2 agent pods")
+    assert sorted(p["spec"]["nodeName"] for p in pods) == ["node-1", "node-2"]
+    for p in pods:  # host network: the pod IP is the node's
+        assert p["status"]["podIP"] == c.info["nodes"][p["spec"]["nodeName"]]["private_ip"]
+    c.sim("POST", "/__sim/nodes", {"name": "node-3"})
+    wait_for(lambda: len(c.ok("GET", path)["items"]) == 3, 5, what="a pod on the new node")
+    c.sim("POST", "/__sim/nodes", {"name": "virtual-node-1", "virtual": True})  # tainted: no pod there
+    time.sleep(0.5)
+    assert len(c.ok("GET", path)["items"]) == 3
+    wait_for(lambda: c.ok("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/agent")["status"].get(
+        "numberReady") == 3, 5, what="ds status")
