@@ -232,6 +232,48 @@ static void error_event_classes(void **state)
     assert_int_equal(s.classes[2], K8S_E_GONE);
 }
 
+static int count_only(const k8s_watch_event *ev, void *arg)
+{
+    (void)ev;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Mutated copies of a valid stream (a poor man's fuzzer, run under ASan):
+ * never a crash, only the documented results. */
+static void mutated_streams(void **state)
+{
+    (void)state;
+    size_t n = strlen(STREAM);
+    char *buf = malloc(n);
+    assert_non_null(buf);
+    for (int round = 0; round < 3000; round++) {
+        memcpy(buf, STREAM, n);
+        int flips = 1 + (int)eip_random_below(8);
+        for (int i = 0; i < flips; i++) {
+            size_t at = (size_t)eip_random_below(n);
+            static const char pool[] = "{}[]\":,\\\n0aZ\x01\xff ";
+            buf[at] = pool[eip_random_below(sizeof(pool) - 1)];
+        }
+        k8s_watch_parser p;
+        k8s_watch_parser_init(&p, 64 + (size_t)eip_random_below(400));
+        int events = 0;
+        size_t off = 0;
+        int r = 0;
+        while (off < n && r == 0) {
+            size_t take = 1 + (size_t)eip_random_below(64);
+            if (take > n - off)
+                take = n - off;
+            r = k8s_watch_feed(&p, buf + off, take, count_only, &events);
+            off += take;
+        }
+        assert_true(r == 0 || r == -EBADMSG || r == -E2BIG);
+        assert_true(events <= 5);
+        k8s_watch_parser_free(&p);
+    }
+    free(buf);
+}
+
 static void callback_stops_feed(void **state)
 {
     (void)state;
@@ -255,6 +297,7 @@ int main(void)
         cmocka_unit_test(bad_lines),
         cmocka_unit_test(error_event_classes),
         cmocka_unit_test(callback_stops_feed),
+        cmocka_unit_test(mutated_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
