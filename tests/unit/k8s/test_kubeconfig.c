@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/rand.h"
 #include "k8s/config.h"
 
 typedef struct fixture {
@@ -367,6 +368,50 @@ static void incluster_errors(void **state)
     assert_null(c);
 }
 
+/* Mutated kubeconfigs (run under ASan): a result, an error that names the
+ * file, never a crash. */
+static void mutated_kubeconfigs(void **state)
+{
+    fixture *f = *state;
+    static const char good[] = "apiVersion: v1\n"
+                               "current-context: sim\n"
+                               "contexts:\n"
+                               "- name: sim\n"
+                               "  context: {cluster: c, user: u, namespace: ns}\n"
+                               "clusters:\n"
+                               "- name: c\n"
+                               "  cluster:\n"
+                               "    server: https://127.0.0.1:6443\n"
+                               "    certificate-authority-data: Q0EgUEVNCg==\n"
+                               "    insecure-skip-tls-verify: false\n"
+                               "users:\n"
+                               "- name: u\n"
+                               "  user: {token: abc, client-certificate-data: Q0VSVAo=, "
+                               "client-key-data: S0VZCg==}\n";
+    static const char pool[] = "{}[]:-,&*!|>'\"#%@` \n\tax0=";
+    char path[128], err[512];
+    snprintf(path, sizeof(path), "%s/config", f->dir);
+    char text[sizeof(good)];
+    for (int round = 0; round < 400; round++) {
+        memcpy(text, good, sizeof(good));
+        int flips = 1 + (int)eip_random_below(4);
+        for (int i = 0; i < flips; i++)
+            text[eip_random_below(sizeof(good) - 1)] = pool[eip_random_below(sizeof(pool) - 1)];
+        write_file(f->dir, "config", text);
+        k8s_config *c = NULL;
+        err[0] = '\0';
+        int r = k8s_config_kubeconfig(path, NULL, &c, err, sizeof(err));
+        if (r == 0) {
+            assert_non_null(c);
+            assert_non_null(c->server);
+            k8s_config_free(c);
+        } else {
+            assert_null(c);
+            assert_non_null(strstr(err, path));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +429,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(kubeconfig_env_first_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(incluster_ipv6_bracketed, setup, teardown),
         cmocka_unit_test_setup_teardown(incluster_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(mutated_kubeconfigs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
