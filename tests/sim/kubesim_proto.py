@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """kubesim: decoding of the Kubernetes protobuf envelope ("k8s\\0" + runtime.Unknown)
-for the few kinds kubectl's generator commands send as protobuf (kubectl create
-namespace/configmap/secret/serviceaccount). Field numbers follow the published
+for the few kinds kubectl sends as protobuf (kubectl create namespace/configmap/
+secret/serviceaccount, DeleteOptions of typed clients such as kubectl drain). Field numbers follow the published
 generated.proto files of k8s.io/api and apimachinery. Anything else answers 415."""
 import base64
 import datetime
@@ -74,12 +74,16 @@ OBJECT_META = {1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", 
                10: ("deletionGracePeriodSeconds", "int"), 11: ("labels", "map"), 12: ("annotations", "map"),
                13: ("ownerReferences", ("rmsg", OWNER_REF)), 14: ("finalizers", "rstr")}
 LOCAL_REF = {1: ("name", "str")}
+PRECONDITIONS = {1: ("uid", "str"), 2: ("resourceVersion", "str")}
 KINDS = {
     "Namespace": {1: ("metadata", ("msg", OBJECT_META)), 2: ("spec", ("msg", {1: ("finalizers", "rstr")}))},
     "ConfigMap": {1: ("metadata", ("msg", OBJECT_META)), 2: ("data", "map"), 3: ("binaryData", "bmap"),
                   4: ("immutable", "bool")},
     "Secret": {1: ("metadata", ("msg", OBJECT_META)), 2: ("data", "bmap"), 3: ("type", "str"),
                4: ("stringData", "map"), 5: ("immutable", "bool")},
+    # typed clients (kubectl drain, delete through clientsets) send their DeleteOptions as protobuf
+    "DeleteOptions": {1: ("gracePeriodSeconds", "optint"), 2: ("preconditions", ("msg", PRECONDITIONS)),
+                      3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "str"), 5: ("dryRun", "rstr")},
     "ServiceAccount": {1: ("metadata", ("msg", OBJECT_META)), 3: ("imagePullSecrets", ("rmsg", LOCAL_REF)),
                        4: ("automountServiceAccountToken", "bool")},
 }
@@ -97,6 +101,8 @@ def _decode(buf, spec):
         elif kind == "int":
             if v:
                 out[name] = v
+        elif kind == "optint":  # a pointer field: present means set, even to 0
+            out[name] = v - (1 << 64) if v >= 1 << 63 else v
         elif kind == "bool":
             out[name] = bool(v)
         elif kind == "time":

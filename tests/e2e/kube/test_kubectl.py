@@ -298,3 +298,23 @@ def test_rollout_scale_wait(shared_cluster, kubectl, ns):
     assert len(live) == 3 and {p["spec"]["containers"][0]["image"] for p in live} == {"nginx:2"}
     rs = kubectl(c, "-n", ns, "get", "rs").stdout.splitlines()
     assert rs[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"] and len(rs) == 3
+
+
+def test_cordon_and_drain(make_cluster, kubectl):
+    c = make_cluster("--nodes", "2", "--pod-start-delay", "0.1", "--pod-stop-delay", "0.2")
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "d"}},
+                    "template": {"metadata": {"labels": {"app": "d"}},
+                                 "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    kubectl(c, "apply", "--validate=false", "-f", "-", input=json.dumps(dep))
+    kubectl(c, "rollout", "status", "deploy/d", "--timeout=15s")
+    # typed clients send DeleteOptions as protobuf: drain evicts by deleting
+    out = kubectl(c, "drain", "node-1", "--timeout=15s").stdout
+    assert "node/node-1 cordoned" in out and "node/node-1 drained" in out
+    assert c.ok("GET", "/api/v1/nodes/node-1")["spec"]["unschedulable"] is True
+    kubectl(c, "rollout", "status", "deploy/d", "--timeout=15s")
+    pods = c.ok("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dd")["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 2 and {p["spec"]["nodeName"] for p in live} == {"node-2"}
+    kubectl(c, "uncordon", "node-1")
+    assert not c.ok("GET", "/api/v1/nodes/node-1")["spec"].get("unschedulable")
