@@ -109,6 +109,17 @@ static bool same_str(const char *a, const char *b)
     return !strcmp(a ? a : "", b ? b : "");
 }
 
+/* Like client-go informers' transform: server-side-apply bookkeeping is often
+ * the larger part of an object and nothing here reads it. */
+static void trim(const k8s_reflector *r, json_t *obj)
+{
+    if (r->o.keep_managed_fields)
+        return;
+    json_t *md = json_object_get(obj, "metadata");
+    if (json_is_object(md))
+        json_object_del(md, "managedFields");
+}
+
 static void set_rv(k8s_reflector *r, const char *rv)
 {
     if (!rv || !*rv || (r->rv && !strcmp(r->rv, rv)))
@@ -320,8 +331,10 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
     char key[KEY_MAX];
     json_array_foreach(items, i, it)
     {
-        if (k8s_object_key(it, key, sizeof(key)) == 0)
+        if (k8s_object_key(it, key, sizeof(key)) == 0) {
+            trim(r, it);
             json_object_set(r->pending, key, it);
+        }
     }
     const json_t *jc = json_object_get(md, "continue");
     const json_t *jrv = json_object_get(md, "resourceVersion");
@@ -398,6 +411,7 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
     if (k8s_object_key(ev->object, key, sizeof(key)) != 0)
         return -EBADMSG;
     r->stats.events++;
+    trim(r, ev->object);
     json_t *old = json_object_get(r->store, key);
     json_incref(old);
     if (ev->type == K8S_WATCH_DELETED) {

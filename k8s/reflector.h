@@ -63,6 +63,7 @@ typedef struct k8s_reflector_opts {
     long long watch_grace_ms;   /* dead-watch grace after timeoutSeconds; 0: 30 s */
     long list_timeout_ms;       /* one LIST page; 0: 60 s */
     long long backoff_initial_ms, backoff_max_ms, backoff_reset_ms; /* 0: 800, 30000, 120000 */
+    bool keep_managed_fields; /* false: metadata.managedFields is dropped (memory) */
     k8s_reflector_event_cb on_event;
     k8s_reflector_synced_cb on_synced; /* may be NULL */
     k8s_reflector_error_cb on_error;   /* may be NULL */

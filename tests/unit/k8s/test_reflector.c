@@ -239,7 +239,9 @@ static void relist_sweeps_and_rv_rules(void **state)
         /* paged again (b is gone, c changed, d is new) */
         {false, NULL, NULL, 200,
          "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\",\"continue\":\"c2\"},"
-         "\"items\":[" POD("a", "6") "," POD("c", "9") "]}"},
+         "\"items\":[" POD("a", "6") ",{\"metadata\":{\"namespace\":\"ns\",\"name\":\"c\","
+                                     "\"uid\":\"u-c\",\"resourceVersion\":\"9\",\"managedFields\":["
+                                     "{\"manager\":\"x\"}]}}]}"},
         {false, NULL, "c2", 200,
          "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD(
              "d", "10") "]}"},
@@ -261,6 +263,7 @@ static void relist_sweeps_and_rv_rules(void **state)
     assert_null(k8s_reflector_get(f->refl, "ns", "b"));
     json_t *c = k8s_reflector_get(f->refl, "ns", "c");
     assert_non_null(c);
+    assert_null(json_object_get(json_object_get(c, "metadata"), "managedFields"));
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(c, "metadata"), "resourceVersion")), "9");
     k8s_reflector_stats st;
