@@ -390,11 +390,15 @@ class Controllers:
             return
         node = pod["spec"]["nodeName"]
         host_ip = self._node_ip(node)
-        if pod["spec"].get("hostNetwork"):
+        nobj = self.store.get("nodes", "", node) or {}
+        virtual = (nobj.get("metadata", {}).get("labels") or {}).get("type") == "virtual-kubelet"
+        if pod["spec"].get("hostNetwork") and not virtual:
             ip = host_ip
         else:
             try:
                 ip, _eni = self.cloud.allocate_pod_ip(node)
+                if virtual:
+                    host_ip = ip  # an ECI instance is its own host
             except Exception as e:  # the CNI failing: retry with backoff like the kubelet does
                 n = self.sandbox_failures.get(uid, 0)
                 self.sandbox_failures[uid] = n + 1
@@ -503,7 +507,8 @@ class Controllers:
 
     def _release(self, pod):
         st, spec = pod.get("status", {}), pod.get("spec", {})
-        if st.get("podIP") and not spec.get("hostNetwork"):
+        if st.get("podIP") and (not spec.get("hostNetwork") or st.get("podIP") == st.get("hostIP") and
+                                st.get("podIP") != self._node_ip(spec.get("nodeName", ""))):
             self._release_ip(st["podIP"])
 
     def _release_ip(self, ip):
@@ -766,6 +771,11 @@ class Controllers:
                 self.store.commit(NAMESPACES, "DELETED", cur, None)
 
 
+def _vk_ip(name):
+    """A virtual node has no ECS instance: its address stands for the virtual-kubelet."""
+    return f"127.0.8.{int(hashlib.sha256(name.encode()).hexdigest(), 16) % 250 + 2}"
+
+
 def node_object(name, info, pod_cidr=None, virtual=False):
     """A Node as the kubelet (or virtual-kubelet) registers it; info from Cloud.add_node."""
     region = info.get("region_id", "cn-hangzhou")
@@ -785,7 +795,7 @@ def node_object(name, info, pod_cidr=None, virtual=False):
     now = now_iso()
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
             "spec": spec,
-            "status": {"addresses": [{"type": "InternalIP", "address": info.get("private_ip", "127.0.0.1")},
+            "status": {"addresses": [{"type": "InternalIP", "address": info.get("private_ip") or _vk_ip(name)},
                                      {"type": "Hostname", "address": name}],
                        "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"},
                        "allocatable": {"cpu": "1900m", "memory": "7Gi", "pods": "110"},

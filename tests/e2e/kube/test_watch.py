@@ -802,3 +802,28 @@ def test_daemonset_runs_one_pod_per_fitting_node(cluster):
     assert len(c.ok("GET", path)["items"]) == 3
     wait_for(lambda: c.ok("GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/agent")["status"].get(
         "numberReady") == 3, 5, what="ds status")
+
+
+def test_virtual_node_pods_get_their_own_eni(cluster):
+    c = cluster
+    info = c.sim("POST", "/__sim/nodes", {"name": "virtual-node-1", "virtual": True}).json
+    node = c.ok("GET", "/api/v1/nodes/virtual-node-1")
+    assert node["metadata"]["labels"]["type"] == "virtual-kubelet"
+    assert node["spec"]["taints"][0]["effect"] == "NoSchedule"
+    c.pod("normal", node_selector={"type": "virtual-kubelet"})  # no toleration: stays Pending
+    body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "eci"},
+            "spec": {"nodeSelector": {"type": "virtual-kubelet"}, "terminationGracePeriodSeconds": 0,
+                     "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+                     "containers": [{"name": "c", "image": "nginx"}]}}
+    c.ok("POST", PODS, body)
+    p = c.wait_running("eci")
+    assert p["spec"]["nodeName"] == "virtual-node-1" and p["status"]["hostIP"] == p["status"]["podIP"]
+    enis = [e for e in c.cloud("GET", "/__sim/enis").json["enis"] if e.get("node") == "virtual-node-1"]
+    assert [e["PrivateIpAddress"] for e in enis] == [p["status"]["podIP"]]
+    assert not c.ok("GET", PODS + "/normal")["spec"].get("nodeName")
+    c.reload()
+    assert "metadata_endpoint" not in c.info["nodes"]["virtual-node-1"]  # no instance metadata on ECI
+    c.ok("DELETE", PODS + "/eci")
+    wait_for(lambda: not [e for e in c.cloud("GET", "/__sim/enis").json["enis"]
+                          if e.get("node") == "virtual-node-1"], 5, what="the ECI ENI released")
+    assert info["virtual"] is True
