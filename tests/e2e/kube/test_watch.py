@@ -827,3 +827,20 @@ def test_virtual_node_pods_get_their_own_eni(cluster):
     wait_for(lambda: not [e for e in c.cloud("GET", "/__sim/enis").json["enis"]
                           if e.get("node") == "virtual-node-1"], 5, what="the ECI ENI released")
     assert info["virtual"] is True
+
+
+def test_history_size_bounds_the_watch_window(cluster):
+    c = cluster
+    c.sim("POST", "/__sim/config", {"history_size": 5})
+    rv0 = c.rv()
+    for i in range(4):
+        c.ok("POST", CMS, cm(f"h{i}"))
+    assert types(c.watch(CMS, resourceVersion=rv0, timeoutSeconds=0.5).collect(1)) == ["ADDED"] * 4
+    for i in range(4, 12):
+        c.ok("POST", CMS, cm(f"h{i}"))
+    ev = c.watch(CMS, resourceVersion=rv0).next()
+    assert ev["type"] == "ERROR" and ev["object"]["reason"] == "Expired"
+    recent = c.rv() - 3
+    assert types(c.watch(CMS, resourceVersion=recent, timeoutSeconds=0.5).collect(1)) == ["ADDED"] * 3
+    r = c.get(CMS + f"?resourceVersion={rv0}&resourceVersionMatch=Exact")
+    assert r.status == 410 and r.json["reason"] == "Expired"
