@@ -87,7 +87,7 @@ def test_initial_watch_without_rv_sends_synthetic_added(cluster):
     for n in ("a", "b"):
         c.ok("POST", CMS, cm(n))
     for rv in (None, "0"):
-        kw = {"timeoutSeconds": 1}
+        kw = {"timeoutSeconds": 0.3}
         if rv:
             kw["resourceVersion"] = rv
         evs = c.watch(CMS, **kw).collect(2)
@@ -104,16 +104,16 @@ def test_watch_from_exact_rv_replays_history_in_order(cluster):
     c.ok("DELETE", CMS + "/b")
     c.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "other"}})
     c.ok("POST", "/api/v1/namespaces/other/configmaps", cm("x"))
-    evs = c.watch(CMS, resourceVersion=rv0, timeoutSeconds=1).collect(2)
+    evs = c.watch(CMS, resourceVersion=rv0, timeoutSeconds=0.3).collect(2)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [
         ("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in evs]
     assert rvs == sorted(rvs) and rvs[0] > rv0
     # all namespaces
-    evs = c.watch("/api/v1/configmaps", resourceVersion=rv0, timeoutSeconds=1).collect(2)
+    evs = c.watch("/api/v1/configmaps", resourceVersion=rv0, timeoutSeconds=0.3).collect(2)
     assert [e["object"]["metadata"]["name"] for e in evs] == ["a", "b", "a", "b", "x"]
     # legacy /watch/ path
-    evs = c.watch("/api/v1/watch/namespaces/default/configmaps", resourceVersion=rv0, timeoutSeconds=1).collect(2)
+    evs = c.watch("/api/v1/watch/namespaces/default/configmaps", resourceVersion=rv0, timeoutSeconds=0.3).collect(2)
     assert len(evs) == 4
 
 
