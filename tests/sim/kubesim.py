@@ -645,9 +645,9 @@ class KubeSim:
             try:
                 body = kubesim_proto.decode(raw)
             except LookupError:
-                raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
-                                                            f'accepted media types include: application/json, '
-                                                            f'application/yaml')
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                            "accepted media types include: application/json, "
+                                                            "application/yaml")
             except ValueError as e:
                 raise bad_request(f"couldn't get version/kind; protobuf parse error: {e}")
         elif raw:

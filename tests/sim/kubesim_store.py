@@ -533,8 +533,6 @@ class Registry:
         if sub == "status":
             out = deepcopy(old)
             out["status"] = new.get("status") if new.get("status") is not None else {}
-            if res.key == "pods" or res.custom:
-                pass
             new = out
         else:
             new["metadata"] = m
@@ -554,7 +552,7 @@ class Registry:
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         return new
 
-    def update(self, res, ns, name, body, sub=None, dry_run=False, _old=None):
+    def update(self, res, ns, name, body, sub=None, dry_run=False):
         """PUT: body replaces the object (its status subresource with sub='status')."""
         body = deepcopy(body)
         self._typecheck(res, body)
@@ -618,9 +616,9 @@ class Registry:
                 new = merge_patch(old, patch)
             else:
                 raise ApiError(415, "UnsupportedMediaType",
-                               f'the body of the request was in an unknown format - accepted media types include: '
-                               f'application/json-patch+json, application/merge-patch+json, '
-                               f'application/apply-patch+yaml' +
+                               "the body of the request was in an unknown format - accepted media types include: "
+                               "application/json-patch+json, application/merge-patch+json, "
+                               "application/apply-patch+yaml" +
                                ('' if res.custom else ', application/strategic-merge-patch+json'))
             if not isinstance(new.get("metadata"), dict):
                 new["metadata"] = {}
