@@ -11,6 +11,7 @@ only; see docs/simulators.md for the /__sim admin API.
     sim.stop()
 """
 import collections
+import gzip
 import ipaddress
 import json
 import os
@@ -43,6 +44,7 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4-sim", "gitCommit"
            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.6",
            "compiler": "gc", "platform": "linux/amd64", "emulationMajor": "1", "emulationMinor": "32",
            "minCompatibilityMajor": "1", "minCompatibilityMinor": "31"}
+GZIP_THRESHOLD = 128 * 1024
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 # Registries with ReturnDeletedObject: a delete answers with the object, others with a Status.
 RETURN_DELETED_OBJECT = {"pods", "serviceaccounts", "namespaces", "services", "podeips.alibabacloud.com"}
@@ -182,6 +184,11 @@ class Handler(BaseHTTPRequestHandler):
         self.sim.log_call(self.call)
         self.send_response(code)
         self.send_header("Content-Type", ctype)
+        if len(data) >= GZIP_THRESHOLD and "gzip" in self.headers.get("Accept-Encoding", ""):
+            # the API server compresses large non-streaming responses (APIResponseCompression)
+            data = gzip.compress(data, 1)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", self.call["audit_id"])
         for k, v in (headers or {}).items():

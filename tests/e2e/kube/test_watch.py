@@ -844,3 +844,17 @@ def test_history_size_bounds_the_watch_window(cluster):
     assert types(c.watch(CMS, resourceVersion=recent, timeoutSeconds=0.5).collect(1)) == ["ADDED"] * 3
     r = c.get(CMS + f"?resourceVersion={rv0}&resourceVersionMatch=Exact")
     assert r.status == 410 and r.json["reason"] == "Expired"
+
+
+def test_large_responses_are_gzipped_when_accepted(cluster):
+    import gzip
+    c = cluster
+    for i in range(40):
+        c.ok("POST", CMS, cm(f"big{i}", data={"blob": "x" * 4000}))
+    plain = c.req("GET", CMS)
+    assert plain.status == 200 and "Content-Encoding" not in plain.headers and len(plain.json["items"]) == 40
+    z = c.req("GET", CMS, headers={"Accept-Encoding": "gzip"})
+    assert z.headers["Content-Encoding"] == "gzip" and len(z.raw) < len(plain.raw) / 10
+    assert json.loads(gzip.decompress(z.raw)) == plain.json
+    small = c.req("GET", CMS + "/big0", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers  # below 128 KiB
