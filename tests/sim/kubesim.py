@@ -957,6 +957,20 @@ class KubeSim:
             return h.send_json(200, {"user": principal, "token": new, "old_token": old})
         if path == "/__sim/tokens" and m == "GET":
             return h.send_json(200, {k: dict(v) for k, v in self.principals.items()})
+        if path == "/__sim/tokens" and m == "POST":
+            name, user = body.get("principal"), body.get("user")
+            if not name or not user:
+                return h.send_json(400, {"error": "principal and user are required"})
+            groups = list(body.get("groups") or [])
+            if user.startswith("system:serviceaccount:") and not groups:
+                ns = user.split(":")[2]
+                groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+            if "system:authenticated" not in groups:
+                groups.append("system:authenticated")
+            self.principals[name] = {"user": user, "groups": groups,
+                                     "token": body.get("token") or f"{name}-" + secrets.token_hex(16)}
+            self._save_tokens()
+            return h.send_json(200, dict(self.principals[name]))
         if path == "/__sim/calls":
             if m == "DELETE":
                 self.clear_calls()

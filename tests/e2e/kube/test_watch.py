@@ -570,6 +570,16 @@ def test_rbac_403(cluster):
     assert c.req("GET", CMS, token=agent).status == 200
     assert c.req("GET", "/api/v1/namespaces/kube-system/configmaps", token=agent).status == 403
     assert c.req("GET", CMS, token=c.token("admin")).status == 200  # system:masters
+    # another service account through a group binding
+    other = c.sim("POST", "/__sim/tokens", {"principal": "other",
+                                            "user": "system:serviceaccount:kube-system:other"}).json
+    assert "system:serviceaccounts:kube-system" in other["groups"]
+    assert c.req("GET", PODS, token=other["token"]).status == 403
+    c.ok("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+         {"metadata": {"name": "sa-view"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                                      "kind": "ClusterRole", "name": "eip-agent"},
+          "subjects": [{"kind": "Group", "name": "system:serviceaccounts:kube-system"}]})
+    assert c.req("GET", PODS, token=other["token"]).status == 200
 
 
 # ------------------------------------------------------------------ faults and the calls log
