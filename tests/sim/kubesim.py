@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -467,7 +467,7 @@ class KubeSim:
 
     def handle(self, h):
         url = urlsplit(h.path)
-        path = url.path.rstrip("/") or "/"
+        path = unquote(url.path).rstrip("/") or "/"
         q = _first(parse_qs(url.query, keep_blank_values=True))
         h.call = {"time": time.time(), "method": h.command, "path": path, "query": url.query, "verb": "",
                   "content_type": h.headers.get("Content-Type", ""), "accept": h.headers.get("Accept", ""),

@@ -282,8 +282,11 @@ def _pod_row(o):
     reason = st.get("reason") or st.get("phase") or "Pending"
     for c in cs:
         w = c.get("state", {}).get("waiting")
+        t = c.get("state", {}).get("terminated")
         if w and w.get("reason"):
             reason = w["reason"]
+        elif t and t.get("reason") and st.get("phase") in ("Succeeded", "Failed"):
+            reason = t["reason"]
     if o.get("metadata", {}).get("deletionTimestamp"):
         reason = "Terminating"
     gates = spec.get("readinessGates") or []

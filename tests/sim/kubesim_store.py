@@ -23,6 +23,38 @@ from kubesim_core import (ApiError, already_exists, bad_request, conflict, deepc
 from kubesim_resources import BY_KEY, RESOURCES
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+PATH_SEGMENT_NAMES = {"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io",
+                      "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io"}
+
+
+def _name_error(res, name):
+    """The name rule of each registry's validation (NameIsDNSSubdomain, NameIsDNSLabel,
+    ValidatePathSegmentName); None when the name is fine."""
+    if res.key in PATH_SEGMENT_NAMES:
+        if name in (".", ".."):
+            return f"may not be '{name}'"
+        for bad in ("/", "%"):
+            if bad in name:
+                return f"may not contain '{bad}'"
+        return None
+    if res.key == "namespaces":
+        if len(name) > 63:
+            return "must be no more than 63 characters"
+        if not DNS_LABEL.match(name):
+            return ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
+                    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+        return None
+    if len(name) > 253:
+        return "must be no more than 253 characters"
+    if not DNS_SUBDOMAIN.match(name):
+        return ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+    return None
+
+
 GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Resources whose status is reset on create (their strategies' PrepareForCreate).
 RESET_STATUS_ON_CREATE = {"pods", "deployments.apps", "replicasets.apps", "statefulsets.apps",
@@ -388,13 +420,9 @@ class Registry:
                     raise invalid(res, "", [("metadata.name", "FieldValueRequired",
                                              "Required value: name or generateName is required")])
             name = m["name"]
-            if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-                raise invalid(res, name, [("metadata.name", "FieldValueInvalid",
-                                           f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist '
-                                           "of lower case alphanumeric characters, '-' or '.', and must start and "
-                                           "end with an alphanumeric character (e.g. 'example.com', regex used for "
-                                           "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
-                                           "[a-z0-9])?)*')")])
+            why = _name_error(res, name)
+            if why:
+                raise invalid(res, name, [("metadata.name", "FieldValueInvalid", f'Invalid value: "{name}": {why}')])
             if self.store.get(res.key, m.get("namespace", ""), name) is not None:
                 raise already_exists(res, name)
             for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):

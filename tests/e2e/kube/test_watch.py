@@ -868,3 +868,18 @@ def test_large_responses_are_gzipped_when_accepted(cluster):
     assert json.loads(gzip.decompress(z.raw)) == plain.json
     small = c.req("GET", CMS + "/big0", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in small.headers  # below 128 KiB
+
+
+def test_name_rules_per_resource(cluster):
+    c = cluster
+    r = c.req("POST", CMS, cm("Bad_Name"))
+    assert r.status == 422 and r.json["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain')
+    r = c.req("POST", "/api/v1/namespaces", {"metadata": {"name": "a.b"}})
+    assert r.status == 422 and "RFC 1123 label" in r.json["message"]
+    role = {"metadata": {"name": "system:eip-agent:reader"}, "rules": []}
+    c.ok("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", role)
+    got = c.ok("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/system%3Aeip-agent%3Areader")
+    assert got["metadata"]["name"] == "system:eip-agent:reader"
+    r = c.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {"metadata": {"name": "a%b"}})
+    assert r.status == 422 and "may not contain '%'" in r.json["message"]
