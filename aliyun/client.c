@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "aliyun/flow.h"
+#include "common/tokenbucket.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -19,7 +20,7 @@
 
 typedef struct action_bucket {
     struct action_bucket *next;
-    aliyun_bucket bucket;
+    eip_tokenbucket bucket;
     char name[];
 } action_bucket;
 
@@ -402,7 +403,7 @@ int aliyun_client_token(char *out, size_t cap)
     return eip_random_hex(out, cap, 16);
 }
 
-static aliyun_bucket *bucket_for(aliyun_client *c, const char *action)
+static eip_tokenbucket *bucket_for(aliyun_client *c, const char *action)
 {
     for (action_bucket *b = c->buckets; b; b = b->next)
         if (strcmp(b->name, action) == 0)
@@ -412,7 +413,7 @@ static aliyun_bucket *bucket_for(aliyun_client *c, const char *action)
     if (!b)
         return NULL;
     memcpy(b->name, action, n + 1);
-    aliyun_bucket_init(&b->bucket, c->qps, c->burst, (int64_t)uv_now(c->loop));
+    eip_tokenbucket_init(&b->bucket, c->qps, c->burst, (int64_t)uv_now(c->loop));
     b->next = c->buckets;
     c->buckets = b;
     return &b->bucket;
@@ -885,8 +886,8 @@ static void pump_cb(uv_timer_t *t)
     for (aliyun_call *call = c->queue_head, *nx;
          call && c->in_flight < c->max_in_flight && !c->free_pending; call = nx) {
         nx = call->next;
-        aliyun_bucket *b = bucket_for(c, call->action);
-        int64_t wait = b ? aliyun_bucket_take(b, now) : 0;
+        eip_tokenbucket *b = bucket_for(c, call->action);
+        int64_t wait = b ? eip_tokenbucket_take(b, now) : 0;
         if (wait > 0) {
             if (next < 0 || wait < next)
                 next = wait;

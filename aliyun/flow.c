@@ -43,29 +43,3 @@ int64_t aliyun_parse_retry_after_ms(const char *value)
         value++;
     return *value ? -1 : v;
 }
-
-void aliyun_bucket_init(aliyun_bucket *b, double rate, double burst, int64_t now_ms)
-{
-    b->rate = rate;
-    b->burst = burst < 1 ? 1 : burst;
-    b->tokens = b->burst;
-    b->last_ms = now_ms;
-}
-
-int64_t aliyun_bucket_take(aliyun_bucket *b, int64_t now_ms)
-{
-    if (b->rate <= 0)
-        return 0;
-    if (now_ms > b->last_ms) {
-        b->tokens += (double)(now_ms - b->last_ms) * b->rate / 1000.0;
-        if (b->tokens > b->burst)
-            b->tokens = b->burst;
-        b->last_ms = now_ms;
-    }
-    if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
-        return 0;
-    }
-    /* rounded up, so that the token is there when the timer fires */
-    return (int64_t)((1.0 - b->tokens) * 1000.0 / b->rate) + 1;
-}

@@ -5,10 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Flow control for cloud requests: capped exponential backoff with full jitter,
- * a token bucket (one per action), parsing of x-acs-retry-after. Pure functions
- * of an explicit clock so that tests drive time; aliyun/client.c puts them on
- * uv timers. */
+/* Flow control for cloud requests: capped exponential backoff with full jitter
+ * and parsing of x-acs-retry-after. Pure functions, so that tests drive them;
+ * aliyun/client.c puts the delays on uv timers (and takes its per-action
+ * rate limit from common/tokenbucket.h). */
 
 typedef struct aliyun_backoff {
     int64_t base_ms;  /* first retry waits up to base_ms */
@@ -28,19 +28,5 @@ int64_t aliyun_backoff_delay_ms(const aliyun_backoff *b, int retry, int64_t retr
 
 /* The x-acs-retry-after header (milliseconds, digits only); -1 when absent or invalid. */
 int64_t aliyun_parse_retry_after_ms(const char *value);
-
-/* Token bucket: `rate` tokens per second, at most `burst` stored. */
-typedef struct aliyun_bucket {
-    double rate;
-    double burst;
-    double tokens;
-    int64_t last_ms;
-} aliyun_bucket;
-
-/* Starts full. rate <= 0 means unlimited. burst < 1 is taken as 1. */
-void aliyun_bucket_init(aliyun_bucket *b, double rate, double burst, int64_t now_ms);
-/* Takes a token: 0 when one was there (consumed), else the milliseconds (>= 1)
- * until one will be, and nothing is consumed. */
-int64_t aliyun_bucket_take(aliyun_bucket *b, int64_t now_ms);
 
 #endif

@@ -40,29 +40,3 @@ double k8s_backoff_rand(void)
 {
     return (double)eip_random_below(1u << 30) / (double)(1u << 30);
 }
-
-void k8s_bucket_init(k8s_bucket *b, double rate, double burst, int64_t now_ms)
-{
-    b->rate = rate;
-    b->burst = burst >= 1 ? burst : 1;
-    b->tokens = b->burst;
-    b->last_ms = now_ms;
-}
-
-int64_t k8s_bucket_take(k8s_bucket *b, int64_t now_ms)
-{
-    if (b->rate <= 0)
-        return 0;
-    if (now_ms > b->last_ms) {
-        b->tokens += (double)(now_ms - b->last_ms) * b->rate / 1000.0;
-        if (b->tokens > b->burst)
-            b->tokens = b->burst;
-        b->last_ms = now_ms;
-    }
-    if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
-        return 0;
-    }
-    int64_t wait = (int64_t)((1.0 - b->tokens) * 1000.0 / b->rate) + 1;
-    return wait < 1 ? 1 : wait;
-}

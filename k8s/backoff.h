@@ -28,17 +28,4 @@ void k8s_backoff_reset(k8s_backoff *b);
 /* Uniform [0,1) from the kernel CSPRNG. */
 double k8s_backoff_rand(void);
 
-/* A token bucket (rate per second, burst). Times are monotonic ms. */
-typedef struct k8s_bucket {
-    double rate;   /* tokens per second; <= 0 means unlimited */
-    double burst;  /* capacity, >= 1 */
-    double tokens; /* current */
-    int64_t last_ms;
-} k8s_bucket;
-
-void k8s_bucket_init(k8s_bucket *b, double rate, double burst, int64_t now_ms);
-/* Takes one token when available: returns 0. Otherwise takes nothing and
- * returns the ms until one is available (>= 1). */
-int64_t k8s_bucket_take(k8s_bucket *b, int64_t now_ms);
-
 #endif

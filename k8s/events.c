@@ -10,7 +10,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "k8s/backoff.h"
+#include "common/tokenbucket.h"
 #include "k8s/internal.h"
 
 /* ---- a small LRU: key -> slot, slots in a doubly linked recency list ---- */
@@ -23,7 +23,7 @@ typedef struct lru_slot {
     char namespace[256];
     int count;
     int64_t first_us, last_mono_ms;
-    k8s_bucket bucket;
+    eip_tokenbucket bucket;
 } lru_slot;
 
 typedef struct lru {
@@ -275,9 +275,9 @@ int k8s_recorder_decide(k8s_recorder *r, const k8s_object_ref *ref, const char *
             e = -ENOMEM;
             goto out;
         }
-        k8s_bucket_init(&s->bucket, r->o.spam_refill_per_s, r->o.spam_burst, now);
+        eip_tokenbucket_init(&s->bucket, r->o.spam_refill_per_s, r->o.spam_burst, now);
     }
-    if (k8s_bucket_take(&s->bucket, now) > 0) {
+    if (eip_tokenbucket_take(&s->bucket, now) > 0) {
         out->action = K8S_EVENT_DROPPED;
         r->stats.dropped++;
         goto out;

@@ -9,7 +9,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "k8s/backoff.h"
+#include "common/tokenbucket.h"
 
 #define ERROR_BODY_MAX (64 * 1024)
 
@@ -44,7 +44,7 @@ struct k8s_client {
     char *user_agent_header;
     char *token;
     int64_t token_read_ms;
-    k8s_bucket bucket;
+    eip_tokenbucket bucket;
     uv_timer_t timer; /* wakes the limiter queue */
     bool timer_armed;
     bool pumping;
@@ -291,7 +291,7 @@ static void pump(k8s_client *c)
         return;
     c->pumping = true;
     while (c->queue.head) {
-        int64_t wait = k8s_bucket_take(&c->bucket, eip_time_mono_ms());
+        int64_t wait = eip_tokenbucket_take(&c->bucket, eip_time_mono_ms());
         if (wait > 0) {
             if (!c->timer_armed) {
                 uv_timer_start(&c->timer, timer_cb, (uint64_t)wait, 0);
@@ -347,7 +347,8 @@ int k8s_request(k8s_client *c, const k8s_request_opts *o, k8s_call **out)
     x->on_chunk = o->on_chunk;
     x->on_done = o->on_done;
     x->arg = o->arg;
-    if (!c->queue.head && !c->pumping && k8s_bucket_take(&c->bucket, eip_time_mono_ms()) == 0) {
+    if (!c->queue.head && !c->pumping &&
+        eip_tokenbucket_take(&c->bucket, eip_time_mono_ms()) == 0) {
         /* Fast path: a token is free, send now and report failure synchronously. */
         list_push(&c->active, x);
         x->state = CALL_ACTIVE;
@@ -459,7 +460,7 @@ k8s_client *k8s_client_new(uv_loop_t *loop, http_client *http, const k8s_config 
         goto fail_nomem;
     snprintf(c->user_agent_header, n, "User-Agent: %s", ua);
     c->opts.user_agent = NULL; /* not kept: the caller's string may go */
-    k8s_bucket_init(&c->bucket, c->opts.qps, c->opts.burst, eip_time_mono_ms());
+    eip_tokenbucket_init(&c->bucket, c->opts.qps, c->opts.burst, eip_time_mono_ms());
     if (cfg->token_file) {
         if (k8s_config_read_token(cfg, &c->token, err, errlen) != 0)
             goto fail;

@@ -76,43 +76,6 @@ static void retry_after(void **state)
     assert_int_equal(aliyun_parse_retry_after_ms("99999999999999999999999"), -1);
 }
 
-static void bucket_fake_clock(void **state)
-{
-    (void)state;
-    aliyun_bucket b;
-    aliyun_bucket_init(&b, 10, 1, 1000);
-    assert_int_equal(aliyun_bucket_take(&b, 1000), 0);
-    int64_t w = aliyun_bucket_take(&b, 1000);
-    assert_true(w >= 100 && w <= 101);
-    w = aliyun_bucket_take(&b, 1050);
-    assert_true(w >= 50 && w <= 51);
-    assert_int_equal(aliyun_bucket_take(&b, 1100), 0);
-    /* a long idle time does not store more than burst */
-    assert_true(aliyun_bucket_take(&b, 1100) > 0);
-    assert_int_equal(aliyun_bucket_take(&b, 99999), 0);
-    assert_true(aliyun_bucket_take(&b, 99999) > 0);
-
-    aliyun_bucket_init(&b, 2, 3, 0);
-    assert_int_equal(aliyun_bucket_take(&b, 0), 0);
-    assert_int_equal(aliyun_bucket_take(&b, 0), 0);
-    assert_int_equal(aliyun_bucket_take(&b, 0), 0);
-    w = aliyun_bucket_take(&b, 0);
-    assert_true(w >= 500 && w <= 501);
-    /* 100 takes at 2/s from a full bucket of 3 need 48.5 s */
-    aliyun_bucket_init(&b, 2, 3, 0);
-    int64_t now = 0;
-    for (int i = 0; i < 100; i++) {
-        int64_t d;
-        while ((d = aliyun_bucket_take(&b, now)) > 0)
-            now += d;
-    }
-    assert_true(now >= 48500 && now <= 48600);
-    /* unlimited */
-    aliyun_bucket_init(&b, 0, 1, 0);
-    for (int i = 0; i < 1000; i++)
-        assert_int_equal(aliyun_bucket_take(&b, 0), 0);
-}
-
 /* ---- the client on a real loop with a fake transport ---- */
 
 typedef struct script {
@@ -636,7 +599,6 @@ int main(void)
         cmocka_unit_test(backoff_bounds),
         cmocka_unit_test(backoff_jitter_range),
         cmocka_unit_test(retry_after),
-        cmocka_unit_test(bucket_fake_clock),
         cmocka_unit_test(paces_per_action),
         cmocka_unit_test(in_flight_cap_fifo),
         cmocka_unit_test(retries_honour_retry_after),

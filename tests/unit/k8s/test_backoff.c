@@ -63,42 +63,12 @@ static void resets_after_two_healthy_minutes(void **state)
     assert_int_equal(k8s_backoff_next(&b, t += 10, 0.0), 800);
 }
 
-static void bucket_burst_then_rate(void **state)
-{
-    (void)state;
-    k8s_bucket b;
-    k8s_bucket_init(&b, 20, 30, 0);
-    for (int i = 0; i < 30; i++)
-        assert_int_equal(k8s_bucket_take(&b, 0), 0);
-    int64_t wait = k8s_bucket_take(&b, 0);
-    assert_true(wait >= 50 && wait <= 51); /* 20 qps: one token each 50 ms */
-    assert_int_equal(k8s_bucket_take(&b, 49) > 0, 1);
-    assert_int_equal(k8s_bucket_take(&b, 50), 0);
-    /* a long pause refills only up to the burst */
-    int64_t t = 100000;
-    int granted = 0;
-    while (k8s_bucket_take(&b, t) == 0)
-        granted++;
-    assert_int_equal(granted, 30);
-}
-
-static void bucket_unlimited(void **state)
-{
-    (void)state;
-    k8s_bucket b;
-    k8s_bucket_init(&b, -1, 1, 0);
-    for (int i = 0; i < 10000; i++)
-        assert_int_equal(k8s_bucket_take(&b, 0), 0);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(doubles_to_cap_without_jitter),
         cmocka_unit_test(jitter_within_bounds),
         cmocka_unit_test(resets_after_two_healthy_minutes),
-        cmocka_unit_test(bucket_burst_then_rate),
-        cmocka_unit_test(bucket_unlimited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
