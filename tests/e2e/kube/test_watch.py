@@ -883,3 +883,17 @@ def test_name_rules_per_resource(cluster):
     assert got["metadata"]["name"] == "system:eip-agent:reader"
     r = c.req("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {"metadata": {"name": "a%b"}})
     assert r.status == 422 and "may not contain '%'" in r.json["message"]
+
+
+def test_state_survives_a_crash(cluster):
+    c = cluster
+    made = c.ok("POST", CMS, cm("kept"))
+    rv = int(made["metadata"]["resourceVersion"])
+    time.sleep(0.6)  # the periodic save
+    c.proc.kill()
+    c.proc.wait()
+    c.restart_process(["--nodes", "2"])
+    assert c.ok("GET", CMS + "/kept")["metadata"]["uid"] == made["metadata"]["uid"]
+    new = c.ok("POST", CMS, cm("after"))
+    # without a clean shutdown the resourceVersion jumps ahead: nothing a client saw is reused
+    assert int(new["metadata"]["resourceVersion"]) > rv + 1000
