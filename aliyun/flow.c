@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/flow.h"
 
+#include "common/backoff.h"
 #include "common/rand.h"
 
 int64_t aliyun_backoff_delay_ms(const aliyun_backoff *b, int retry, int64_t retry_after_ms,
@@ -8,14 +9,8 @@ int64_t aliyun_backoff_delay_ms(const aliyun_backoff *b, int retry, int64_t retr
 {
     if (!rnd)
         rnd = eip_random_below;
-    int64_t base = b->base_ms > 0 ? b->base_ms : 1;
-    int64_t cap = b->cap_ms > 0 ? b->cap_ms : base;
-    int64_t ceil_ms = base;
-    for (int i = 1; i < retry && ceil_ms < cap; i++)
-        ceil_ms *= 2;
-    if (ceil_ms > cap)
-        ceil_ms = cap;
-    int64_t d = (int64_t)rnd((uint64_t)ceil_ms + 1);
+    double rand01 = (double)rnd(1u << 30) / (double)(1u << 30);
+    int64_t d = eip_backoff_delay_ms(b->base_ms, b->cap_ms, retry, EIP_JITTER_FULL, 0, rand01);
     if (retry_after_ms >= 0) {
         if (retry_after_ms > ALIYUN_RETRY_AFTER_MAX_MS)
             retry_after_ms = ALIYUN_RETRY_AFTER_MAX_MS;

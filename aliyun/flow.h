@@ -20,7 +20,8 @@ typedef struct aliyun_backoff {
 #define ALIYUN_RETRY_AFTER_MAX_MS 300000
 
 /* Delay before retry number `retry` (1 = the first retry): a uniform value in
- * [0, min(cap, base * 2^(retry-1))] drawn with rnd(n) in [0, n) (NULL: the CSPRNG).
+ * [0, min(cap, base * 2^(retry-1))] (common/backoff.h, EIP_JITTER_FULL), drawn
+ * from rnd(2^30), rnd(n) being uniform in [0, n) (NULL: the CSPRNG).
  * When retry_after_ms >= 0 (the server's x-acs-retry-after), the delay is at least
  * that, at most ALIYUN_RETRY_AFTER_MAX_MS. */
 int64_t aliyun_backoff_delay_ms(const aliyun_backoff *b, int retry, int64_t retry_after_ms,

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "k8s/backoff.h"
 #include "k8s/internal.h"
 
 enum leader_state { L_IDLE, L_CANDIDATE, L_LEADER, L_RELEASING, L_STOPPED };
@@ -108,7 +108,7 @@ static void schedule(k8s_leader *l, bool jitter)
         return;
     int64_t ms = l->o.retry_period_ms;
     if (jitter) /* client-go wait.JitterUntil(retryPeriod, 1.2) while acquiring */
-        ms += (int64_t)(1.2 * k8s_backoff_rand() * (double)ms);
+        ms += (int64_t)(1.2 * eip_backoff_rand01() * (double)ms);
     uv_timer_start(&l->timer, tick, (uint64_t)ms, 0);
 }
 

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
-#include "k8s/backoff.h"
 #include "k8s/internal.h"
 #include "k8s/watch.h"
 
@@ -41,7 +41,7 @@ struct k8s_reflector {
     int watch_timeout_s;
     char error_detail[768]; /* of the last ERROR event */
 
-    k8s_backoff backoff;
+    eip_backoff backoff;
     uv_timer_t backoff_timer;
     uv_timer_t watchdog;
     int closing; /* handles still to close before free */
@@ -163,7 +163,7 @@ static void backoff_cb(uv_timer_t *t)
 static void retry_later(k8s_reflector *r, enum next_action next, long long min_ms)
 {
     uv_timer_stop(&r->watchdog);
-    int64_t wait = k8s_backoff_next(&r->backoff, eip_time_mono_ms(), k8s_backoff_rand());
+    int64_t wait = eip_backoff_next(&r->backoff, eip_time_mono_ms(), eip_backoff_rand01());
     if (min_ms > wait)
         wait = min_ms;
     r->next = next;
@@ -582,8 +582,15 @@ k8s_reflector *k8s_reflector_new(k8s_client *c, const k8s_reflector_opts *opts)
         r->o.watch_timeout_max_s = r->o.watch_timeout_min_s;
     if (r->o.watch_grace_ms <= 0)
         r->o.watch_grace_ms = 30000;
-    k8s_backoff_init(&r->backoff, r->o.backoff_initial_ms, r->o.backoff_max_ms,
-                     r->o.backoff_reset_ms, 1.0);
+    if (r->o.backoff_initial_ms <= 0)
+        r->o.backoff_initial_ms = 800;
+    if (r->o.backoff_max_ms <= 0)
+        r->o.backoff_max_ms = 30000;
+    if (r->o.backoff_reset_ms <= 0)
+        r->o.backoff_reset_ms = 120000;
+    /* client-go's reflector: 800 ms doubling to 30 s, jitter 1.0, reset after 2 healthy minutes */
+    eip_backoff_init(&r->backoff, r->o.backoff_initial_ms, r->o.backoff_max_ms,
+                     r->o.backoff_reset_ms, EIP_JITTER_UP, 1.0);
     k8s_watch_parser_init(&r->parser, r->o.max_event_bytes);
     uv_loop_t *loop = k8s_client_loop(c);
     uv_timer_init(loop, &r->backoff_timer);
@@ -598,7 +605,7 @@ int k8s_reflector_start(k8s_reflector *r)
 {
     if (r->state != K8S_REFLECTOR_IDLE && r->state != K8S_REFLECTOR_STOPPED)
         return -EALREADY;
-    k8s_backoff_reset(&r->backoff);
+    eip_backoff_reset(&r->backoff);
     start_list(r);
     return 0;
 }
