@@ -594,7 +594,8 @@ class KubeSim:
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub and not ((sub == "status" and res.status) or (sub == "scale" and res.key in SCALABLE)):
+        if sub and not ((sub == "status" and res.status) or (sub == "scale" and res.key in SCALABLE) or
+                        (sub == "eviction" and res.key == "pods" and method == "POST")):
             raise _not_found_path()
         if res.namespaced and name and ns is None:
             raise _not_found_path()
@@ -603,6 +604,8 @@ class KubeSim:
         if method in ("GET", "HEAD"):
             verb = "watch" if watch else ("get" if name else "list")
         elif method == "POST":
+            if name and sub == "eviction":
+                return res, ns, name, sub, "create"
             if name:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                                         "resource")
@@ -669,6 +672,8 @@ class KubeSim:
             return self.serve_watch(h, res, ns, name, q, accept)
         if sub == "scale":
             return self.serve_scale(h, res, ns, name, verb, body, dry)
+        if sub == "eviction":
+            return self.serve_eviction(h, ns, name, body or {}, dry)
         if verb == "get":
             obj = self._view_out(res, self.reg.get(res, ns, name))
             if wants_table(accept):
@@ -787,6 +792,16 @@ class KubeSim:
             upd["spec"]["replicas"] = replicas
             out = self.reg.update(res, ns, name, upd, None, dry)
         return h.send_json(200, self._scale(out))
+
+    def serve_eviction(self, h, ns, name, body, dry):
+        """policy/v1 Eviction: no PodDisruptionBudget is ever violated here, so the pod is
+        deleted with the eviction's DeleteOptions; 201 with a Success Status like the real one."""
+        pods = BY_KEY["pods"]
+        if body.get("kind") not in (None, "Eviction") or (body.get("metadata") or {}).get("name") not in (None, name):
+            raise bad_request("name in URL does not match name in Eviction object")
+        self.reg.delete(pods, ns, name, body.get("deleteOptions") or {}, dry)
+        return h.send_json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                 "code": 201})
 
     def _patch_event_v1(self, res, ns, name, ctype, patch, dry):
         ctype = ctype.split(";")[0].strip()

@@ -122,6 +122,7 @@ RESOURCES = [
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
              ["crd", "crds"], status=True),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ["pdb"], status=True),
     Resource("alibabacloud.com", "v1beta1", "podeips", "PodEIP", True, [], status=True),
 ]
 
@@ -206,6 +207,9 @@ def discovery(path):
         if r.status:
             lst.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": SUB_VERBS})
+        if r.key == "pods":
+            lst.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+                        "version": "v1", "kind": "Eviction", "verbs": ["create"]})
         if r.key in SCALABLE:
             lst.append({"name": r.plural + "/scale", "singularName": "", "namespaced": r.namespaced,
                         "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": SUB_VERBS})

@@ -308,9 +308,12 @@ def test_cordon_and_drain(make_cluster, kubectl):
                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
     kubectl(c, "apply", "--validate=false", "-f", "-", input=json.dumps(dep))
     kubectl(c, "rollout", "status", "deploy/d", "--timeout=15s")
-    # typed clients send DeleteOptions as protobuf: drain evicts by deleting
+    # drain finds pods/eviction in discovery and POSTs Evictions
     out = kubectl(c, "drain", "node-1", "--timeout=15s").stdout
-    assert "node/node-1 cordoned" in out and "node/node-1 drained" in out
+    assert "node/node-1 cordoned" in out and "node/node-1 drained" in out and "evicted" in out
+    ev = [x for x in c.sim("GET", "/__sim/calls").json["calls"] if x.get("subresource") == "eviction"]
+    assert ev and all(x["status"] == 201 and x["verb"] == "create" for x in ev)
+    assert ev[0]["body"]["kind"] == "Eviction"
     assert c.ok("GET", "/api/v1/nodes/node-1")["spec"]["unschedulable"] is True
     kubectl(c, "rollout", "status", "deploy/d", "--timeout=15s")
     pods = c.ok("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dd")["items"]
