@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -11,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <yaml.h>
 
-#include "common/buf.h"
+#include "common/file.h"
 
 #define DEFAULT_PORT "9469"
 #define MAX_CONFIG_FILE_BYTES (4u << 20)
@@ -555,49 +553,14 @@ int agent_config_load_yaml(struct agent_config *c, const char *name, const char 
     return r;
 }
 
-/* Reads a whole regular file of at most max bytes into a NUL-terminated buffer. */
-static int read_file(const char *path, size_t max, char **out, size_t *out_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    eip_buf b;
-    eip_buf_init(&b, max);
-    int r = 0;
-    for (;;) {
-        char chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        r = eip_buf_append(&b, chunk, (size_t)n);
-        if (r)
-            break;
-    }
-    close(fd);
-    if (r) {
-        eip_buf_free(&b);
-        return r;
-    }
-    *out_len = b.len;
-    *out = b.data ? eip_buf_steal(&b) : strdup("");
-    eip_buf_free(&b);
-    return *out ? 0 : -ENOMEM;
-}
-
 int agent_config_load_file(struct agent_config *c, const char *path, char *err, size_t errcap)
 {
     char *data = NULL;
     size_t len = 0;
-    int r = read_file(path, MAX_CONFIG_FILE_BYTES, &data, &len);
+    int r = eip_read_file(path, MAX_CONFIG_FILE_BYTES, &data, &len);
     if (r) {
         seterr(err, errcap, "%s: %s", path,
-               r == -E2BIG ? "file is larger than 4 MiB" : strerror(-r));
+               r == -EFBIG ? "file is larger than 4 MiB" : strerror(-r));
         return r;
     }
     r = agent_config_load_yaml(c, path, data, len, err, errcap);
@@ -657,11 +620,11 @@ int agent_config_apply_credentials_dir(struct agent_config *c, const char *dir, 
         }
         char *data = NULL;
         size_t len = 0;
-        int r = read_file(path, MAX_CREDENTIAL_BYTES, &data, &len);
+        int r = eip_read_file(path, MAX_CREDENTIAL_BYTES, &data, &len);
         if (r == -ENOENT)
             continue;
         if (r) {
-            seterr(err, errcap, "%s: %s", path, r == -E2BIG ? "file too large" : strerror(-r));
+            seterr(err, errcap, "%s: %s", path, r == -EFBIG ? "file too large" : strerror(-r));
             return r;
         }
         while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ' ||

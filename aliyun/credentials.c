@@ -2,19 +2,17 @@
 #include "aliyun/credentials.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "aliyun/errors.h"
 #include "aliyun/flow.h"
 #include "aliyun/sts.h"
-#include "common/buf.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -459,41 +457,18 @@ static void on_oidc(int err, const aliyun_credential *cred, const aliyun_error *
 /* The projected service-account token, read afresh: kubelet rotates it. */
 static int read_token_file(const aliyun_creds *c, char **out)
 {
-    int fd = open(c->token_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    eip_buf b;
-    eip_buf_init(&b, c->max_token_bytes);
-    int r = 0;
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        r = eip_buf_append(&b, chunk, (size_t)n);
-        if (r)
-            break;
-    }
-    close(fd);
-    OPENSSL_cleanse(chunk, sizeof(chunk));
-    while (!r && b.len > 0 &&
-           (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))
-        b.data[--b.len] = '\0';
-    if (!r && b.len == 0)
-        r = -ENODATA;
-    if (r) {
-        if (b.data)
-            OPENSSL_cleanse(b.data, b.len);
-        eip_buf_free(&b);
+    char *data = NULL;
+    size_t len = 0;
+    int r = eip_read_file(c->token_file, c->max_token_bytes, &data, &len);
+    if (r)
         return r;
+    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' '))
+        data[--len] = '\0';
+    if (len == 0) {
+        free(data);
+        return -ENODATA;
     }
-    *out = eip_buf_steal(&b);
+    *out = data;
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "k8s/internal.h"
 
@@ -61,7 +62,7 @@ int k8s_config_read_token(const k8s_config *cfg, char **out, char *err, size_t e
     *out = NULL;
     if (cfg->token_file) {
         char *data = NULL;
-        int r = k8s_read_file(cfg->token_file, TOKEN_MAX, &data, NULL);
+        int r = eip_read_file(cfg->token_file, TOKEN_MAX, &data, NULL);
         if (r) {
             set_err(err, errlen, "cannot read token file %s: %s", cfg->token_file, strerror(-r));
             return r;
@@ -135,7 +136,7 @@ int k8s_config_incluster(const char *sa_dir, k8s_config **out, char *err, size_t
         goto fail;
     }
     char *ns = NULL;
-    if (k8s_read_file(ns_path, 4096, &ns, NULL) == 0) {
+    if (eip_read_file(ns_path, 4096, &ns, NULL) == 0) {
         c->namespace = trim_dup(ns);
         free(ns);
     }
@@ -421,7 +422,7 @@ int k8s_config_kubeconfig(const char *path, const char *context, k8s_config **ou
     bool have_doc = false;
     yaml_parser_t parser;
     bool have_parser = false;
-    int r = k8s_read_file(path, KUBECONFIG_MAX, &data, &len);
+    int r = eip_read_file(path, KUBECONFIG_MAX, &data, &len);
     if (r) {
         set_err(err, errlen, "kubeconfig %s: %s", path, strerror(-r));
         goto out;

@@ -11,11 +11,6 @@
  * NUL-terminated *out of *out_len bytes, -EINVAL on a bad character, -ENOMEM. */
 int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len);
 
-/* Reads a whole small file (max bytes). 0 and NUL-terminated *out, or -errno
- * (-E2BIG when larger than max). Synchronous: only for tiny local files
- * (tokens, service-account namespace), as client-go does. */
-int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len);
-
 /* Percent-encodes s for a URL query value into dst (cap bytes). Returns the
  * length, or 0 when dst is too small. */
 size_t k8s_query_escape(char *dst, size_t cap, const char *s);

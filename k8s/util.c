@@ -3,12 +3,9 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static int b64_value(unsigned char c)
 {
@@ -63,58 +60,6 @@ int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len
     if (out_len)
         *out_len = n;
     return 0;
-}
-
-int k8s_read_file(const char *path, size_t max, char **out, size_t *out_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int r = 0;
-    size_t cap = 4096, len = 0;
-    char *data = malloc(cap);
-    if (!data) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        if (len + 1 >= cap) {
-            if (cap > max) {
-                r = -E2BIG;
-                goto out;
-            }
-            char *p = realloc(data, cap * 2);
-            if (!p) {
-                r = -ENOMEM;
-                goto out;
-            }
-            data = p;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, data + len, cap - len - 1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len > max) {
-            r = -E2BIG;
-            goto out;
-        }
-    }
-    data[len] = '\0';
-    *out = data;
-    data = NULL;
-    if (out_len)
-        *out_len = len;
-out:
-    free(data);
-    close(fd);
-    return r;
 }
 
 size_t k8s_query_escape(char *dst, size_t cap, const char *s)
