@@ -13,6 +13,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/hex.h"
+
 #define SIGN_BUF_MAX (1024 * 1024)
 
 void aliyun_params_init(aliyun_params *p)
@@ -180,21 +182,11 @@ int aliyun_canonical_query(eip_buf *out, const aliyun_params *p)
     return 0;
 }
 
-static void to_hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void aliyun_hex_sha256(const void *data, size_t len, char out[65])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(data ? data : "", len, md);
-    to_hex(md, sizeof(md), out);
+    eip_hex_encode(out, md, sizeof(md));
 }
 
 int aliyun_sign_rpc_string_to_sign(eip_buf *out, const char *method, const aliyun_params *params)
@@ -362,7 +354,7 @@ int aliyun_sign_v3(const aliyun_v3_request *req, const char *access_key_id, cons
         r = -EIO;
         goto out;
     }
-    to_hex(md, mdlen, sig);
+    eip_hex_encode(sig, md, mdlen);
     if (authorization)
         r = eip_buf_appendf(authorization,
                             "ACS3-HMAC-SHA256 Credential=%s,SignedHeaders=%s,Signature=%s",

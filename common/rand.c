@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <sys/random.h>
 
+#include "common/hex.h"
+
 int eip_random_bytes(void *dst, size_t len)
 {
     unsigned char *p = dst;
@@ -35,17 +37,12 @@ uint64_t eip_random_below(uint64_t n)
 
 int eip_random_hex(char *dst, size_t cap, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[64];
     if (len > sizeof(raw) || cap < 2 * len + 1)
         return -EINVAL;
     int r = eip_random_bytes(raw, len);
     if (r)
         return r;
-    for (size_t i = 0; i < len; i++) {
-        dst[2 * i] = hex[raw[i] >> 4];
-        dst[2 * i + 1] = hex[raw[i] & 15];
-    }
-    dst[2 * len] = '\0';
+    eip_hex_encode(dst, raw, len);
     return 0;
 }
