@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "http/client_internal.h"
 
 /* How this file drives libcurl (curl's docs/examples/multi-uv.c is the model):
  *
@@ -41,10 +42,6 @@
 #define DEFAULT_MAX_CONNECTIONS 64L
 #define MAX_HEADER_BYTES (64u * 1024u)
 #define MAX_METHOD_LEN 32u
-
-struct http_headers {
-    eip_buf buf; /* "name\0value\0" pairs, in arrival order */
-};
 
 enum req_state {
     REQ_QUEUED,   /* waiting for curl_multi_add_handle (sent from inside curl) */
@@ -227,8 +224,7 @@ static void headers_reset(struct http_headers *h)
     eip_buf_reset(&h->buf);
 }
 
-/* One raw header line from curl (CRLF included). 0, or -E2BIG/-ENOMEM. */
-static int headers_add_line(struct http_headers *h, const char *line, size_t len)
+int http_headers_add_line(struct http_headers *h, const char *line, size_t len)
 {
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
@@ -304,8 +300,7 @@ const char *http_response_header(const http_response *resp, const char *name)
     return found;
 }
 
-/* "HTTP/1.1 200 OK" or "HTTP/2 200" -> 200; 0 when malformed. */
-static long parse_status_line(const char *line, size_t len)
+long http_parse_status_line(const char *line, size_t len)
 {
     const char *sp = memchr(line, ' ', len);
     if (!sp)
@@ -337,10 +332,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new response (1xx, or a header block before the final one) starts. */
         headers_reset(&req->resp_headers);
-        req->status = parse_status_line(data, len);
+        req->status = http_parse_status_line(data, len);
         return len;
     }
-    int r = headers_add_line(&req->resp_headers, data, len);
+    int r = http_headers_add_line(&req->resp_headers, data, len);
     if (r == -E2BIG) {
         req->fail_error = HTTP_E_TOO_LARGE;
         snprintf(req->errbuf, sizeof(req->errbuf), "response headers larger than %u bytes",
