@@ -459,6 +459,25 @@ static int start_done(aliyun_client *c, const char *action, aliyun_params *q, in
     return start_typed(c, action, q, t, out);
 }
 
+/* The parameters AssociateEipAddress and UnassociateEipAddress share: which EIP,
+ * bound to what. */
+static int add_binding(aliyun_client *c, aliyun_params *q, const char *region_id,
+                       const char *allocation_id, const char *instance_id,
+                       const char *instance_type, const char *private_ip_address)
+{
+    int r = add_region(c, q, region_id);
+    if (!r)
+        r = aliyun_params_add(q, "AllocationId", allocation_id);
+    if (!r)
+        r = aliyun_params_add(q, "InstanceId", instance_id);
+    if (!r)
+        r = aliyun_params_add(q, "InstanceType",
+                              instance_type ? instance_type : "NetworkInterface");
+    if (!r)
+        r = add_opt(q, "PrivateIpAddress", private_ip_address);
+    return r;
+}
+
 int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params *p,
                              aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
@@ -466,16 +485,8 @@ int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params
         return -EINVAL;
     aliyun_params q;
     aliyun_params_init(&q);
-    int r = add_region(c, &q, p->region_id);
-    if (!r)
-        r = aliyun_params_add(&q, "AllocationId", p->allocation_id);
-    if (!r)
-        r = aliyun_params_add(&q, "InstanceId", p->instance_id);
-    if (!r)
-        r = aliyun_params_add(&q, "InstanceType",
-                              p->instance_type ? p->instance_type : "NetworkInterface");
-    if (!r)
-        r = add_opt(&q, "PrivateIpAddress", p->private_ip_address);
+    int r = add_binding(c, &q, p->region_id, p->allocation_id, p->instance_id, p->instance_type,
+                        p->private_ip_address);
     if (!r)
         r = add_opt(&q, "Mode", p->mode);
     if (!r)
@@ -490,16 +501,8 @@ int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_pa
         return -EINVAL;
     aliyun_params q;
     aliyun_params_init(&q);
-    int r = add_region(c, &q, p->region_id);
-    if (!r)
-        r = aliyun_params_add(&q, "AllocationId", p->allocation_id);
-    if (!r)
-        r = aliyun_params_add(&q, "InstanceId", p->instance_id);
-    if (!r)
-        r = aliyun_params_add(&q, "InstanceType",
-                              p->instance_type ? p->instance_type : "NetworkInterface");
-    if (!r)
-        r = add_opt(&q, "PrivateIpAddress", p->private_ip_address);
+    int r = add_binding(c, &q, p->region_id, p->allocation_id, p->instance_id, p->instance_type,
+                        p->private_ip_address);
     if (!r && p->force)
         r = aliyun_params_add(&q, "Force", "true");
     if (!r)
@@ -712,10 +715,11 @@ void aliyun_pager_cancel(aliyun_pager *pg)
 
 /* ---- bandwidth packages and tags ---- */
 
-int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const char *region_id,
-                           const char *bandwidth_package_id, const char *allocation_id,
-                           const char *client_token, aliyun_done_cb cb, void *arg,
-                           aliyun_call **out)
+/* AddCommonBandwidthPackageIp and RemoveCommonBandwidthPackageIp take the same
+ * parameters. */
+static int cbwp_ip(aliyun_client *c, const char *action, const char *region_id,
+                   const char *bandwidth_package_id, const char *allocation_id,
+                   const char *client_token, aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
     if (!c || !bandwidth_package_id || !allocation_id || !cb)
         return -EINVAL;
@@ -728,7 +732,16 @@ int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const char *region_id,
         r = aliyun_params_add(&q, "IpInstanceId", allocation_id);
     if (!r)
         r = add_opt(&q, "ClientToken", client_token);
-    return start_done(c, "AddCommonBandwidthPackageIp", &q, r, cb, arg, out);
+    return start_done(c, action, &q, r, cb, arg, out);
+}
+
+int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const char *region_id,
+                           const char *bandwidth_package_id, const char *allocation_id,
+                           const char *client_token, aliyun_done_cb cb, void *arg,
+                           aliyun_call **out)
+{
+    return cbwp_ip(c, "AddCommonBandwidthPackageIp", region_id, bandwidth_package_id, allocation_id,
+                   client_token, cb, arg, out);
 }
 
 int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const char *region_id,
@@ -736,18 +749,8 @@ int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const char *region_id,
                               const char *client_token, aliyun_done_cb cb, void *arg,
                               aliyun_call **out)
 {
-    if (!c || !bandwidth_package_id || !allocation_id || !cb)
-        return -EINVAL;
-    aliyun_params q;
-    aliyun_params_init(&q);
-    int r = add_region(c, &q, region_id);
-    if (!r)
-        r = aliyun_params_add(&q, "BandwidthPackageId", bandwidth_package_id);
-    if (!r)
-        r = aliyun_params_add(&q, "IpInstanceId", allocation_id);
-    if (!r)
-        r = add_opt(&q, "ClientToken", client_token);
-    return start_done(c, "RemoveCommonBandwidthPackageIp", &q, r, cb, arg, out);
+    return cbwp_ip(c, "RemoveCommonBandwidthPackageIp", region_id, bandwidth_package_id,
+                   allocation_id, client_token, cb, arg, out);
 }
 
 int aliyun_vpc_tag_eips(aliyun_client *c, const char *region_id, const char *const *allocation_ids,
