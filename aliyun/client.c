@@ -312,36 +312,9 @@ static void pump_closed(uv_handle_t *h)
 
 static void client_release(aliyun_client *c);
 
-void aliyun_client_free(aliyun_client *c)
-{
-    if (!c)
-        return;
-    if (c->dispatching > 0) {
-        /* inside a callback: cancel now, free when the callback has returned */
-        c->free_pending = true;
-        while (c->queue_head) {
-            aliyun_call *call = c->queue_head;
-            detach(call);
-            free_call(call);
-        }
-        while (c->sleeping) {
-            aliyun_call *call = c->sleeping;
-            detach(call);
-            free_call(call);
-        }
-        while (c->in_flight_list) {
-            aliyun_call *call = c->in_flight_list;
-            detach(call);
-            free_call(call);
-        }
-        if (c->pump)
-            uv_timer_stop(c->pump);
-        return;
-    }
-    client_release(c);
-}
-
-static void client_release(aliyun_client *c)
+/* Detaches and frees every call: queued, waiting to retry, or in flight. No
+ * completion callback runs. */
+static void free_calls(aliyun_client *c)
 {
     while (c->queue_head) {
         aliyun_call *call = c->queue_head;
@@ -358,6 +331,26 @@ static void client_release(aliyun_client *c)
         detach(call);
         free_call(call);
     }
+}
+
+void aliyun_client_free(aliyun_client *c)
+{
+    if (!c)
+        return;
+    if (c->dispatching > 0) {
+        /* inside a callback: cancel now, free when the callback has returned */
+        c->free_pending = true;
+        free_calls(c);
+        if (c->pump)
+            uv_timer_stop(c->pump);
+        return;
+    }
+    client_release(c);
+}
+
+static void client_release(aliyun_client *c)
+{
+    free_calls(c);
     while (c->buckets) {
         action_bucket *b = c->buckets;
         c->buckets = b->next;
