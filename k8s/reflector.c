@@ -215,30 +215,39 @@ static int build_query(k8s_reflector *r, eip_buf *b, bool watch, const char *rv,
 
 static void list_done(k8s_call *call, const k8s_response *resp, void *arg);
 
-static void send_list_page(k8s_reflector *r)
+/* Sends the list or watch request o describes (its path built here); when it
+ * cannot be sent, reports and retries later, and returns false. */
+static bool send_request(k8s_reflector *r, k8s_request_opts *o, bool watch, const char *rv,
+                         const char *cont)
 {
     eip_buf q;
     eip_buf_init(&q, 16384);
-    /* client-go: a continued page carries only the continue token; an empty
-     * resourceVersion (a consistent read) is left out. */
-    const char *rv = (r->cont || !r->list_rv || !*r->list_rv) ? NULL : r->list_rv;
-    int e = build_query(r, &q, false, rv, r->cont);
-    k8s_request_opts o;
-    memset(&o, 0, sizeof(o));
-    o.path = q.data;
-    o.timeout_ms = r->o.list_timeout_ms;
-    o.on_done = list_done;
-    o.arg = r;
+    int e = build_query(r, &q, watch, rv, cont);
+    o->path = q.data;
+    o->arg = r;
     if (!e)
-        e = k8s_request(r->c, &o, &r->call);
+        e = k8s_request(r->c, o, &r->call);
     eip_buf_free(&q);
     if (e) {
         r->call = NULL;
-        report(r, "list", K8S_E_TRANSPORT, strerror(-e));
-        retry_later(r, NEXT_LIST, 0);
-        return;
+        report(r, watch ? "watch" : "list", K8S_E_TRANSPORT, strerror(-e));
+        retry_later(r, watch ? NEXT_WATCH : NEXT_LIST, 0);
+        return false;
     }
-    r->stats.lists++;
+    return true;
+}
+
+static void send_list_page(k8s_reflector *r)
+{
+    /* client-go: a continued page carries only the continue token; an empty
+     * resourceVersion (a consistent read) is left out. */
+    const char *rv = (r->cont || !r->list_rv || !*r->list_rv) ? NULL : r->list_rv;
+    k8s_request_opts o;
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = r->o.list_timeout_ms;
+    o.on_done = list_done;
+    if (send_request(r, &o, false, rv, r->cont))
+        r->stats.lists++;
 }
 
 static void start_list(k8s_reflector *r)
@@ -514,25 +523,13 @@ static void start_watch(k8s_reflector *r)
     k8s_watch_parser_reset(&r->parser);
     r->watch_events = 0;
     r->watch_started_ms = eip_time_mono_ms();
-    eip_buf q;
-    eip_buf_init(&q, 16384);
-    int e = build_query(r, &q, true, r->rv ? r->rv : "", NULL);
     k8s_request_opts o;
     memset(&o, 0, sizeof(o));
-    o.path = q.data;
     o.timeout_ms = -1; /* the server ends it after timeoutSeconds; the watchdog guards */
     o.on_chunk = watch_chunk;
     o.on_done = watch_done;
-    o.arg = r;
-    if (!e)
-        e = k8s_request(r->c, &o, &r->call);
-    eip_buf_free(&q);
-    if (e) {
-        r->call = NULL;
-        report(r, "watch", K8S_E_TRANSPORT, strerror(-e));
-        retry_later(r, NEXT_WATCH, 0);
+    if (!send_request(r, &o, true, r->rv ? r->rv : "", NULL))
         return;
-    }
     r->stats.watches++;
     arm_watchdog(r);
 }
