@@ -27,23 +27,36 @@ size_t eip_time_format_rfc3339(char *dst, size_t cap, time_t t)
     return strftime(dst, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-size_t eip_time_format_rfc3339_ms(char *dst, size_t cap, int64_t ms)
+/* "YYYY-MM-DDTHH:MM:SS.<digits>Z" from a count of 1/per_sec second units. */
+static size_t format_frac(char *dst, size_t cap, int64_t units, int64_t per_sec, int ndigits)
 {
     struct tm tm;
-    time_t t = (time_t)(ms / 1000);
-    if (cap < 25 || !gmtime_r(&t, &tm))
+    time_t t = (time_t)(units / per_sec);
+    if (!gmtime_r(&t, &tm))
         return 0;
     size_t n = strftime(dst, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n == 0 || n + 6 > cap)
+    if (n == 0 || n + (size_t)ndigits + 3 > cap) /* '.', digits, 'Z', NUL */
         return 0;
-    int frac = (int)(ms % 1000);
-    dst[n++] = '.';
-    dst[n++] = (char)('0' + frac / 100);
-    dst[n++] = (char)('0' + frac / 10 % 10);
-    dst[n++] = (char)('0' + frac % 10);
+    int64_t frac = units % per_sec;
+    dst[n] = '.';
+    for (int i = ndigits; i >= 1; i--) {
+        dst[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    n += (size_t)ndigits + 1;
     dst[n++] = 'Z';
     dst[n] = '\0';
     return n;
+}
+
+size_t eip_time_format_rfc3339_ms(char *dst, size_t cap, int64_t ms)
+{
+    return format_frac(dst, cap, ms, 1000, 3);
+}
+
+size_t eip_time_format_rfc3339_us(char *dst, size_t cap, int64_t usec)
+{
+    return format_frac(dst, cap, usec, 1000000, 6);
 }
 
 static bool digits(const char *s, int n, int *out)

@@ -15,10 +15,6 @@ int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len
  * length, or 0 when dst is too small. */
 size_t k8s_query_escape(char *dst, size_t cap, const char *s);
 
-/* "2026-11-26T03:54:45.123456Z" (Kubernetes MicroTime) from wall-clock
- * microseconds; cap >= 28. Returns the length or 0. */
-size_t k8s_format_microtime(char *dst, size_t cap, int64_t usec);
-
 /* Copies src into dst (cap bytes), always NUL-terminating, truncating. */
 void k8s_strlcpy(char *dst, const char *src, size_t cap);
 

@@ -65,7 +65,8 @@ static json_t *microtime_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char buf[40];
-    if (!k8s_format_microtime(buf, sizeof(buf), (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000))
+    if (!eip_time_format_rfc3339_us(buf, sizeof(buf),
+                                    (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000))
         return json_null();
     return json_string(buf);
 }

@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int b64_value(unsigned char c)
 {
@@ -85,26 +84,6 @@ size_t k8s_query_escape(char *dst, size_t cap, const char *s)
         return 0;
     dst[n] = '\0';
     return n;
-}
-
-size_t k8s_format_microtime(char *dst, size_t cap, int64_t usec)
-{
-    struct tm tm;
-    time_t t = (time_t)(usec / 1000000);
-    if (cap < 28 || !gmtime_r(&t, &tm))
-        return 0;
-    size_t n = strftime(dst, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (n == 0 || n + 9 > cap)
-        return 0;
-    long frac = (long)(usec % 1000000);
-    for (int i = 5; i >= 0; i--) {
-        dst[n + 1 + (size_t)i] = (char)('0' + frac % 10);
-        frac /= 10;
-    }
-    dst[n] = '.';
-    dst[n + 7] = 'Z';
-    dst[n + 8] = '\0';
-    return n + 8;
 }
 
 void k8s_strlcpy(char *dst, const char *src, size_t cap)

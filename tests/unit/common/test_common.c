@@ -61,6 +61,14 @@ static void time_roundtrip(void **state)
     assert_int_equal(eip_time_parse_rfc3339(NULL, &t), -EINVAL);
     assert_true(eip_time_format_rfc3339_ms(out, sizeof(out), 1456231584007LL) > 0);
     assert_string_equal(out, "2016-02-23T12:46:24.007Z");
+    /* Kubernetes MicroTime */
+    assert_int_equal(eip_time_format_rfc3339_us(out, sizeof(out), 1456231584000042LL), 27);
+    assert_string_equal(out, "2016-02-23T12:46:24.000042Z");
+    assert_int_equal(eip_time_format_rfc3339_us(out, 28, 1456231584999999LL), 27);
+    assert_string_equal(out, "2016-02-23T12:46:24.999999Z");
+    assert_int_equal(eip_time_format_rfc3339_us(out, 27, 1456231584999999LL), 0);
+    assert_int_equal(eip_time_format_rfc3339_ms(out, 25, 1456231584007LL), 24);
+    assert_int_equal(eip_time_format_rfc3339_ms(out, 24, 1456231584007LL), 0);
 }
 
 static void durations(void **state)
