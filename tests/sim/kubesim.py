@@ -50,7 +50,8 @@ PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 RETURN_DELETED_OBJECT = {"pods", "serviceaccounts", "namespaces", "services", "podeips.alibabacloud.com"}
 AGENT_USER = "system:serviceaccount:kube-system:eip-agent"
 DEFAULT_CONFIG = {"bookmark_interval": 60.0, "pod_start_delay": 0.5, "pod_stop_delay": None,
-                  "history_size": 1000, "watch_max_seconds": 1800.0, "event_ttl_seconds": 3600.0}
+                  "history_size": 1000, "watch_max_seconds": 1800.0, "event_ttl_seconds": 3600.0,
+                  "rv_wait_seconds": 3.0}
 
 
 class FallbackCloud:
@@ -106,6 +107,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         sock, addr = super().get_request()
+        # headers and body go out in separate writes: without TCP_NODELAY, Nagle and the
+        # peer's delayed ACK add ~40 ms per response (Go servers set it too)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.sim.ssl_ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
     def handle_error(self, request, client_address):
@@ -963,6 +967,8 @@ class KubeSim:
                     if k == "history_size":
                         with self.store.lock:
                             self.store.history_size = int(v)
+                    if k == "rv_wait_seconds":
+                        self.store.rv_wait = float(v)
             return h.send_json(200, self.config)
         if path == "/__sim/rotate-token" and m == "POST":
             principal = body.get("user", "agent")

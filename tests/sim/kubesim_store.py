@@ -137,6 +137,7 @@ class Store:
         self.objs = collections.defaultdict(dict)
         self.history = collections.deque()
         self.history_size = history_size
+        self.rv_wait = 3.0
         self.compacted_rv = 0
         self.watchers = set()
         self.listeners = []   # fn(event) called under the lock; must only enqueue
@@ -242,8 +243,9 @@ class Store:
                     snap[_okey(ev.old)] = ev.old
             return snap
 
-    def wait_rv(self, rv, timeout=3.0):
-        deadline = time.time() + timeout
+    def wait_rv(self, rv, timeout=None):
+        """Waits (3 s, like the watch cache) for a resourceVersion from the future."""
+        deadline = time.time() + (self.rv_wait if timeout is None else timeout)
         with self.lock:
             while self.rv < rv:
                 left = deadline - time.time()

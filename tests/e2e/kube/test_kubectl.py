@@ -205,12 +205,18 @@ def test_get_watch_sees_added_and_modified(shared_cluster, kubectl, ns, tmp_path
     c = shared_cluster
     cmd = [KUBECTL, "--cache-dir", str(kubectl.cache), "--kubeconfig", c.kubeconfig, "-n", ns, "get", "pods",
            "-w", "--output-watch-events", "-o", "json", "--request-timeout=20s"]
+    mark = c.sim("GET", "/__sim/calls").json["next"]
+
+    def watching():
+        calls = c.sim("GET", f"/__sim/calls?since={mark}").json["calls"]
+        return any(x["verb"] == "watch" and x["namespace"] == ns and "kubectl" in x["user_agent"] for x in calls)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)
+        wait_for(watching, 10, what="kubectl's watch")
+        mark = c.sim("GET", "/__sim/calls").json["next"]
         kubectl(c, "create", "-f", "-", "--validate=false", input=POD.format(name="w", ns=ns))
         kubectl(c, "-n", ns, "label", "pod", "w", "seen=yes")
-        time.sleep(1.0)
+        time.sleep(0.3)
     finally:
         proc.terminate()
         out, err = proc.communicate(10)
@@ -228,9 +234,9 @@ def test_get_watch_sees_added_and_modified(shared_cluster, kubectl, ns, tmp_path
     proc = subprocess.Popen([KUBECTL, "--cache-dir", str(kubectl.cache), "--kubeconfig", c.kubeconfig, "-n", ns,
                              "get", "pods", "-w"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)
+        wait_for(watching, 10, what="kubectl's second watch")
         kubectl(c, "-n", ns, "label", "pod", "w", "again=yes")
-        time.sleep(0.8)
+        time.sleep(0.3)
     finally:
         proc.terminate()
         out, err = proc.communicate(10)

@@ -242,8 +242,12 @@ def test_list_resource_version_semantics(cluster):
     for q in ("", "?resourceVersion=0", f"?resourceVersion={rv_a}"):
         got = c.ok("GET", CMS + q)
         assert [i["metadata"]["name"] for i in got["items"]] == ["a", "b"]
+    c.sim("POST", "/__sim/config", {"rv_wait_seconds": 0.5})  # 3 s by default, as in the watch cache
+    t0 = time.time()
     r = c.get(CMS + f"?resourceVersion={c.rv() + 1000}")
     assert r.status == 504 and "Too large resource version" in r.json["message"]
+    assert r.json["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge"
+    assert 0.4 < time.time() - t0 < 2
 
 
 def test_resource_version_monotonic_across_restarts(cluster):
@@ -396,15 +400,15 @@ def test_readiness_gates_fold_into_ready(cluster):
 
 def test_graceful_deletion_and_finalizers(cluster):
     c = cluster
-    c.pod("slow", grace=2)
+    c.pod("slow", grace=1)
     c.wait_running("slow")
     t0 = time.time()
     got = c.ok("DELETE", PODS + "/slow")
-    assert got["metadata"]["deletionGracePeriodSeconds"] == 2 and got["metadata"]["deletionTimestamp"]
+    assert got["metadata"]["deletionGracePeriodSeconds"] == 1 and got["metadata"]["deletionTimestamp"]
     time.sleep(0.5)
     assert c.get(PODS + "/slow").status == 200
     c.wait_gone(PODS + "/slow", 5)
-    assert 1.8 < time.time() - t0 < 4
+    assert 0.9 < time.time() - t0 < 3
     c.pod("fast", grace=30)
     c.wait_running("fast")
     c.ok("DELETE", PODS + "/fast?gracePeriodSeconds=0")
@@ -735,7 +739,7 @@ def test_bookmarks_while_events_flow(cluster):
     c = cluster
     w = c.watch(CMS, resourceVersion=c.rv(), allowWatchBookmarks="true", timeoutSeconds=3)
     t0, i, evs = time.time(), 0, []
-    while time.time() - t0 < 1.6:
+    while time.time() - t0 < 1.1:
         c.ok("POST", CMS, cm(f"f{i}"))
         i += 1
         time.sleep(0.05)
