@@ -206,6 +206,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(err.code, err.status(), err.headers)
 
     def start_chunked(self):
+        self.streaming = True
         self.call["status"] = 200
         self.sim.log_call(self.call)
         self.send_response(200)
@@ -473,6 +474,7 @@ class KubeSim:
         url = urlsplit(h.path)
         path = unquote(url.path).rstrip("/") or "/"
         q = _first(parse_qs(url.query, keep_blank_values=True))
+        h.streaming = False
         h.call = {"time": time.time(), "method": h.command, "path": path, "query": url.query, "verb": "",
                   "content_type": h.headers.get("Content-Type", ""), "accept": h.headers.get("Accept", ""),
                   "user_agent": h.headers.get("User-Agent", ""), "status": 0, "user": "",
@@ -516,6 +518,9 @@ class KubeSim:
                 raise Authorizer.forbidden(user, verb, res, authz_ns, name, sub)
             self.serve_resource(h, res, ns, name, sub, verb, q, raw)
         except ApiError as e:
+            if getattr(h, "streaming", False):
+                h.close_connection = True
+                return
             try:
                 h.send_error_status(e)
             except OSError:
@@ -526,6 +531,9 @@ class KubeSim:
             h.close_connection = True
         except Exception as e:
             traceback.print_exc()
+            if getattr(h, "streaming", False):
+                h.close_connection = True
+                return
             try:
                 h.send_error_status(ApiError(500, "InternalError", f"Internal error occurred: {e}"))
             except OSError:
