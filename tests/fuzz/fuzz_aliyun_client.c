@@ -14,111 +14,16 @@
 #include "aliyun/ecs.h"
 #include "aliyun/vpc.h"
 #include "fuzz.h"
-
-typedef struct fake_req {
-    struct fake_env *env;
-    uv_timer_t timer;
-    http_done_cb on_done;
-    void *arg;
-    long status;
-    int transport_error;
-    char *body;
-    size_t body_len;
-    bool live;
-} fake_req;
+#include "support_transport.h"
 
 typedef struct fake_env {
     uv_loop_t loop;
+    fuzz_transport ft;
     fuzz_in in;
     int done;
-    int sent;
 } fake_env;
 
 static const char forbidden[] = "{\"Code\":\"Forbidden.RAM\",\"Message\":\"no\"}";
-
-static void req_closed(uv_handle_t *h)
-{
-    fake_req *q = h->data;
-    free(q->body);
-    free(q);
-}
-
-static void answer(uv_timer_t *t)
-{
-    fake_req *q = t->data;
-    q->live = false;
-    http_response resp;
-    memset(&resp, 0, sizeof(resp));
-    resp.error = q->transport_error;
-    resp.error_message = "";
-    resp.status = q->transport_error ? 0 : q->status;
-    resp.body = q->body;
-    resp.body_len = q->body_len;
-    q->on_done((http_request *)(void *)q, &resp, q->arg);
-    uv_close((uv_handle_t *)&q->timer, req_closed);
-}
-
-static int fake_send(void *ctx, const http_request_opts *o, http_request **out)
-{
-    fake_env *env = ctx;
-    fake_req *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->env = env;
-    q->on_done = o->on_done;
-    q->arg = o->arg;
-    if (env->in.n >= 4 && env->sent < 64) {
-        uint16_t st = fuzz_u16(&env->in);
-        size_t len = fuzz_u16(&env->in);
-        if (len > env->in.n)
-            len = env->in.n;
-        if (st == 0)
-            q->transport_error = 1 + (int)(len % 8);
-        q->status = 100 + st % 500;
-        q->body = malloc(len + 1);
-        if (q->body) {
-            memcpy(q->body, env->in.p, len);
-            q->body[len] = '\0';
-        }
-        env->in.p += len;
-        env->in.n -= len;
-        q->body_len = len;
-    } else {
-        q->status = 403;
-        q->body = strdup(forbidden);
-        q->body_len = sizeof(forbidden) - 1;
-    }
-    if (!q->body) {
-        free(q);
-        return -ENOMEM;
-    }
-    env->sent++;
-    uv_timer_init(&env->loop, &q->timer);
-    q->timer.data = q;
-    q->live = true;
-    uv_timer_start(&q->timer, answer, 0, 0);
-    if (out)
-        *out = (http_request *)(void *)q;
-    return 0;
-}
-
-static void fake_cancel(void *ctx, http_request *req)
-{
-    (void)ctx;
-    fake_req *q = (fake_req *)(void *)req;
-    if (!q->live)
-        return;
-    q->live = false;
-    uv_timer_stop(&q->timer);
-    uv_close((uv_handle_t *)&q->timer, req_closed);
-}
-
-static const char *fake_header(const http_response *resp, const char *name)
-{
-    (void)resp;
-    (void)name;
-    return NULL; /* x-acs-retry-after would make runs slow */
-}
 
 static const char *no_env(const char *name)
 {
@@ -188,7 +93,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t which = fuzz_u8(&env.in);
     if (uv_loop_init(&env.loop) != 0)
         abort();
-    aliyun_transport tr = {fake_send, fake_cancel, fake_header, &env};
+    env.ft = (fuzz_transport){.loop = &env.loop,
+                              .in = &env.in,
+                              .max_requests = 64,
+                              .default_status = 403,
+                              .default_body = forbidden};
+    aliyun_transport tr = fuzz_transport_get(&env.ft);
     aliyun_creds_opts co = {.access_key_id = "LTAIfuzz",
                             .access_key_secret = "fuzzsecret",
                             .security_token = (which & 0x80) ? "STS.fuzztoken" : NULL,
