@@ -423,6 +423,14 @@ static void fetched(aliyun_creds *c, const aliyun_credential *n)
     }
     c->have = true;
     c->invalid = false;
+    if (!aliyun_creds_current(c)) {
+        /* Expired on arrival (a skewed clock, or a stale answer): waking the
+         * waiters with success would send them straight back to fetch(), a
+         * loop without backoff against STS or the metadata server. */
+        fetch_failed(c, -EKEYEXPIRED,
+                     "the new credential is already expired (is the clock right?)");
+        return;
+    }
     c->failures = 0;
     c->last_err = 0;
     c->refreshes++;

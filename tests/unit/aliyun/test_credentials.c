@@ -322,6 +322,33 @@ static void rrsa_inside_window_refreshes_now(void **state)
     rrsa_down(&e);
 }
 
+/* A credential that is expired when it arrives (node clock ahead of STS) is a
+ * failed refresh: the waiter gets an error, not a success without a credential
+ * (which sent callers straight back to fetch, a loop without backoff). */
+static void rrsa_expired_on_arrival_fails(void **state)
+{
+    (void)state;
+    rrsa_env e;
+    rrsa_up(&e, 1);
+    for (int i = 0; i < 8; i++)
+        e.s.lifetimes_s[i] = -60;
+    assert_int_equal(aliyun_creds_wait(e.c, &e.w, on_wait, &e), 0);
+    rrsa_run_until(&e, 1);
+    assert_int_equal(e.waits_ok, 0);
+    assert_int_equal(e.waits_failed, 1);
+    assert_null(aliyun_creds_current(e.c));
+    /* a new wait during the backoff fails fast instead of fetching again */
+    size_t sent = e.ft.n;
+    assert_int_equal(aliyun_creds_wait(e.c, &e.w, on_wait, &e), 0);
+    uv_run(&e.loop, UV_RUN_NOWAIT);
+    assert_int_equal(e.waits_failed, 2);
+    assert_int_equal(e.ft.n, sent);
+    char d[256];
+    aliyun_creds_describe(e.c, d, sizeof(d));
+    assert_non_null(strstr(d, "already expired"));
+    rrsa_down(&e);
+}
+
 static void rrsa_failure_then_recovery_and_no_secret_in_logs(void **state)
 {
     (void)state;
@@ -414,6 +441,7 @@ int main(void)
         cmocka_unit_test(describe_has_no_secret),
         cmocka_unit_test(rrsa_refreshes_before_expiration),
         cmocka_unit_test(rrsa_inside_window_refreshes_now),
+        cmocka_unit_test(rrsa_expired_on_arrival_fails),
         cmocka_unit_test(rrsa_failure_then_recovery_and_no_secret_in_logs),
         cmocka_unit_test(free_inside_waiter),
     };
