@@ -496,7 +496,9 @@ class KubeSim:
             elif path not in PUBLIC_PATHS:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             user, groups = ident or ("system:anonymous", ["system:unauthenticated"])
+            user, groups = self.impersonate(h, user, groups)
             h.call["user"] = user
+            h.groups = groups
             route = self.route(h.command, path, q)
             if route is not None:
                 res, ns, name, sub, verb = route
@@ -538,6 +540,47 @@ class KubeSim:
                 h.send_error_status(ApiError(500, "InternalError", f"Internal error occurred: {e}"))
             except OSError:
                 h.close_connection = True
+
+    def impersonate(self, h, user, groups):
+        """Impersonate-User/-Group headers (kubectl --as/--as-group). Only system:masters (or
+        anyone while no RBAC binding exists) may impersonate."""
+        as_user = h.headers.get("Impersonate-User")
+        if not as_user:
+            return user, groups
+        if "system:masters" not in groups and self.authz.enforcing():
+            raise ApiError(403, "Forbidden", f'users "{as_user}" is forbidden: User "{user}" cannot impersonate '
+                                             f'resource "users" in API group "" at the cluster scope',
+                           {"name": as_user, "kind": "users"})
+        as_groups = h.headers.get_all("Impersonate-Group") or []
+        if as_user.startswith("system:serviceaccount:") and as_user.count(":") == 3:
+            ns = as_user.split(":")[2]
+            as_groups += ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+        if as_user != "system:anonymous" and "system:authenticated" not in as_groups:
+            as_groups.append("system:authenticated")
+        h.call["impersonated_by"] = user
+        return as_user, as_groups
+
+    def access_review(self, body, user, groups, self_review):
+        """SelfSubjectAccessReview / SubjectAccessReview evaluated against the same RBAC."""
+        spec = dict(body.get("spec") or {})
+        if not self_review:
+            user, groups = spec.get("user", ""), list(spec.get("groups") or [])
+        ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
+        if ra:
+            group, plural = ra.get("group", ""), ra.get("resource", "")
+            res = next((r for r in BY_PATH.values() if r.group == group and r.plural == plural), None) or \
+                type("R", (), {"group": group, "plural": plural})()
+            ok = self.authz.allowed(user, groups, ra.get("verb", ""), res, ra.get("namespace", ""),
+                                    ra.get("name", ""), ra.get("subresource", ""))
+        else:
+            ok = bool(nra) and ("system:authenticated" in groups or "system:masters" in groups)
+        out = {"apiVersion": "authorization.k8s.io/v1", "kind": body.get("kind") or
+               ("SelfSubjectAccessReview" if self_review else "SubjectAccessReview"),
+               "metadata": {"creationTimestamp": None}, "spec": spec,
+               "status": {"allowed": ok}}
+        if ok:
+            out["status"]["reason"] = "RBAC: allowed" if self.authz.enforcing() else "no RBAC rules loaded"
+        return out
 
     def inject_faults(self, h, path, query):
         f = self.faults
@@ -710,6 +753,9 @@ class KubeSim:
                     meta["remainingItemCount"] = remaining
             return h.send_json(200, {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": meta,
                                      "items": items})
+        if res.group == "authorization.k8s.io" and verb == "create":
+            return h.send_json(201, self.access_review(body or {}, h.call["user"], h.groups,
+                                                       res.plural == "selfsubjectaccessreviews"))
         if res.group == "events.k8s.io" and verb in ("create", "update"):
             body = event_from_v1(body or {})
             body["apiVersion"] = "events.k8s.io/v1"

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """kubesim: decoding of the Kubernetes protobuf envelope ("k8s\\0" + runtime.Unknown)
 for the few kinds kubectl sends as protobuf (kubectl create namespace/configmap/
-secret/serviceaccount, DeleteOptions and Eviction of typed clients such as kubectl drain). Field numbers follow the published
+secret/serviceaccount, DeleteOptions and Eviction of typed clients such as kubectl drain,
+SelfSubjectAccessReview of kubectl auth can-i). Field numbers follow the published
 generated.proto files of k8s.io/api and apimachinery. Anything else answers 415."""
 import base64
 import datetime
@@ -84,6 +85,11 @@ KINDS = {
     # typed clients (kubectl drain, delete through clientsets) send their DeleteOptions as protobuf
     "DeleteOptions": {1: ("gracePeriodSeconds", "optint"), 2: ("preconditions", ("msg", PRECONDITIONS)),
                       3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "str"), 5: ("dryRun", "rstr")},
+    "SelfSubjectAccessReview": {1: ("metadata", ("msg", OBJECT_META)), 2: ("spec", ("msg", {
+        1: ("resourceAttributes", ("msg", {1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"),
+                                            4: ("version", "str"), 5: ("resource", "str"),
+                                            6: ("subresource", "str"), 7: ("name", "str")})),
+        2: ("nonResourceAttributes", ("msg", {1: ("path", "str"), 2: ("verb", "str")}))}))},
     "Eviction": {1: ("metadata", ("msg", OBJECT_META)), 2: ("deleteOptions", ("msg", None))},
     "ServiceAccount": {1: ("metadata", ("msg", OBJECT_META)), 3: ("imagePullSecrets", ("rmsg", LOCAL_REF)),
                        4: ("automountServiceAccountToken", "bool")},

@@ -327,3 +327,38 @@ def test_cordon_and_drain(make_cluster, kubectl):
     assert len(live) == 2 and {p["spec"]["nodeName"] for p in live} == {"node-2"}
     kubectl(c, "uncordon", "node-1")
     assert not c.ok("GET", "/api/v1/nodes/node-1")["spec"].get("unschedulable")
+
+
+def test_auth_can_i_and_impersonation(make_cluster, kubectl, tmp_path):
+    c = make_cluster("--nodes", "1")
+    rules = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "eip-agent:pods"}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get, list, watch]}
+- {apiGroups: [""], resources: [pods/status], verbs: [patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "eip-agent:pods"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "eip-agent:pods"}
+subjects: [{kind: ServiceAccount, name: eip-agent, namespace: kube-system}]
+"""
+    kubectl(c, "apply", "--validate=false", "-f", "-", input=rules)
+    sa = "--as=system:serviceaccount:kube-system:eip-agent"
+
+    def can(*what):
+        p = kubectl(c, "auth", "can-i", *what, sa, check=False)
+        return p.stdout.strip()
+    assert can("list", "pods") == "yes"
+    assert can("patch", "pods", "--subresource=status") == "yes"
+    assert can("patch", "pods") == "no"
+    assert can("create", "configmaps") == "no"
+    p = kubectl(c, "get", "configmaps", sa, check=False)
+    assert p.returncode != 0 and 'User "system:serviceaccount:kube-system:eip-agent" cannot list' in p.stderr
+    kubectl(c, "get", "pods", sa)
+    # the agent itself may ask about itself, not impersonate others
+    agent_kc = c.info["kube"]["agent_kubeconfig"]
+    assert kubectl(c, "auth", "can-i", "watch", "pods", kubeconfig=agent_kc, check=False).stdout.strip() == "yes"
+    p = kubectl(c, "get", "pods", "--as=someone", kubeconfig=agent_kc, check=False)
+    assert p.returncode != 0 and "cannot impersonate" in p.stderr
