@@ -491,7 +491,13 @@ static void on_get_inner(const http_response *resp, aliyun_md_req *r)
     r->http = NULL;
     if (!resp->error && resp->status == 200) {
         free(r->value);
-        r->value = strndup(resp->body, resp->body_len);
+        /* all body_len bytes: strndup() would stop at a NUL in the body while
+         * value_len still counted past it, and the parsers read value_len */
+        r->value = malloc(resp->body_len + 1);
+        if (r->value) {
+            memcpy(r->value, resp->body, resp->body_len);
+            r->value[resp->body_len] = '\0';
+        }
         r->value_len = resp->body_len;
         r->result = r->value ? 0 : -ENOMEM;
         deliver(r);

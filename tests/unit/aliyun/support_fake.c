@@ -29,7 +29,7 @@ static void answer(uv_timer_t *t)
     fr.r.error_message = "";
     fr.r.status = q->reply.transport_error ? 0 : q->reply.status;
     fr.r.body = q->reply.body ? q->reply.body : "";
-    fr.r.body_len = strlen(fr.r.body);
+    fr.r.body_len = q->reply.body_len ? q->reply.body_len : strlen(fr.r.body);
     q->on_done((http_request *)(void *)q, &fr.r, q->arg);
 }
 

@@ -15,6 +15,7 @@
 typedef struct fake_reply {
     long status;
     const char *body;
+    size_t body_len;         /* 0: strlen(body) (set it for a body holding NUL bytes) */
     const char *retry_after; /* x-acs-retry-after, NULL: none */
     int transport_error;     /* enum http_error, 0: a response */
     uint64_t delay_ms;

@@ -291,6 +291,53 @@ static void find_eni_cache(void **state)
     down(&e);
 }
 
+/* A body with a NUL byte reaches the callback whole: value holds len bytes
+ * (it once held only those before the NUL while len counted them all, and the
+ * MAC listing parser read past the copy). */
+static const char nul_body[] = "00:16:3e:00:00:01/\n\0x/\n00:16:3e:00:00:02/\n";
+
+static fake_reply nul_respond(fake_transport *ft, const fake_req *q, void *arg)
+{
+    (void)ft;
+    (void)q;
+    (void)arg;
+    fake_reply r = {.status = 200, .body = nul_body, .body_len = sizeof(nul_body) - 1};
+    return r;
+}
+
+static void on_nul_get(int err, const char *value, size_t len, void *arg)
+{
+    menv *e = arg;
+    assert_int_equal(err, 0);
+    assert_int_equal(len, sizeof(nul_body) - 1);
+    assert_memory_equal(value, nul_body, len);
+    assert_int_equal(value[len], '\0');
+    e->got++;
+}
+
+static void nul_in_body(void **state)
+{
+    (void)state;
+    menv e;
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(uv_loop_init(&e.loop), 0);
+    fake_init(&e.ft, &e.loop, nul_respond, NULL);
+    e.tr = fake_get(&e.ft);
+    aliyun_metadata_opts o = {.endpoint = "http://md.test", .disable_token = true};
+    e.md = aliyun_metadata_new(&e.loop, &e.tr, &o);
+    assert_non_null(e.md);
+    assert_int_equal(aliyun_metadata_get(e.md, ALIYUN_MD_MACS, on_nul_get, &e, NULL), 0);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(e.got, 1);
+    /* the ENI scan parses the same listing; every leaf then answers it too,
+     * which is no private-ipv4s document: the lookup fails, nothing overflows */
+    assert_int_equal(aliyun_metadata_find_eni(e.md, "10.0.0.2", on_eni, &e, NULL), 0);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(e.got, 2);
+    assert_int_equal(e.err[1], -EINVAL);
+    down(&e);
+}
+
 static void never(int err, const char *v, size_t len, void *arg)
 {
     (void)err;
@@ -358,6 +405,7 @@ int main(void)
         cmocka_unit_test(find_eni_cache),
         cmocka_unit_test(cancel_and_bad_paths),
         cmocka_unit_test(free_inside_callback),
+        cmocka_unit_test(nul_in_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
