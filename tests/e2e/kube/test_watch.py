@@ -901,3 +901,33 @@ def test_state_survives_a_crash(cluster):
     new = c.ok("POST", CMS, cm("after"))
     # without a clean shutdown the resourceVersion jumps ahead: nothing a client saw is reused
     assert int(new["metadata"]["resourceVersion"]) > rv + 1000
+
+
+def test_simcluster_files(make_cluster):
+    c = make_cluster("--nodes", "1", "--virtual-nodes", "1", name="files")
+    info = c.info
+    env = dict(line.split("=", 1) for line in open(info["nodes"]["node-1"]["agent_env"]).read().splitlines())
+    assert set(env) == {"NODE_NAME", "KUBECONFIG", "EIP_AGENT_CLUSTER_ID", "EIP_AGENT_REGION_ID", "EIP_AGENT_VPC_ID",
+                        "EIP_AGENT_VPC_ENDPOINT", "EIP_AGENT_ECS_ENDPOINT", "EIP_AGENT_STS_ENDPOINT",
+                        "EIP_AGENT_METADATA_ENDPOINT", "EIP_AGENT_CLOUD_CA_FILE", "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "EIP_AGENT_LISTEN"}
+    assert env["NODE_NAME"] == "node-1" and env["KUBECONFIG"] == info["kube"]["agent_kubeconfig"]
+    assert env["EIP_AGENT_VPC_ENDPOINT"].startswith("https://127.0.0.1:")
+    assert env["EIP_AGENT_METADATA_ENDPOINT"] == info["nodes"]["node-1"]["metadata_endpoint"]
+    assert env["EIP_AGENT_LISTEN"].startswith("127.0.0.1:")
+    assert env["ALIBABA_CLOUD_ACCESS_KEY_ID"] in info["cloud"]["access_keys"]
+    venv = open(info["nodes"]["virtual-node-1"]["agent_env"]).read()
+    assert "EIP_AGENT_METADATA_ENDPOINT=http://127.0.0.1:9\n" in venv and "NODE_NAME=virtual-node-1\n" in venv
+    # the metadata server of node-1 answers on loopback
+    import urllib.request
+    with urllib.request.urlopen(env["EIP_AGENT_METADATA_ENDPOINT"] + "/latest/meta-data/instance-id", timeout=5) as r:
+        assert r.read().decode() == info["nodes"]["node-1"]["instance_id"]
+    sa = info["kube"]["in_cluster"]["serviceaccount_dir"]
+    assert open(sa + "/namespace").read() == "kube-system"
+    assert open(sa + "/token").read() == c.token("agent")
+    assert open(sa + "/ca.crt").read() == open(info["kube"]["ca_file"]).read()
+    kc = open(info["kube"]["kubeconfig"]).read()
+    assert f"server: {info['kube']['server']}" in kc and f"certificate-authority: {info['kube']['ca_file']}" in kc
+    assert f"token: {c.token('admin')}" in kc
+    assert f"tokenFile: {sa}/token" in open(info["kube"]["agent_kubeconfig"]).read()
+    assert int(open(c.dir / "simcluster.pid").read()) == c.proc.pid
