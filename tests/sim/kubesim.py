@@ -930,8 +930,10 @@ class KubeSim:
                 h.chunk(dumps({"type": "ERROR", "object": err}).encode() + b"\n")
                 h.end_chunked()
                 return
-            timeout = q.get("timeoutSeconds")
-            limit = float(timeout) if timeout else float(self.config.get("watch_max_seconds", 1800))
+            try:
+                limit = float(q.get("timeoutSeconds") or self.config.get("watch_max_seconds", 1800))
+            except ValueError:
+                limit = float(self.config.get("watch_max_seconds", 1800))
             deadline = time.monotonic() + limit
             interval = float(self.config.get("bookmark_interval", 60))
             next_bm = time.monotonic() + interval

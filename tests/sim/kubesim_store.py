@@ -318,7 +318,10 @@ class Registry:
         """q: dict of query parameters (single values). Returns (items, rv, continue, remaining)."""
         lsel = parse_label_selector(q.get("labelSelector", ""))
         fsel = parse_field_selector(q.get("fieldSelector", ""), res)
-        limit = int(q.get("limit") or 0)
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise bad_request(f"invalid limit: {q.get('limit')!r}")
         start = ""
         st = self.store
         if q.get("continue"):
