@@ -271,6 +271,31 @@ def _parse_rv(s):
         raise bad_request(f"invalid resource version: {s!r}")
 
 
+def _validate_list_options(want, match, tok):
+    """ValidateListOptions of the real API server: 422 Invalid on ListOptions.meta.k8s.io."""
+    causes = []
+    if match:
+        if not want:
+            causes.append(("FieldValueForbidden",
+                           "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if tok:
+            causes.append(("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden when continue "
+                                                  "is provided"))
+        if match not in ("Exact", "NotOlderThan"):
+            causes.append(("FieldValueNotSupported", f'Unsupported value: "{match}": supported values: '
+                                                     '"Exact", "NotOlderThan", ""'))
+        if match == "Exact" and want == "0":
+            causes.append(("FieldValueForbidden",
+                           'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if not causes:
+        return
+    msgs = [f"resourceVersionMatch: {m}" for _, m in causes]
+    text = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
+    raise ApiError(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {text}',
+                   {"group": "meta.k8s.io", "kind": "ListOptions",
+                    "causes": [{"reason": r, "message": m, "field": "resourceVersionMatch"} for r, m in causes]})
+
+
 def encode_continue(rv, start):
     raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start + "\x00"}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -324,8 +349,15 @@ class Registry:
             raise bad_request(f"invalid limit: {q.get('limit')!r}")
         start = ""
         st = self.store
-        if q.get("continue"):
-            rv, start = decode_continue(q["continue"])
+        want = q.get("resourceVersion", "")
+        match = q.get("resourceVersionMatch", "")
+        tok = q.get("continue", "")
+        _validate_list_options(want, match, tok)
+        if tok:
+            rv, start = decode_continue(tok)
+            # checked after the token decodes, as the storage layer does; "0" is tolerated
+            if want not in ("", "0"):
+                raise bad_request("specifying resource version is not allowed when using continue")
             snap = st.snapshot(res.key, rv)
             if snap is None:
                 raise expired("The provided continue parameter is too old to display a consistent list result. "
@@ -334,26 +366,27 @@ class Registry:
                               "the provided token results in an inconsistent list - objects that were created, "
                               "modified, or deleted between the time the first chunk was returned and now may "
                               "show up in the list.")
+        elif want == "0":
+            # served from the watch cache, which ignores limit: the whole list, no continue
+            limit = 0
+            with st.lock:
+                rv, snap = st.rv, dict(st.objs[res.key])
+        elif want == "":
+            with st.lock:
+                rv, snap = st.rv, dict(st.objs[res.key])
         else:
-            want = q.get("resourceVersion", "")
-            match = q.get("resourceVersionMatch", "")
-            if match and not want:
-                raise bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
-            if want in ("", "0"):
+            n = _parse_rv(want)
+            if not st.wait_rv(n):
+                raise _too_large(n, st.rv)
+            # Exact when asked, and (legacy) for a paginated list without resourceVersionMatch
+            if match == "Exact" or (not match and limit > 0):
+                snap = st.snapshot(res.key, n)
+                if snap is None:
+                    raise expired("The resourceVersion for the provided list is too old.")
+                rv = n
+            else:
                 with st.lock:
                     rv, snap = st.rv, dict(st.objs[res.key])
-            else:
-                n = _parse_rv(want)
-                if not st.wait_rv(n):
-                    raise _too_large(n, st.rv)
-                if match == "Exact":
-                    snap = st.snapshot(res.key, n)
-                    if snap is None:
-                        raise expired(f"too old resource version: {n} ({st.compacted_rv})")
-                    rv = n
-                else:
-                    with st.lock:
-                        rv, snap = st.rv, dict(st.objs[res.key])
         keys = sorted(snap)
         items = []
         ns_ = ns if res.namespaced else None

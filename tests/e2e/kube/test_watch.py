@@ -843,6 +843,85 @@ def test_virtual_node_pods_get_their_own_eni(cluster):
     assert info["virtual"] is True
 
 
+def test_list_rv0_is_served_from_the_watch_cache_and_ignores_limit(cluster):
+    # apiserver 1.32 (cacher shouldDelegateList: hasLimit := limit > 0 && rv != "0"): an RV="0"
+    # list is answered from the watch cache, which does not page: every item, no continue
+    c = cluster
+    for i in range(5):
+        c.ok("POST", CMS, cm(f"z{i}"))
+    for q in ("?resourceVersion=0&limit=2", "?resourceVersion=0&resourceVersionMatch=NotOlderThan&limit=2"):
+        got = c.ok("GET", CMS + q)
+        assert [i["metadata"]["name"] for i in got["items"]] == [f"z{i}" for i in range(5)], q
+        assert "continue" not in got["metadata"] and "remainingItemCount" not in got["metadata"], q
+        assert got["metadata"]["resourceVersion"] == str(c.rv())
+    # without resourceVersion a limit still pages (served from storage)
+    assert len(c.ok("GET", CMS + "?limit=2")["items"]) == 2
+
+
+def test_list_rv_with_limit_is_legacy_exact(cluster):
+    c = cluster
+    c.ok("POST", CMS, cm("a"))
+    c.ok("POST", CMS, cm("b"))
+    rv_ab = c.rv()
+    c.ok("POST", CMS, cm("c"))
+    c.ok("DELETE", CMS + "/a")
+    # limit + resourceVersion, no resourceVersionMatch: the list at exactly rv_ab, page by page
+    page = c.ok("GET", CMS + f"?resourceVersion={rv_ab}&limit=1")
+    assert [i["metadata"]["name"] for i in page["items"]] == ["a"]
+    assert page["metadata"]["resourceVersion"] == str(rv_ab)
+    page = c.ok("GET", CMS + "?limit=1&continue=" + page["metadata"]["continue"])
+    assert [i["metadata"]["name"] for i in page["items"]] == ["b"]
+    assert page["metadata"]["resourceVersion"] == str(rv_ab) and "continue" not in page["metadata"]
+    # no limit, or NotOlderThan: not older than rv_ab, i.e. the current state
+    for q in (f"?resourceVersion={rv_ab}", f"?resourceVersion={rv_ab}&resourceVersionMatch=NotOlderThan&limit=5"):
+        got = c.ok("GET", CMS + q)
+        assert [i["metadata"]["name"] for i in got["items"]] == ["b", "c"], q
+        assert got["metadata"]["resourceVersion"] == str(c.rv()), q
+    # history compacted past rv_ab: the paginated (exact) list is 410, the unpaginated one is served
+    c.sim("POST", "/__sim/faults", {"compact": True})
+    for q in (f"?resourceVersion={rv_ab}&limit=1", f"?resourceVersion={rv_ab}&resourceVersionMatch=Exact"):
+        r = c.get(CMS + q)
+        assert r.status == 410 and r.json["reason"] == "Expired", q
+        assert r.json["message"] == "The resourceVersion for the provided list is too old.", q
+    assert c.ok("GET", CMS + f"?resourceVersion={rv_ab}")["metadata"]["resourceVersion"] == str(c.rv())
+
+
+def test_list_continue_with_resource_version(cluster):
+    c = cluster
+    for i in range(3):
+        c.ok("POST", CMS, cm(f"k{i}"))
+    page = c.ok("GET", CMS + "?limit=1")
+    tok = page["metadata"]["continue"]
+    r = c.get(CMS + f"?limit=1&resourceVersion={c.rv()}&continue={tok}")
+    assert r.status == 400 and r.json["reason"] == "BadRequest"
+    assert r.json["message"] == "specifying resource version is not allowed when using continue"
+    # "0" is tolerated with continue (the token decides)
+    nxt = c.ok("GET", CMS + f"?limit=1&resourceVersion=0&continue={tok}")
+    assert [i["metadata"]["name"] for i in nxt["items"]] == ["k1"] and nxt["metadata"]["continue"]
+
+
+def test_list_options_validation(cluster):
+    c = cluster
+    tok = (c.ok("POST", CMS, cm("v0")), c.ok("POST", CMS, cm("v1")),
+           c.ok("GET", CMS + "?limit=1"))[2]["metadata"]["continue"]
+    cases = {
+        "?resourceVersionMatch=NotOlderThan": "resourceVersionMatch: Forbidden: resourceVersionMatch is "
+                                              "forbidden unless resourceVersion is provided",
+        f"?resourceVersion=0&resourceVersionMatch=NotOlderThan&continue={tok}":
+            "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided",
+        "?resourceVersion=1&resourceVersionMatch=Newest":
+            'resourceVersionMatch: Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", ""',
+        "?resourceVersion=0&resourceVersionMatch=Exact":
+            'resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+    }
+    for q, msg in cases.items():
+        r = c.get(CMS + q)
+        assert r.status == 422 and r.json["reason"] == "Invalid", q
+        assert r.json["message"] == f'ListOptions.meta.k8s.io "" is invalid: {msg}', q
+        assert r.json["details"]["kind"] == "ListOptions" and r.json["details"]["group"] == "meta.k8s.io"
+        assert r.json["details"]["causes"][0]["field"] == "resourceVersionMatch"
+
+
 def test_history_size_bounds_the_watch_window(cluster):
     c = cluster
     c.sim("POST", "/__sim/config", {"history_size": 5})
