@@ -67,6 +67,7 @@ import base64
 import collections
 import datetime
 import hashlib
+import heapq
 import ipaddress
 import json
 import math
@@ -261,6 +262,7 @@ class Cloud:
         self._used_public = set()
         self._used_private = set()
         self._cursor = {}
+        self._allocators = {}  # (network, rotate) -> cursor and free list, see _next_ip
         self.client_tokens = {}
         self.nonces = {}
         self.sts_keys = {}
@@ -341,23 +343,98 @@ class Cloud:
                     return mac
 
     def _next_ip(self, net, used, rotate=False):
-        """Lowest free address; rotate=True continues after the last one handed out
-        (public addresses are not handed out again at once, as in the real pool)."""
-        hosts = [str(h) for h in net.hosts()]
-        start = 0
-        if rotate:
-            last = self._cursor.get(str(net))
-            start = hosts.index(last) + 1 if last in hosts else 0
-        for i in range(len(hosts)):
-            s = hosts[(start + i) % len(hosts)]
-            if s.endswith(".1") and net.prefixlen <= 24 and not rotate:
-                continue  # .1 is the vSwitch gateway, as in a real VPC
-            if s not in used:
-                used.add(s)
-                if rotate:
-                    self._cursor[str(net)] = s
-                return s
+        """A free host address of net, O(1) amortised (no walk over the network).
+        rotate=False (private addresses): the lowest free one, as before: a cursor over
+        never-used addresses plus a heap of released ones below it. rotate=True (public
+        addresses): never-used addresses first, continuing after the last one handed out
+        (self._cursor, persisted), then released ones oldest first, so a released address
+        is not handed out again at once, as in the real pool."""
+        a = self._allocator(net, used, rotate)
+        for _ in range(2):
+            if rotate:
+                while a["next"] < a["count"]:
+                    off = a["next"]
+                    a["next"] += 1
+                    ip = self._addr_at(a, off)
+                    if ip not in used:
+                        return self._take(a, net, used, ip, rotate)
+                while a["free"]:
+                    ip = a["free"].popleft()
+                    if ip not in used:
+                        return self._take(a, net, used, ip, rotate)
+            else:
+                while a["free"]:
+                    off = heapq.heappop(a["free"])
+                    ip = self._addr_at(a, off)
+                    if ip not in used and not self._reserved(net, ip):
+                        return self._take(a, net, used, ip, rotate)
+                while a["next"] < a["count"]:
+                    off = a["next"]
+                    a["next"] += 1
+                    ip = self._addr_at(a, off)
+                    if ip not in used and not self._reserved(net, ip):
+                        return self._take(a, net, used, ip, rotate)
+            # everything handed out once: one full pass finds what went back by other ways
+            self._rescan(a, net, used, rotate)
         raise ApiError("InternalError", "simulated address range exhausted")
+
+    @staticmethod
+    def _reserved(net, ip):
+        return net.prefixlen <= 24 and ip.endswith(".1")  # .1 is the vSwitch gateway, as in a real VPC
+
+    @staticmethod
+    def _addr_at(a, off):
+        return str(ipaddress.ip_address(a["base"] + off))
+
+    def _allocator(self, net, used, rotate):
+        key = (str(net), rotate)
+        a = self._allocators.get(key)
+        if a is None:
+            hosts = net.num_addresses - 2 if net.num_addresses > 2 else net.num_addresses
+            base = int(net.network_address) + (1 if net.num_addresses > 2 else 0)
+            a = {"net": net, "base": base, "count": hosts, "next": 0, "used": used,
+                 "free": collections.deque() if rotate else []}
+            if rotate:
+                last = self._cursor.get(str(net))
+                if last:
+                    try:
+                        a["next"] = min(hosts, max(0, int(ipaddress.ip_address(last)) - base + 1))
+                    except ValueError:
+                        pass
+            self._allocators[key] = a
+        return a
+
+    def _take(self, a, net, used, ip, rotate):
+        used.add(ip)
+        if rotate:
+            self._cursor[str(net)] = ip
+        return ip
+
+    def _rescan(self, a, net, used, rotate):
+        if rotate:
+            a["free"] = collections.deque(self._addr_at(a, off) for off in range(a["count"])
+                                          if self._addr_at(a, off) not in used)
+        else:
+            a["free"] = [off for off in range(a["next"]) if self._addr_at(a, off) not in used]
+            heapq.heapify(a["free"])
+
+    def _free_ip(self, ip, used):
+        """An address goes back to its pool (private: reusable at once, lowest first;
+        public: after every never-used address and every earlier release)."""
+        used.discard(ip)
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return
+        for (_, rotate), a in self._allocators.items():
+            if a["used"] is not used or addr not in a["net"]:
+                continue
+            if rotate:
+                a["free"].append(ip)
+            else:
+                off = int(addr) - a["base"]
+                if 0 <= off < a["next"]:
+                    heapq.heappush(a["free"], off)
 
     # ----- nodes and ENIs (used by the Kubernetes simulator) ------------------
     def _zone(self, index):
@@ -453,7 +530,7 @@ class Cloud:
                     del self.enis[eni["NetworkInterfaceId"]]
                 else:
                     continue
-                self._used_private.discard(ip)
+                self._free_ip(ip, self._used_private)
                 for e in self.eips.values():
                     if e["InstanceId"] == eni["NetworkInterfaceId"] and e["PrivateIpAddress"] == ip:
                         self._set_unbound(e)
@@ -477,7 +554,7 @@ class Cloud:
                 elif e["Status"] == "Unassociating":
                     self._set_unbound(e)
                 elif e["Status"] == "Releasing":
-                    self._used_public.discard(e["IpAddress"])
+                    self._free_ip(e["IpAddress"], self._used_public)
                     del self.eips[aid]
 
     def _set_unbound(self, e):
@@ -1090,6 +1167,10 @@ class Cloud:
             if iid and not ((itype == "NetworkInterface" and iid in self.enis) or
                             (itype == "EcsInstance" and iid in self.instances)):
                 raise ApiError("InvalidInstanceId.NotFound")
+            if e["Status"] == "Unassociating":
+                # the reference lists TaskConflict for UnassociateEipAddress: no concurrent or
+                # repeated disassociation of one EIP while its disassociation task runs
+                raise ApiError("TaskConflict", "The eip operate too frequent, please try again later.")
             if e["Status"] != "InUse":
                 raise ApiError("IncorrectEipStatus")
             pip = p.get("PrivateIpAddress", "")
@@ -1418,7 +1499,7 @@ class Cloud:
                     if e is None:
                         return 404, {"error": f"no EIP {aid}"}
                     if method == "DELETE":
-                        self._used_public.discard(e["IpAddress"])
+                        self._free_ip(e["IpAddress"], self._used_public)
                         del self.eips[aid]
                     elif parts[4:] == ["unassociate"]:
                         self._set_unbound(e)

@@ -387,7 +387,11 @@ def test_mid_transition_conflicts(cloud, client):
     r = client.call("ReleaseEipAddress", {"AllocationId": aid})
     assert r.status == 400 and r.code == "IncorrectEipStatus"
     client.ok("UnassociateEipAddress", assoc)
-    for action, params in (("UnassociateEipAddress", assoc), ("ReleaseEipAddress", {"AllocationId": aid})):
+    # a second disassociation while the first task runs: TaskConflict (UnassociateEipAddress
+    # error table); other operations in Unassociating stay IncorrectEipStatus
+    r = client.call("UnassociateEipAddress", assoc)
+    assert r.status == 400 and r.code == "TaskConflict", r
+    for action, params in (("ReleaseEipAddress", {"AllocationId": aid}), ("AssociateEipAddress", assoc)):
         r = client.call(action, params)
         assert r.status == 400 and r.code == "IncorrectEipStatus", (action, r)
     cloud.configure(clock_offset=122)
@@ -940,3 +944,49 @@ def test_allocate_validation(cloud, client):
                                          "InternetChargeType": "PayByTraffic"})
     assert a["EipAddress"] == "203.0.113.77"
     assert client.call("AllocateEipAddress", {"IpAddress": "203.0.113.77"}).code == "InvalidParameter"
+
+
+def test_address_allocation_is_constant_time_on_a_large_network(tmp_path):
+    # a /12 pod network: the old allocator listed every host (about 1M) for each pod IP
+    c = cloudsim.Cloud(str(tmp_path / "big"), seed=5, pod_cidr="10.0.0.0/12", eip_cidr="100.64.0.0/10")
+    c.add_node("node-1")
+    t0 = time.time()
+    ips = [c.allocate_pod_ip("node-1")[0] for _ in range(200)]
+    pub = [c._next_ip(c._eip_net, c._used_public, rotate=True) for _ in range(200)]
+    assert time.time() - t0 < 5
+    assert len(set(ips)) == 200 and len(set(pub)) == 200
+    assert ips[:2] == ["10.0.0.2", "10.0.0.3"] and "10.0.1.1" not in ips  # .1 stays the gateway
+    # private addresses: the lowest free one comes back at once
+    c.release_pod_ip(ips[10])
+    assert c.allocate_pod_ip("node-1")[0] == ips[10]
+    # public addresses: a released one only after every never-used one
+    c._free_ip(pub[0], c._used_public)
+    assert c._next_ip(c._eip_net, c._used_public, rotate=True) not in pub
+
+
+def test_public_addresses_cycle_before_reuse(tmp_path):
+    c = cloudsim.Cloud(str(tmp_path / "small"), seed=5, eip_cidr="192.0.2.0/29")  # 6 hosts
+    first = [c._next_ip(c._eip_net, c._used_public, rotate=True) for _ in range(6)]
+    assert len(set(first)) == 6
+    with pytest.raises(cloudsim.ApiError):
+        c._next_ip(c._eip_net, c._used_public, rotate=True)
+    c._free_ip(first[3], c._used_public)
+    c._free_ip(first[1], c._used_public)
+    assert [c._next_ip(c._eip_net, c._used_public, rotate=True) for _ in range(2)] == [first[3], first[1]]
+    # addresses that went back without _free_ip are found by a rescan once the range is used up
+    c._used_public.discard(first[0])
+    assert c._next_ip(c._eip_net, c._used_public, rotate=True) == first[0]
+
+
+def test_accepted_sockets_have_tcp_nodelay():
+    srv = cloudsim._Server(("127.0.0.1", 0), cloudsim._ApiHandler)
+    try:
+        cli = socket.create_connection(srv.server_address)
+        sock, _ = srv.get_request()
+        try:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        finally:
+            sock.close()
+            cli.close()
+    finally:
+        srv.server_close()
