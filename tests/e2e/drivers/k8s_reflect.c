@@ -466,10 +466,11 @@ static void on_signal(uv_signal_t *s, int signum)
     app *a = s->data;
     if (a->stopping)
         return;
+    /* Handlers stay installed until close_all: stopping the last uv_signal of a
+     * signal number restores SIG_DFL, and a second SIGTERM while the lease is
+     * being released would then kill the process. */
+    a->stopping = true;
     if (a->leader && !a->released) {
-        a->stopping = true;
-        uv_signal_stop(&a->sigterm);
-        uv_signal_stop(&a->sigint);
         k8s_leader_stop(a->leader, released, a);
         return;
     }
@@ -490,6 +491,10 @@ static void close_all(app *a)
     if (!uv_is_closing((uv_handle_t *)&a->sigterm)) {
         uv_close((uv_handle_t *)&a->sigterm, NULL);
         uv_close((uv_handle_t *)&a->sigint, NULL);
+        /* Closing them restored SIG_DFL; the driver is exiting, so a late
+         * SIGTERM (a test's stop() after its own) must not kill it. */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
         uv_close((uv_handle_t *)&a->timer, NULL);
         uv_close((uv_handle_t *)&a->poll, NULL);
     }
