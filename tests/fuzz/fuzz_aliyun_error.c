@@ -2,12 +2,14 @@
 /* Error bodies of the Alibaba Cloud OpenAPI (aliyun/errors.h): parse, classify
  * for an action, format into a buffer of some size, redact a secret. Input: two
  * bytes of HTTP status, one byte choosing the action, the secret and the format
- * buffer size, then the body. */
+ * buffer size, then the body. The body is also tried as an x-acs-retry-after
+ * header value. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aliyun/errors.h"
+#include "aliyun/flow.h"
 #include "fuzz.h"
 
 static const char *const actions[] = {
@@ -61,6 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cap && (n >= cap || strlen(out) != n))
         abort();
     free(out);
+
+    char *hdr = malloc(in.n + 1);
+    if (hdr) {
+        memcpy(hdr, in.p, in.n);
+        hdr[in.n] = '\0';
+        int64_t ra = aliyun_parse_retry_after_ms(hdr);
+        if (ra < -1)
+            abort();
+        free(hdr);
+    }
 
     size_t before = strlen(e.message);
     aliyun_redact(e.message, secret);
