@@ -198,7 +198,10 @@ static int build_query(k8s_reflector *r, eip_buf *b, bool watch, const char *rv,
         ADD_PARAM("watch", "true");
         ADD_PARAM("allowWatchBookmarks", "true");
         ADD_PARAM("timeoutSeconds", t);
-    } else {
+    } else if (!rv || strcmp(rv, "0") == 0) {
+        /* client-go reflector: no limit with a specific resourceVersion. Without one the
+         * server answers from its watch cache (not older than rv); with one it is the
+         * legacy Exact list at rv (410 once compacted), which misses newer objects. */
         char l[16];
         snprintf(l, sizeof(l), "%u", r->o.page_size);
         ADD_PARAM("limit", l);
