@@ -681,6 +681,8 @@ static void child_done(aliyun_md_req *ch)
             l--;
         free(p->scan[ch->scan_idx].eni_id);
         p->scan[ch->scan_idx].eni_id = strndup(ch->value, l);
+        if (!p->scan[ch->scan_idx].eni_id && !p->first_err)
+            p->first_err = -ENOMEM;
     }
     req_free(ch);
     if (--p->pending > 0)

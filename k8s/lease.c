@@ -193,33 +193,46 @@ static void write_record(k8s_leader *l, bool create)
     json_t *old = l->lease ? json_object_get(l->lease, "spec") : NULL;
     const char *old_holder = json_string_value(json_object_get(old, "holderIdentity"));
     json_t *now = microtime_now();
-    json_object_set_new(spec, "holderIdentity", json_string(l->identity));
-    json_object_set_new(spec, "leaseDurationSeconds",
-                        json_integer((l->o.lease_duration_ms + 999) / 1000));
-    json_object_set(spec, "renewTime", now);
     long long tr = json_integer_value(json_object_get(old, "leaseTransitions"));
+    json_t *acquired = now;
     if (old_holder && !strcmp(old_holder, l->identity)) {
         json_t *at = json_object_get(old, "acquireTime");
-        json_object_set(spec, "acquireTime", at ? at : now);
-        json_object_set_new(spec, "leaseTransitions", json_integer(tr));
+        if (at)
+            acquired = at;
     } else {
-        json_object_set(spec, "acquireTime", now);
-        json_object_set_new(spec, "leaseTransitions", json_integer(create ? 0 : tr + 1));
+        tr = create ? 0 : tr + 1;
     }
+    /* Every field or none: a record missing holderIdentity or renewTime must
+     * never be written because one allocation failed. */
+    bool built = spec && now &&
+                 !json_object_set_new(spec, "holderIdentity", json_string(l->identity)) &&
+                 !json_object_set_new(spec, "leaseDurationSeconds",
+                                      json_integer((l->o.lease_duration_ms + 999) / 1000)) &&
+                 !json_object_set(spec, "renewTime", now) &&
+                 !json_object_set(spec, "acquireTime", acquired) &&
+                 !json_object_set_new(spec, "leaseTransitions", json_integer(tr));
     json_decref(now);
-    json_t *body;
+    json_t *body = NULL;
     int e;
-    if (create) {
+    if (!built) {
+        json_decref(spec);
+        spec = NULL;
+    }
+    if (!spec) {
+        e = -ENOMEM;
+    } else if (create) {
         body = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o}", "apiVersion", "coordination.k8s.io/v1",
                          "kind", "Lease", "metadata", "name", l->name, "namespace", l->ns, "spec",
                          spec);
         e = body ? lease_send(l, "POST", l->coll_path, body, write_done) : -ENOMEM;
     } else {
         body = json_deep_copy(l->lease);
-        if (body)
-            json_object_set_new(body, "spec", spec);
-        else
+        if (body && json_object_set_new(body, "spec", spec)) {
+            json_decref(body); /* set_new released spec */
+            body = NULL;
+        } else if (!body) {
             json_decref(spec);
+        }
         e = body ? lease_send(l, "PUT", l->path, body, write_done) : -ENOMEM;
     }
     json_decref(body);
