@@ -4,13 +4,15 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct series {
     struct series *next;
-    double value;
+    double value;   /* counter, gauge; histogram: the sum of observations */
+    uint64_t *obs;  /* histogram: per-bucket counts, then the +Inf bucket (owned) */
     char *values[]; /* one per label name, owned */
 };
 
@@ -23,6 +25,8 @@ struct metric_family {
     char **labels;
     struct series *series, **series_tail;
     size_t n_series;
+    double *bounds; /* histogram: upper bounds, increasing (owned) */
+    size_t n_bounds;
 };
 
 struct collector {
@@ -50,6 +54,7 @@ static void series_free(struct series *s, size_t n_labels)
 {
     for (size_t i = 0; i < n_labels; i++)
         free(s->values[i]);
+    free(s->obs);
     free(s);
 }
 
@@ -64,6 +69,7 @@ static void family_free(metric_family *f)
     for (size_t i = 0; i < f->n_labels; i++)
         free(f->labels[i]);
     free(f->labels);
+    free(f->bounds);
     free(f->name);
     free(f->help);
     free(f);
@@ -150,6 +156,32 @@ fail:
     return NULL;
 }
 
+metric_family *metrics_register_histogram(metrics *m, const char *name, const char *help,
+                                          const char *const *labels, const double *bounds,
+                                          size_t n_bounds)
+{
+    if (!bounds || n_bounds == 0)
+        return NULL;
+    for (size_t i = 0; i < n_bounds; i++)
+        if (!isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1]))
+            return NULL;
+    for (size_t i = 0; labels && labels[i]; i++)
+        if (strcmp(labels[i], "le") == 0)
+            return NULL;
+    double *copy = malloc(n_bounds * sizeof(*copy));
+    if (!copy)
+        return NULL;
+    memcpy(copy, bounds, n_bounds * sizeof(*copy));
+    metric_family *f = metrics_register(m, METRIC_HISTOGRAM, name, help, labels);
+    if (!f) {
+        free(copy);
+        return NULL;
+    }
+    f->bounds = copy;
+    f->n_bounds = n_bounds;
+    return f;
+}
+
 static struct series *series_lookup(const metric_family *f, const char *const *values)
 {
     for (struct series *s = f->series; s; s = s->next) {
@@ -177,6 +209,13 @@ static int series_get(metric_family *f, const char *const *values, struct series
     s = calloc(1, sizeof(*s) + f->n_labels * sizeof(char *));
     if (!s)
         return -ENOMEM;
+    if (f->type == METRIC_HISTOGRAM) {
+        s->obs = calloc(f->n_bounds + 1, sizeof(*s->obs));
+        if (!s->obs) {
+            free(s);
+            return -ENOMEM;
+        }
+    }
     for (size_t i = 0; i < f->n_labels; i++) {
         s->values[i] = strdup(values[i]);
         if (!s->values[i]) {
@@ -193,7 +232,7 @@ static int series_get(metric_family *f, const char *const *values, struct series
 
 int metrics_add(metric_family *f, const char *const *values, double delta)
 {
-    if (isnan(delta) || (f->type == METRIC_COUNTER && delta < 0))
+    if (isnan(delta) || (f->type == METRIC_COUNTER && delta < 0) || f->type == METRIC_HISTOGRAM)
         return -EINVAL;
     struct series *s;
     int r = series_get(f, values, &s);
@@ -210,12 +249,44 @@ int metrics_inc(metric_family *f, const char *const *values)
 
 int metrics_set(metric_family *f, const char *const *values, double v)
 {
+    if (f->type == METRIC_HISTOGRAM)
+        return -EINVAL;
     struct series *s;
     int r = series_get(f, values, &s);
     if (r)
         return r;
     s->value = v;
     return 0;
+}
+
+int metrics_observe(metric_family *f, const char *const *values, double v)
+{
+    if (f->type != METRIC_HISTOGRAM || isnan(v))
+        return -EINVAL;
+    struct series *s;
+    int r = series_get(f, values, &s);
+    if (r)
+        return r;
+    size_t i = 0;
+    while (i < f->n_bounds && v > f->bounds[i])
+        i++;
+    s->obs[i]++;
+    s->value += v;
+    return 0;
+}
+
+uint64_t metrics_get_count(const metric_family *f, const char *const *values)
+{
+    if (f->type != METRIC_HISTOGRAM)
+        return 0;
+    for (size_t i = 0; i < f->n_labels; i++)
+        if (!values || !values[i])
+            return 0;
+    const struct series *s = series_lookup(f, values);
+    uint64_t n = 0;
+    for (size_t i = 0; s && i <= f->n_bounds; i++)
+        n += s->obs[i];
+    return n;
 }
 
 double metrics_get(const metric_family *f, const char *const *values)
@@ -275,6 +346,70 @@ static int append_value(eip_buf *out, double v)
     return eip_buf_appends(out, tmp);
 }
 
+/* name{a="x",b="y"[,le="..."]} */
+static int append_sample_name(eip_buf *out, const metric_family *f, const struct series *s,
+                              const char *suffix, const char *le)
+{
+    int r = eip_buf_appendf(out, "%s%s", f->name, suffix);
+    for (size_t i = 0; i < f->n_labels && !r; i++) {
+        r = eip_buf_appendf(out, "%s%s=\"", i ? "," : "{", f->labels[i]);
+        if (!r)
+            r = append_escaped(out, s->values[i], true);
+        if (!r)
+            r = eip_buf_append(out, "\"", 1);
+    }
+    if (!r && le)
+        r = eip_buf_appendf(out, "%sle=\"%s\"", f->n_labels ? "," : "{", le);
+    if (!r && (f->n_labels || le))
+        r = eip_buf_append(out, "}", 1);
+    if (!r)
+        r = eip_buf_append(out, " ", 1);
+    return r;
+}
+
+static int append_sample(eip_buf *out, const metric_family *f, const struct series *s,
+                         const char *suffix, const char *le, double v)
+{
+    int r = append_sample_name(out, f, s, suffix, le);
+    if (!r)
+        r = append_value(out, v);
+    if (!r)
+        r = eip_buf_append(out, "\n", 1);
+    return r;
+}
+
+static int render_histogram(eip_buf *out, const metric_family *f, const struct series *s)
+{
+    uint64_t cum = 0;
+    int r = 0;
+    for (size_t i = 0; i <= f->n_bounds && !r; i++) {
+        cum += s->obs[i];
+        char le[48];
+        if (i == f->n_bounds) {
+            memcpy(le, "+Inf", sizeof("+Inf"));
+        } else {
+            eip_buf tmp;
+            eip_buf_init(&tmp, sizeof(le) - 1);
+            r = append_value(&tmp, f->bounds[i]);
+            if (!r)
+                memcpy(le, tmp.data, tmp.len + 1);
+            eip_buf_free(&tmp);
+        }
+        if (!r)
+            r = append_sample(out, f, s, "_bucket", le, (double)cum);
+    }
+    if (!r)
+        r = append_sample(out, f, s, "_sum", NULL, s->value);
+    if (!r)
+        r = append_sample(out, f, s, "_count", NULL, (double)cum);
+    return r;
+}
+
+static const char *type_name(enum metric_type t)
+{
+    return t == METRIC_COUNTER ? "counter" : t == METRIC_GAUGE ? "gauge" : "histogram";
+}
+
 int metrics_render(metrics *m, eip_buf *out)
 {
     for (struct collector *c = m->collectors; c; c = c->next)
@@ -285,26 +420,10 @@ int metrics_render(metrics *m, eip_buf *out)
         if (!r)
             r = append_escaped(out, f->help, false);
         if (!r)
-            r = eip_buf_appendf(out, "\n# TYPE %s %s\n", f->name,
-                                f->type == METRIC_COUNTER ? "counter" : "gauge");
-        for (struct series *s = f->series; s && !r; s = s->next) {
-            r = eip_buf_appends(out, f->name);
-            for (size_t i = 0; i < f->n_labels && !r; i++) {
-                r = eip_buf_appendf(out, "%s%s=\"", i ? "," : "{", f->labels[i]);
-                if (!r)
-                    r = append_escaped(out, s->values[i], true);
-                if (!r)
-                    r = eip_buf_append(out, "\"", 1);
-            }
-            if (!r && f->n_labels)
-                r = eip_buf_append(out, "}", 1);
-            if (!r)
-                r = eip_buf_append(out, " ", 1);
-            if (!r)
-                r = append_value(out, s->value);
-            if (!r)
-                r = eip_buf_append(out, "\n", 1);
-        }
+            r = eip_buf_appendf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+        for (struct series *s = f->series; s && !r; s = s->next)
+            r = f->type == METRIC_HISTOGRAM ? render_histogram(out, f, s)
+                                            : append_sample(out, f, s, "", NULL, s->value);
     }
     return r;
 }

@@ -3,6 +3,7 @@
 #define EIP_AGENT_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -19,7 +20,7 @@ typedef struct metric_family metric_family;
 /* The most series one family holds; past it, updates of new series fail with -E2BIG. */
 #define METRICS_MAX_SERIES 10000
 
-enum metric_type { METRIC_COUNTER, METRIC_GAUGE };
+enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 /* Called at the start of every render, to refresh gauges (process metrics...). */
 typedef void (*metrics_collect_cb)(metrics *m, void *arg);
@@ -34,6 +35,13 @@ void metrics_free(metrics *m);
  * registered, or allocation failure. */
 metric_family *metrics_register(metrics *m, enum metric_type type, const char *name,
                                 const char *help, const char *const *labels);
+/* Registers a histogram: bounds are the finite upper bounds of the buckets, strictly
+ * increasing (the +Inf bucket is implicit); labels may not include "le". Samples
+ * render as <name>_bucket{...,le="b"} (cumulative), <name>_sum and <name>_count.
+ * NULL on bad arguments or allocation failure. */
+metric_family *metrics_register_histogram(metrics *m, const char *name, const char *help,
+                                          const char *const *labels, const double *bounds,
+                                          size_t n_bounds);
 /* Looks a family up by name (for components that share one). */
 metric_family *metrics_find(metrics *m, const char *name);
 
@@ -45,7 +53,12 @@ int metrics_inc(metric_family *f, const char *const *values);
 /* Gauges; or a counter mirrored from a source that counts itself (the kernel's
  * CPU time), in which case the caller keeps it monotonic. */
 int metrics_set(metric_family *f, const char *const *values, double v);
-/* The current value of a series, 0 when it does not exist (tests). */
+/* Histograms: one observation. 0, -EINVAL (not a histogram, NaN), -E2BIG or -ENOMEM.
+ * metrics_add/metrics_set on a histogram are -EINVAL. */
+int metrics_observe(metric_family *f, const char *const *values, double v);
+/* The number of observations of a histogram series (tests). */
+uint64_t metrics_get_count(const metric_family *f, const char *const *values);
+/* The current value of a series (a histogram's: the sum), 0 when it does not exist (tests). */
 double metrics_get(const metric_family *f, const char *const *values);
 
 /* Adds a collector; free_arg (may be NULL) is called on arg by metrics_free.

@@ -174,6 +174,42 @@ struct change_count {
     int n;
 };
 
+static void histograms(void **state)
+{
+    (void)state;
+    metrics *m = metrics_new();
+    assert_non_null(m);
+    static const char *const labels[] = {"action", NULL};
+    static const char *const bad_labels[] = {"le", NULL};
+    const double bounds[] = {0.1, 0.5, 2};
+    const double unordered[] = {1, 1};
+    assert_null(metrics_register_histogram(m, "h_bad", "", bad_labels, bounds, 3));
+    assert_null(metrics_register_histogram(m, "h_bad", "", NULL, unordered, 2));
+    assert_null(metrics_register_histogram(m, "h_bad", "", NULL, bounds, 0));
+    metric_family *h =
+        metrics_register_histogram(m, "eip_agent_call_seconds", "Call time.", labels, bounds, 3);
+    assert_non_null(h);
+    const char *a[] = {"Allocate"};
+    assert_int_equal(metrics_observe(h, a, 0.1), 0); /* le is inclusive */
+    assert_int_equal(metrics_observe(h, a, 0.3), 0);
+    assert_int_equal(metrics_observe(h, a, 7), 0);
+    assert_int_equal(metrics_observe(h, a, NAN), -EINVAL);
+    assert_int_equal(metrics_add(h, a, 1), -EINVAL);
+    assert_int_equal(metrics_set(h, a, 1), -EINVAL);
+    assert_int_equal(metrics_get_count(h, a), 3);
+    char *s = render(m);
+    assert_string_equal(s, "# HELP eip_agent_call_seconds Call time.\n"
+                           "# TYPE eip_agent_call_seconds histogram\n"
+                           "eip_agent_call_seconds_bucket{action=\"Allocate\",le=\"0.1\"} 1\n"
+                           "eip_agent_call_seconds_bucket{action=\"Allocate\",le=\"0.5\"} 2\n"
+                           "eip_agent_call_seconds_bucket{action=\"Allocate\",le=\"2\"} 2\n"
+                           "eip_agent_call_seconds_bucket{action=\"Allocate\",le=\"+Inf\"} 3\n"
+                           "eip_agent_call_seconds_sum{action=\"Allocate\"} 7.4\n"
+                           "eip_agent_call_seconds_count{action=\"Allocate\"} 3\n");
+    free(s);
+    metrics_free(m);
+}
+
 static void on_change(readiness *r, void *arg)
 {
     (void)r;
@@ -230,6 +266,7 @@ int main(void)
         cmocka_unit_test(exposition_format),   cmocka_unit_test(label_escaping),
         cmocka_unit_test(counters_and_values), cmocka_unit_test(registration_rules),
         cmocka_unit_test(process_metrics),     cmocka_unit_test(readiness_conditions),
+        cmocka_unit_test(histograms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
