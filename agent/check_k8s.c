@@ -3,24 +3,22 @@
 #include <stdlib.h>
 
 #include "agent/check.h"
+#include "agent/kube.h"
 #include "k8s/check.h"
-#include "k8s/client.h"
-#include "k8s/config.h"
 
-/* "kubernetes": loads the configuration (kubeconfig or in-cluster), then
- * GET /version and one LIST of this node's pods with limit=1. */
+/* "kubernetes": builds the Kubernetes side exactly as the agent does
+ * (agent/kube.c), then GET /version and one LIST of this node's pods with
+ * limit=1. */
 
 struct k8s_probe {
     check_run *run;
-    k8s_config *cfg;
-    k8s_client *client;
+    agent_kube *kube;
     k8s_check *chk;
 };
 
 static void probe_free(struct k8s_probe *p)
 {
-    k8s_client_free(p->client);
-    k8s_config_free(p->cfg);
+    agent_kube_free(p->kube);
     free(p);
 }
 
@@ -50,19 +48,14 @@ static int start(check_run *run, const struct check_env *env, void *arg)
     if (!p)
         return -ENOMEM;
     p->run = run;
-    if (k8s_config_load(env->cfg->kubeconfig, &p->cfg, err, sizeof(err)) != 0) {
-        free(p);
-        check_done(run, false, "%s", err);
-        return 0;
-    }
-    k8s_client_opts o = {.qps = env->cfg->kube_qps, .burst = env->cfg->kube_burst};
-    p->client = k8s_client_new(env->loop, env->http, p->cfg, &o, err, sizeof(err));
-    if (!p->client) {
+    agent_kube_opts ko = {.loop = env->loop, .http = env->http, .cfg = env->cfg};
+    if (agent_kube_new(&p->kube, &ko, err, sizeof(err)) != 0) {
         probe_free(p);
         check_done(run, false, "%s", err);
         return 0;
     }
-    int r = k8s_check_start(p->client, env->cfg->node_name, on_checked, p, &p->chk);
+    int r =
+        k8s_check_start(agent_kube_client(p->kube), env->cfg->node_name, on_checked, p, &p->chk);
     if (r) {
         probe_free(p);
         return r;
