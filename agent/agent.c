@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "agent/agent.h"
+#include "agent/agent_internal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 
 static const char *const state_names[] = {"starting", "running", "draining", "stopped"};
@@ -58,6 +59,7 @@ static void agent_maybe_free(struct agent *a)
 {
     if (!a->free_requested || a->open_handles)
         return;
+    controller_free(a->ctl);
     metrics_free(a->metrics);
     readiness_free(a->ready);
     free(a);
@@ -86,12 +88,29 @@ int agent_add_stop_hook(struct agent *a, void (*cb)(struct agent *a, void *arg),
     return 0;
 }
 
+/* Stops the product before the HTTP client goes: pods' steps, the watch, the
+ * cloud and Kubernetes clients, in that order (each uses the next). */
+static void stop_product(struct agent *a)
+{
+    if (a->link_timer.loop)
+        uv_timer_stop(&a->link_timer);
+    controller_stop(a->ctl);
+    if (a->creds_waiter.owner)
+        aliyun_creds_waiter_cancel(&a->creds_waiter);
+    agent_cloud_free(a->cloud);
+    a->cloud = NULL;
+    agent_kube_free(a->kube);
+    a->kube = NULL;
+    a->kube_link = a->cloud_link = a->creds_link = LINK_IDLE;
+}
+
 static void run_stop_hooks(struct agent *a)
 {
     while (a->n_stop_hooks > 0) {
         a->n_stop_hooks--;
         a->stop_hooks[a->n_stop_hooks].cb(a, a->stop_hooks[a->n_stop_hooks].arg);
     }
+    stop_product(a);
 }
 
 /* Closes every handle the agent owns; the loop ends when the last is gone. */
@@ -107,6 +126,7 @@ static void close_all(struct agent *a)
     uv_unref((uv_handle_t *)&a->sig_int);
     uv_unref((uv_handle_t *)&a->sig_hup);
     close_if_open((uv_handle_t *)&a->drain_timer);
+    close_if_open((uv_handle_t *)&a->link_timer);
     http_server_free(a->server);
     a->server = NULL;
     http_client_free(a->http);
@@ -247,9 +267,11 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     uv_signal_init(loop, &a->sig_int);
     uv_signal_init(loop, &a->sig_hup);
     uv_timer_init(loop, &a->drain_timer);
+    uv_timer_init(loop, &a->link_timer);
     a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
     a->drain_timer.data = a;
-    a->open_handles = 4;
+    a->link_timer.data = a;
+    a->open_handles = 5;
 
     a->metrics = metrics_new();
     a->ready = readiness_new();
@@ -279,6 +301,13 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     http_server_set_observer(a->server, on_observe, a);
     if ((r = agent_health_routes(a)))
         goto fail;
+    if (cfg->eip_controller) {
+        controller_opts co = {.loop = loop, .cfg = cfg, .metrics = a->metrics, .ready = a->ready};
+        if ((r = controller_new(&a->ctl, &co, err, errcap)))
+            goto fail_msg;
+        if ((r = controller_routes(a->ctl, a->server)))
+            goto fail;
+    }
 
     http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
     a->http = http_client_new(loop, &copts);
@@ -304,6 +333,137 @@ fail_msg:
     return r;
 }
 
+/* ---- connecting to the API server and the cloud (retried) ---- */
+
+#define LINK_RETRY_BASE_MS 1000
+#define LINK_RETRY_CAP_MS 30000
+
+static void connect_kube(struct agent *a);
+static void connect_cloud(struct agent *a);
+static void wait_creds(struct agent *a);
+
+static void on_link_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    if (a->kube_link == LINK_WAIT)
+        connect_kube(a);
+    if (a->cloud_link == LINK_WAIT)
+        connect_cloud(a);
+    if (a->creds_link == LINK_WAIT)
+        wait_creds(a);
+}
+
+static void link_retry(struct agent *a, enum agent_link *link, int *failures)
+{
+    *link = LINK_WAIT;
+    (*failures)++;
+    int64_t ms = eip_backoff_delay_ms(LINK_RETRY_BASE_MS, LINK_RETRY_CAP_MS, *failures,
+                                      EIP_JITTER_UP, 0.2, eip_backoff_rand01());
+    uint64_t due = uv_timer_get_due_in(&a->link_timer);
+    if (!uv_is_active((uv_handle_t *)&a->link_timer) || due > (uint64_t)ms)
+        uv_timer_start(&a->link_timer, on_link_timer, (uint64_t)ms, 0);
+}
+
+static void connect_kube(struct agent *a)
+{
+    char err[512];
+    agent_kube_opts ko = {.loop = a->loop, .http = a->http, .cfg = a->cfg};
+    int r = agent_kube_new(&a->kube, &ko, err, sizeof(err));
+    if (!r) {
+        r = controller_start(a->ctl, agent_kube_client(a->kube));
+        if (r)
+            snprintf(err, sizeof(err), "cannot watch pods: %s", strerror(-r));
+    }
+    if (r) {
+        log_error("kubernetes: %s (retrying)", err);
+        readiness_set(a->ready, READY_PODS_SYNCED, false, err);
+        controller_stop_kube(a->ctl);
+        agent_kube_free(a->kube);
+        a->kube = NULL;
+        link_retry(a, &a->kube_link, &a->kube_failures);
+        return;
+    }
+    log_info("kubernetes: %s, watching the pods of %s", agent_kube_source(a->kube),
+             a->cfg->node_name);
+    a->kube_link = LINK_UP;
+    a->kube_failures = 0;
+}
+
+static void on_creds(aliyun_creds_waiter *w, int err, void *arg)
+{
+    (void)w;
+    struct agent *a = arg;
+    if (err) {
+        char d[400];
+        aliyun_creds_describe(agent_cloud_creds(a->cloud), d, sizeof(d));
+        log_error("cloud credentials: %s (retrying)", d);
+        readiness_set(a->ready, READY_CREDENTIALS_LOADED, false, d);
+        link_retry(a, &a->creds_link, &a->creds_failures);
+        return;
+    }
+    a->creds_link = LINK_UP;
+    a->creds_failures = 0;
+    log_info("cloud credentials loaded from %s",
+             aliyun_creds_source_name(agent_cloud_creds(a->cloud)));
+    readiness_set(a->ready, READY_CREDENTIALS_LOADED, true, NULL);
+}
+
+static void wait_creds(struct agent *a)
+{
+    a->creds_link = LINK_PENDING;
+    int r = aliyun_creds_wait(agent_cloud_creds(a->cloud), &a->creds_waiter, on_creds, a);
+    if (r) {
+        log_error("cloud credentials: cannot wait for them: %s", strerror(-r));
+        link_retry(a, &a->creds_link, &a->creds_failures);
+    }
+}
+
+static void on_cloud(agent_cloud *c, int err, const char *detail, void *arg)
+{
+    (void)c;
+    struct agent *a = arg;
+    if (!err) {
+        err = controller_set_cloud(a->ctl, agent_cloud_client(a->cloud),
+                                   agent_cloud_metadata(a->cloud), agent_cloud_vpc(a->cloud));
+        if (err)
+            detail = "cannot start the EIP poller";
+    }
+    if (err) {
+        log_error("cloud: %s (retrying)", detail);
+        readiness_set(a->ready, READY_CREDENTIALS_LOADED, false, detail);
+        controller_stop_cloud(a->ctl);
+        agent_cloud_free(a->cloud);
+        a->cloud = NULL;
+        link_retry(a, &a->cloud_link, &a->cloud_failures);
+        return;
+    }
+    a->cloud_link = LINK_UP;
+    a->cloud_failures = 0;
+    log_info("cloud: region %s, VPC %s", agent_cloud_region(a->cloud),
+             agent_cloud_vpc(a->cloud) ? agent_cloud_vpc(a->cloud) : "(unknown)");
+    wait_creds(a);
+}
+
+static void connect_cloud(struct agent *a)
+{
+    char err[512];
+    agent_cloud_opts co = {.loop = a->loop, .http = a->http, .cfg = a->cfg, .want_metadata = true};
+    int r = agent_cloud_new(&a->cloud, &co, err, sizeof(err));
+    if (!r) {
+        a->cloud_link = LINK_PENDING;
+        r = agent_cloud_start(a->cloud, on_cloud, a);
+        if (r)
+            snprintf(err, sizeof(err), "cannot start: %s", strerror(-r));
+    }
+    if (r) {
+        log_error("cloud: %s (retrying)", err);
+        readiness_set(a->ready, READY_CREDENTIALS_LOADED, false, err);
+        agent_cloud_free(a->cloud);
+        a->cloud = NULL;
+        link_retry(a, &a->cloud_link, &a->cloud_failures);
+    }
+}
+
 int agent_start(struct agent *a, char *err, size_t errcap)
 {
     int r = http_server_listen(a->server, a->cfg->listen);
@@ -327,7 +487,21 @@ int agent_start(struct agent *a, char *err, size_t errcap)
     log_info("eip-agent %s listening on http://%s; %s", EIP_AGENT_VERSION, a->listen_addr, summary);
     snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_ready(a->notify, status);
+    if (a->ctl) {
+        connect_kube(a);
+        connect_cloud(a);
+    }
     return 0;
+}
+
+int agent_exit_code(const struct agent *a)
+{
+    return a->exit_code;
+}
+
+bool agent_is_draining(const struct agent *a)
+{
+    return a->state == AGENT_DRAINING;
 }
 
 int agent_port(const struct agent *a)

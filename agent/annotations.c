@@ -26,8 +26,6 @@
 
 /* The keys the agent's own tags use: refused in eip-tags, so a user cannot
  * forge (or hide) the cluster, node or pod an EIP belongs to. */
-#define AGENT_TAG_CLUSTER "ack.aliyun.com"
-#define AGENT_TAG_PREFIX "eip-agent/"
 
 /* What one parse has seen so far. The row parsers write into it through
  * offsetof(struct parse_ctx, ...); every string is owned. */
@@ -598,8 +596,8 @@ static const char *tag_key_problem(const char *k, size_t klen)
         return "must not contain control characters";
     if (chars < 1 || chars > MAX_TAG_KEY_CHARS)
         return "must be 1 to 128 characters";
-    if (strcmp(k, AGENT_TAG_CLUSTER) == 0 || starts_with(k, klen, AGENT_TAG_PREFIX))
-        return "must not be " AGENT_TAG_CLUSTER " nor start with " AGENT_TAG_PREFIX
+    if (strcmp(k, EIP_TAG_CLUSTER) == 0 || starts_with(k, klen, EIP_TAG_PREFIX))
+        return "must not be " EIP_TAG_CLUSTER " nor start with " EIP_TAG_PREFIX
                " (the agent's own tags)";
     if (starts_with(k, klen, "aliyun") || starts_with(k, klen, "acs:"))
         return "must not start with \"aliyun\" or \"acs:\"";

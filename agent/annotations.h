@@ -28,9 +28,17 @@
 
 /* The longest annotation value looked at; a longer one is invalid. */
 #define EIP_ANNOT_MAX_VALUE 4096
-/* Tags the agent puts on every EIP it allocates (cluster, node, namespace, name,
- * uid); user tags from eip-tags come on top, within the cloud's 20. */
-#define EIP_AGENT_TAGS 5
+/* Tags the agent puts on every EIP it allocates and on every Static EIP it binds,
+ * so that the cloud alone tells whose an EIP is (DESIGN §2); user tags from
+ * eip-tags come on top, within the cloud's 20. */
+#define EIP_TAG_CLUSTER "ack.aliyun.com" /* the cluster id (ACK's convention) */
+#define EIP_TAG_PREFIX "eip-agent/"      /* every other tag key of the agent */
+#define EIP_TAG_NODE EIP_TAG_PREFIX "node"
+#define EIP_TAG_NAMESPACE EIP_TAG_PREFIX "pod-namespace"
+#define EIP_TAG_NAME EIP_TAG_PREFIX "pod-name"
+#define EIP_TAG_UID EIP_TAG_PREFIX "pod-uid"
+#define EIP_TAG_TYPE EIP_TAG_PREFIX "type" /* Auto or Static */
+#define EIP_AGENT_TAGS 6
 #define EIP_MAX_USER_TAGS (20 - EIP_AGENT_TAGS)
 
 enum eip_alloc_type {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 
-#include "agent/agent.h"
+#include "agent/agent_internal.h"
 #include "common/buf.h"
 
 /* GET /healthz, /readyz, /metrics. */

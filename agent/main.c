@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         log_error("%s", err);
     } else {
         uv_run(&loop, UV_RUN_DEFAULT);
-        rc = a->exit_code;
+        rc = agent_exit_code(a);
         log_info("stopped");
     }
     agent_free(a);

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
+#include "agent/agent_internal.h"
 
 /* The agent in-process: readiness conditions drive /readyz, the request
  * counter sees the route patterns, stop hooks run, and the loop ends with
@@ -95,6 +95,8 @@ static void readiness_drives_readyz(void **state)
     t->cfg.node_name = strdup("n1");
     t->cfg.cluster_id = strdup("c1");
     assert_int_equal(agent_config_finish(&t->cfg, true, err, sizeof(err)), 0);
+    /* the wiring of readiness, metrics and stop hooks only: no API server or cloud */
+    t->cfg.eip_controller = false;
 
     assert_int_equal(agent_new(&t->a, &t->loop, &t->cfg, &t->cli, err, sizeof(err)), 0);
     assert_int_equal(agent_add_stop_hook(t->a, on_stop_hook, t), 0);
@@ -144,6 +146,7 @@ static void address_in_use(void **state)
     agent_config_init(&cfg);
     cfg.listen = strdup("127.0.0.1:0");
     assert_int_equal(agent_config_finish(&cfg, false, err, sizeof(err)), 0);
+    cfg.eip_controller = false;
     struct agent *a = NULL, *b = NULL;
     assert_int_equal(agent_new(&a, &loop, &cfg, &cli, err, sizeof(err)), 0);
     assert_int_equal(agent_start(a, err, sizeof(err)), 0);
@@ -198,6 +201,7 @@ static void notify_status_follows_readiness(void **state)
     agent_config_init(&cfg);
     cfg.listen = strdup("127.0.0.1:0");
     assert_int_equal(agent_config_finish(&cfg, false, err, sizeof(err)), 0);
+    cfg.eip_controller = false;
     struct agent *a = NULL;
     assert_int_equal(agent_new(&a, &loop, &cfg, &cli, err, sizeof(err)), 0);
     assert_int_equal(agent_start(a, err, sizeof(err)), 0);
