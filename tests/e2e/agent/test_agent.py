@@ -64,8 +64,10 @@ def parse_metrics(text):
             continue
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ")
-            assert kind in ("counter", "gauge"), line
+            assert kind in ("counter", "gauge", "histogram"), line
             typed.add(name)
+            if kind == "histogram":
+                typed.update({name + "_bucket", name + "_sum", name + "_count"})
             continue
         m = SAMPLE.match(line)
         assert m, f"bad sample line: {line!r}"
