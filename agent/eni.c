@@ -164,8 +164,11 @@ static void answer(eni_req *r, int err, const char *eni_id, bool primary, const 
     r->step = STEP_DONE;
     r->err = err;
     r->primary = primary;
-    if (eni_id && !(r->eni_id = strdup(eni_id)))
-        r->err = -ENOMEM;
+    if (eni_id && eni_id != r->eni_id) {
+        free(r->eni_id);
+        if (!(r->eni_id = strdup(eni_id)))
+            r->err = -ENOMEM;
+    }
     snprintf(r->detail, sizeof(r->detail), "%.255s", detail ? detail : "");
     eip_list_push_back(&er->done, &r->node);
     if (r->err == 0)
