@@ -44,6 +44,16 @@ static struct pod *find_allocation(struct controller *c, const char *id)
 
 /* ---- slots ---- */
 
+/* Pods queued for a cloud slot mean the cloud (its rate limits) paces the work:
+ * the InUse poller may then wait for more associations per describe. */
+#define POLL_HOLD_BUSY_MS 5000
+
+static void update_hold(struct controller *c)
+{
+    if (c->watch)
+        eipwatch_set_hold(c->watch, eip_list_empty(&c->slot_queue) ? 0 : POLL_HOLD_BUSY_MS);
+}
+
 static void grant_slots(struct controller *c)
 {
     if (c->granting || c->stopping)
@@ -63,12 +73,14 @@ void controller_want_slot(struct controller *c, struct pod *p)
         return;
     eip_list_push_back(&c->slot_queue, &p->slot_node);
     grant_slots(c);
+    update_hold(c);
 }
 
 void controller_drop_slot(struct controller *c, struct pod *p)
 {
     if (eip_list_linked(&p->slot_node)) {
         eip_list_remove(&c->slot_queue, &p->slot_node);
+        update_hold(c);
         return;
     }
     if (!p->has_slot)
@@ -76,6 +88,7 @@ void controller_drop_slot(struct controller *c, struct pod *p)
     p->has_slot = false;
     c->slots_used--;
     grant_slots(c);
+    update_hold(c);
 }
 
 /* ---- pods ---- */

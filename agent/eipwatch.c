@@ -32,6 +32,7 @@ struct eipwatch {
     uv_loop_t *loop;
     aliyun_client *client;
     uint64_t window_ms;
+    uint64_t hold_ms;
     uv_timer_t *timer;
     eip_list waiting; /* sorted by due, FIFO among equals */
     eip_list batches; /* in flight */
@@ -252,6 +253,31 @@ static int send_batch(eipwatch *w, uint64_t horizon)
     return 0;
 }
 
+/* Distinct ids due by horizon, counted up to the batch limit. */
+static size_t due_ids(const eipwatch *w, uint64_t horizon)
+{
+    const char *seen[ALIYUN_DESCRIBE_MAX_IDS];
+    size_t n = 0;
+    eip_list_node *pos;
+    eip_list_foreach(&w->waiting, pos)
+    {
+        eipwatch_req *r = eip_container_of(pos, eipwatch_req, node);
+        if (r->due > horizon || n == ALIYUN_DESCRIBE_MAX_IDS)
+            break;
+        size_t i = 0;
+        while (i < n && strcmp(seen[i], r->allocation_id) != 0)
+            i++;
+        if (i == n)
+            seen[n++] = r->allocation_id;
+    }
+    return n;
+}
+
+void eipwatch_set_hold(eipwatch *w, int64_t hold_ms)
+{
+    w->hold_ms = hold_ms > 0 ? (uint64_t)hold_ms : 0;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     eipwatch *w = t->data;
@@ -261,6 +287,12 @@ static void on_timer(uv_timer_t *t)
         eipwatch_req *r = eip_container_of(first, eipwatch_req, node);
         if (r->due > now)
             break;
+        if (w->hold_ms && now < r->due + w->hold_ms &&
+            due_ids(w, now + w->window_ms) < ALIYUN_DESCRIBE_MAX_IDS) {
+            /* more are coming: wait for them, at most hold_ms past this one's due */
+            uv_timer_start(w->timer, on_timer, r->due + w->hold_ms - now, 0);
+            return;
+        }
         int err = send_batch(w, now + w->window_ms);
         if (err) {
             /* only -ENOMEM can get here: try again in a second */

@@ -45,6 +45,13 @@ int eipwatch_describe(eipwatch *w, const char *allocation_id, int64_t delay_ms, 
 /* No callback after this; safe from inside any eipwatch callback. */
 void eipwatch_cancel(eipwatch_req *r);
 
+/* While more answers are about to be wanted (pods still waiting to allocate or
+ * associate), a due request is held up to hold_ms longer so that the describe
+ * covers more of them: a burst paced by the cloud's rate limits costs few
+ * describes, and adds nothing to how long the burst takes. A full batch (the id
+ * limit) goes out at once. 0 (the default): no holding. */
+void eipwatch_set_hold(eipwatch *w, int64_t hold_ms);
+
 typedef struct eipwatch_stats {
     uint64_t describes; /* DescribeEipAddresses calls sent */
     uint64_t answered;  /* requests answered */

@@ -341,7 +341,11 @@ static void start_describe(struct pod *p, int64_t delay_ms)
  * cloud takes, then backing off. */
 static void poll_transition(struct pod *p)
 {
-    int64_t d = p->describe_delay_ms ? p->describe_delay_ms * 2 : POLL_FIRST_MS;
+    /* about a second for the first look; the cloud's jitter makes a quick second
+     * look worth it; then backing off */
+    int64_t d = p->describe_delay_ms == 0               ? POLL_FIRST_MS
+                : p->describe_delay_ms == POLL_FIRST_MS ? POLL_FIRST_MS * 3 / 4
+                                                        : p->describe_delay_ms * 2;
     if (d > POLL_MAX_MS)
         d = POLL_MAX_MS;
     p->describe_delay_ms = d;
@@ -913,17 +917,6 @@ static void on_podeip(int err, const char *detail, const struct podeip_info *inf
         break;
     case OP_PODEIP_DONE:
         p->podeip_written = false;
-        if (!p->released_event) {
-            p->released_event = true;
-            if (!p->ghost || p->eip.allocation_id[0])
-                pod_event(p, "Normal", "EIPReleased", "%s %s (%s)",
-                          p->type == EIP_ALLOC_AUTO && !p->podeip_keep &&
-                                  p->strategy == EIP_RELEASE_FOLLOW
-                              ? "Released"
-                              : "Unassociated (kept)",
-                          p->eip.allocation_id[0] ? p->eip.allocation_id : "-",
-                          p->eip.address[0] ? p->eip.address : "-");
-        }
         p->podeip_done = true;
         break;
     default:
@@ -1059,18 +1052,29 @@ static void reconcile_release(struct pod *p)
             poll_transition(p);
             return;
         }
-        bool release = p->type == EIP_ALLOC_AUTO && owned && !keeps_eip(p);
-        if (release && status_is(p, "Available")) {
-            pod_set_state(p, POD_RELEASING, "Releasing", "releasing %s", p->eip.allocation_id);
-            want_cloud(p, OP_RELEASE);
-            return;
-        }
     }
+    /* The record goes before the EIP: a crash in between leaves a tagged EIP
+     * without a record, which the node GC releases (the other order would leave a
+     * record that nothing looks for). */
     if (!p->podeip_done) {
         pod_set_state(p, POD_RELEASING, "UpdatingPodEIP", "%s the PodEIP",
                       keeps_eip(p) ? "updating" : "deleting");
         start_podeip_done(p);
         return;
+    }
+    if (p->eip.exists && p->type == EIP_ALLOC_AUTO && eip_owned(p) && !keeps_eip(p) &&
+        status_is(p, "Available")) {
+        pod_set_state(p, POD_RELEASING, "Releasing", "releasing %s", p->eip.allocation_id);
+        want_cloud(p, OP_RELEASE);
+        return;
+    }
+    if (!p->released_event) {
+        p->released_event = true;
+        pod_event(p, "Normal", "EIPReleased", "%s %s (%s)",
+                  keeps_eip(p)                  ? "Unassociated and kept"
+                  : p->type == EIP_ALLOC_STATIC ? "Unassociated"
+                                                : "Released",
+                  p->eip.allocation_id, p->eip.address[0] ? p->eip.address : "-");
     }
     pod_set_state(p, POD_RELEASED, keeps_eip(p) ? "Kept" : "Released", "%s %s",
                   keeps_eip(p)                  ? "kept"

@@ -273,19 +273,34 @@ class World:
     def cloud_config(self, **kw):
         return self.cloud.call("POST", "/config", kw)[1]
 
-    def create_eip(self, **params):
-        """An EIP made out of band (as a user would in the console), through the API
-        with the simulator's own access key."""
+    def cloud_api(self, action, **params):
+        """A signed RPC call to the cloud as a user would make it (console, CLI), with
+        the simulator's own access key; returns the JSON answer."""
         sys.path.insert(0, str(REPO / "tests" / "sim"))
-        import cloudsim_sign
+        import cloudsim_sign as cs
+        import uuid
         akid, secret = next(iter(self.info["cloud"]["access_keys"].items()))
-        q = {"Action": "AllocateEipAddress", "RegionId": self.info["region"],
-             "Bandwidth": "5", "InternetChargeType": "PayByTraffic", **params}
-        url = cloudsim_sign.rpc_url(self.info["cloud"]["endpoint"], q, akid, secret,
-                                    version="2016-04-28")
+        q = {"Action": action, "Version": "2016-04-28", "Format": "JSON",
+             "RegionId": self.info["region"], "AccessKeyId": akid,
+             "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
+             "SignatureNonce": uuid.uuid4().hex,
+             "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             **{k: str(v) for k, v in params.items()}}
+        q["Signature"] = cs.rpc_sign(secret, cs.rpc_string_to_sign("POST", q))
+        body = "&".join(cs.pct(k) + "=" + cs.pct(v) for k, v in q.items()).encode()
         ctx = ssl.create_default_context(cafile=self.info["cloud"]["ca_file"])
-        with urllib.request.urlopen(url, context=ctx, timeout=20) as r:
-            return json.loads(r.read())
+        req = urllib.request.Request(self.info["cloud"]["endpoint"] + "/", data=body, method="POST")
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"{action}: {e.code} {e.read()!r}")
+
+    def create_eip(self, **params):
+        """An EIP made out of band (as a user would in the console)."""
+        p = {"Bandwidth": 5, "InternetChargeType": "PayByTraffic", **params}
+        return self.cloud_api("AllocateEipAddress", **p)
 
     @staticmethod
     def tags(e):
