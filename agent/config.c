@@ -314,8 +314,8 @@ static int set_value(struct agent_config *c, const struct key *k, const char *s,
 void agent_config_init(struct agent_config *c)
 {
     memset(c, 0, sizeof(*c));
-    c->max_concurrent_reconciles = 1;
-    c->gc_period_minutes = 1;
+    c->max_concurrent_reconciles = 10;
+    c->gc_period_minutes = 5;
     c->log_level = EIP_LOG_INFO;
     c->log_format = EIP_LOG_TEXT;
     c->kube_qps = 20;

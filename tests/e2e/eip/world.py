@@ -170,6 +170,14 @@ class World:
                 return status, {"raw": body.decode(errors="replace")}
         return HttpJson(f"http://127.0.0.1:{a.port}").call("GET", path, ok=None, timeout=timeout)
 
+    def view(self, a, name, ns="default"):
+        st, v = self.agent_get(a, f"/v1/pods/{ns}/{name}")
+        return v if st == 200 else None
+
+    def wait_view(self, a, name, pred, timeout=30, ns="default", what=None):
+        return wait_for(lambda: (lambda v: v if v and pred(v) else None)(self.view(a, name, ns)),
+                        timeout, what or f"agent view of {ns}/{name}")
+
     # ---- Kubernetes ----
     def pod_body(self, name, annotations=None, ns="default", node=None, gate=True, owner=None,
                  labels=None):
@@ -322,19 +330,45 @@ class World:
                 ips.add(ip)
         return ips
 
-    def assert_no_leaks(self):
-        """Every EIP of this cluster belongs to a live pod, and no EIP is bound to
-        an IP that no live pod holds."""
+    def leaks(self, kept=()):
+        """What is wrong in the cloud now: an Auto EIP of this cluster whose pod
+        is gone (unless its AllocationId is in kept), or an EIP bound to an IP
+        where no live pod lives, or where a live pod lives that is not the one the
+        EIP was bound for (a freed IP handed to a new pod)."""
         _, out = self.kube.call("GET", "/api/v1/pods")
-        uids = {p["metadata"]["uid"] for p in out.get("items", [])}
-        live = self.live_pod_ips()
+        pods = out.get("items", [])
+        uids = {p["metadata"]["uid"] for p in pods}
+        by_ip = {}
+        for p in pods:
+            st = p.get("status", {})
+            if p["metadata"].get("deletionTimestamp") or st.get("phase") in ("Succeeded", "Failed"):
+                continue
+            if st.get("podIP"):
+                by_ip[st["podIP"]] = p
+        bad = []
         for e in self.eips():
             t = self.tags(e)
-            if t.get("ack.aliyun.com") == self.cluster_id and t.get("eip-agent/type") != "Static":
-                assert t.get("eip-agent/pod-uid") in uids, f"leaked EIP {e['AllocationId']}: {t}"
+            aid = e["AllocationId"]
+            ours = t.get("ack.aliyun.com") == self.cluster_id
+            if ours and t.get("eip-agent/type") != "Static" and aid not in kept and \
+                    t.get("eip-agent/pod-uid") not in uids:
+                bad.append(f"{aid} of gone pod {t.get('eip-agent/pod-name')} still allocated")
             if e.get("Status") in ("InUse", "Associating") and e.get("PrivateIpAddress"):
-                assert e["PrivateIpAddress"] in live, \
-                    f"{e['AllocationId']} bound to {e['PrivateIpAddress']}, which no live pod holds"
+                holder = by_ip.get(e["PrivateIpAddress"])
+                if holder is None:
+                    bad.append(f"{aid} bound to {e['PrivateIpAddress']}, where no live pod is")
+                elif ours and t.get("eip-agent/pod-uid") != holder["metadata"]["uid"]:
+                    bad.append(f"{aid} bound to {e['PrivateIpAddress']}, now pod "
+                               f"{holder['metadata']['name']}'s, not its own pod's")
+        return bad
+
+    def assert_no_leaks(self, kept=()):
+        bad = self.leaks(kept)
+        assert not bad, bad
+
+    def wait_no_leaks(self, timeout=30, kept=()):
+        wait_for(lambda: not self.leaks(kept), timeout, "no leaked EIPs")
+        self.assert_no_leaks(kept)
 
 
 def is_loopback(ip):

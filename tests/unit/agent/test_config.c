@@ -108,8 +108,8 @@ static void defaults(void **state)
     assert_int_equal(parse_args(&cli, argv), 0);
     assert_int_equal(agent_config_load(&c, &cli, false, err, sizeof(err)), 0);
     assert_string_equal(c.listen, "0.0.0.0:9469");
-    assert_int_equal(c.max_concurrent_reconciles, 1);
-    assert_int_equal(c.gc_period_minutes, 1);
+    assert_int_equal(c.max_concurrent_reconciles, 10);
+    assert_int_equal(c.gc_period_minutes, 5);
     assert_int_equal(c.kube_qps, 20);
     assert_int_equal(c.kube_burst, 30);
     assert_int_equal(c.cloud_qps, 10);
