@@ -10,53 +10,33 @@ cloudsim_sign.py). Every ECS node gets its own plain-HTTP instance metadata
 server (start_metadata); virtual (ECI-style) nodes have none.
 
 Actions: AllocateEipAddress, AssociateEipAddress, UnassociateEipAddress,
-ReleaseEipAddress, DescribeEipAddresses, AddCommonBandwidthPackageIp,
-RemoveCommonBandwidthPackageIp, TagResources, UntagResources, ListTagResources
-(VPC); DescribeNetworkInterfaces (ECS); AssumeRoleWithOIDC (STS, anonymous).
+ReleaseEipAddress, DescribeEipAddresses, ModifyEipAddressAttribute,
+AddCommonBandwidthPackageIp, RemoveCommonBandwidthPackageIp, TagResources,
+UntagResources, ListTagResources (VPC); DescribeNetworkInterfaces (ECS);
+AssumeRoleWithOIDC (STS, anonymous).
 
-Simulator endpoints on the API port (no signature, JSON):
+docs/simulators.md (section cloudsim) is the full description: the /__sim
+endpoints, the configuration keys and their defaults, the fault presets, the
+per-action rate limits, every error code with its HTTP status and the reference
+it follows, and the known deviations. In short:
+
   GET    /__sim/eips                  {"eips": [EipAddress items + _seq, _clientToken,
-                                       _pendingInSeconds], "quota", "bandwidthPackages"}
-  DELETE /__sim/eips/<id>             the EIP vanishes (released out of band)
-  POST   /__sim/eips/<id>/unassociate unbound out of band (as from the console)
-  POST   /__sim/eips/<id>/tags        {"k": "v"} replaces its tags
-  GET    /__sim/enis                  {"enis": [NetworkInterfaceSet items + node]}
-  GET    /__sim/nodes                 {"nodes": {name: info}, "metadataPorts": {name: port}}
-  POST   /__sim/nodes                 {"name", "virtual": false, "metadata": true} -> info
-  POST   /__sim/pod-ips               {"node"} -> {"ip", "eni_id"};  DELETE /__sim/pod-ips/<ip>
-  GET    /__sim/calls[?action=A&since=T]  {"calls": [{time, timestamp, action, version,
-                                       product, method, style (rpc|v3|rpc-anonymous|
-                                       v3-anonymous|metadata), params (no Signature,
-                                       SecurityToken, OIDCToken), access_key_id,
-                                       signature_verified, http_status, code, client_token,
-                                       request_id, source, fault, duration_ms}]}
-  DELETE /__sim/calls
-  POST   /__sim/faults                one fault or a list: {"action": name|"*"|"Metadata",
-                                       "error_rate": 1.0, "code", "http_status", "message",
-                                       "latency_ms", "hang", "reset", "count", "async_fail"}
+                                       _pendingInSeconds, _boundIp, _cbwpPending, _history],
+                                       "quota", "bandwidthPackages", "released"}
+  DELETE /__sim/eips/<id>; POST /__sim/eips/<id>/unassociate; POST /__sim/eips/<id>/tags
+  GET    /__sim/enis, /__sim/nodes;   POST /__sim/nodes, /__sim/pod-ips; DELETE /__sim/pod-ips/<ip>
+  GET    /__sim/calls[?action=A&since=T], DELETE /__sim/calls  (the call log, never secrets)
+  POST   /__sim/faults                one fault or a list: {"action", "error_rate", "code",
+                                       "http_status", "message", "latency_ms", "hang", "reset",
+                                       "count", "async_fail", "preset": FAULT_PRESETS name}
   GET|DELETE /__sim/faults
-  GET|POST /__sim/config              see Cloud.config (delays, quota, qps, skew, metadata
-                                       hardened mode, credential lifetimes, OIDC trust, ...)
+  GET|POST /__sim/config              Cloud.config: associate_delay, unassociate_delay,
+                                       release_delay, cbwp_delay (1.0 s each), delay_jitter
+                                       (0.2), rate_limits (RATE_LIMITS) per rate_window (60 s),
+                                       qps, eip_quota, timestamp_skew, clock_offset, metadata
+                                       and credential settings, oidc trust, ...
 
-Cloud.config (POST /__sim/config or Cloud.configure(**kw)):
-  associate_delay 0.3, unassociate_delay 0.3, release_delay 0.0 (seconds);
-  eip_quota (EIPs not yet gone); qps {"*": 100, "<Action>": n} per action, 1 s window;
-  timestamp_skew 900; clock_offset 0 (shifts the simulator's clock);
-  metadata_hardened_required false; ram_credential_lifetime 3600,
-  ram_credential_rotate_before null (= half the lifetime); sts_default_duration 3600,
-  sts_duration_override null (every STS credential lives this long: short-expiry tests);
-  forbidden_actions [] (Forbidden.RAM); allow_primary_eni_association false;
-  eni_private_ip_filter_includes_primary false;
-  oidc {provider_arn, issuer, audiences, role_arns, subjects} (AssumeRoleWithOIDC trust).
-
-Where the simulator is knowingly not the real cloud:
-  - one endpoint for all products; only the actions above exist (others:
-    InvalidAction.NotFound after a valid signature);
-  - released EIPs may be taken back by DELETE; releasing an EIP in a bandwidth
-    package takes it out of the package (the real rule is not documented);
-  - release_pod_ip unbinds an EIP still bound to that IP (ENI deleted / IP gone);
-  - OIDC tokens are checked by claims (iss, aud, exp, sub), not by RS256 signature;
-  - state survives a restart (DIR/state.json) so simcluster can be restarted.
+State survives a restart (DIR/state.json) so simcluster can be restarted.
 
     /usr/bin/python3 tests/sim/cloudsim.py --dir DIR [--port N] [--nodes N]
 

@@ -5,13 +5,9 @@ The client (cloudclient.py) is a small signer written independently of the
 simulator's verifier (tests/sim/cloudsim_sign.py): both are checked against the
 published vectors in tests/unit/aliyun/testdata, and the simulator is then driven
 over HTTPS by this client."""
-import base64
-import datetime
 import hashlib
-import hmac
 import http.client
 import json
-import pathlib
 import socket
 import ssl
 import subprocess
