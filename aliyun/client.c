@@ -833,6 +833,12 @@ static void on_http_done(http_request *req, const http_response *resp, void *arg
         finish(call, 0, ALIYUN_ERR_DONE, NULL, e.request_id);
         return;
     }
+    if (cls == ALIYUN_ERR_CHECK) {
+        /* not retried blindly: the caller looks at the resource (and may rearm) */
+        queue_push(c, call, true);
+        finish(call, -EAGAIN, ALIYUN_ERR_CHECK, NULL, NULL);
+        return;
+    }
     if (cls == ALIYUN_ERR_REFRESH && !call->refreshed && c->creds) {
         call->refreshed = true;
         aliyun_creds_invalidate(c->creds);

@@ -69,7 +69,8 @@ aliyun_creds *aliyun_client_creds(const aliyun_client *c);
 /* Outcome of one call, valid during the callback. */
 typedef struct aliyun_result {
     int status;                /* 0: success (cls NONE or DONE); < 0: failed */
-    enum aliyun_err_class cls; /* NONE, DONE, or why it failed (RETRY = attempts exhausted) */
+    enum aliyun_err_class cls; /* NONE, DONE, or why it failed (RETRY = attempts exhausted;
+                                * CHECK = a state refusal the caller must look into) */
     aliyun_error error;        /* Code/Message of the last failed attempt */
     int attempts;
     const char *action;

@@ -102,9 +102,18 @@ enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_err
         (action_is(action, "UnassociateEipAddress") || action_is(action, "ReleaseEipAddress") ||
          action_is(action, "RemoveCommonBandwidthPackageIp")))
         return ALIYUN_ERR_DONE;
-    if ((strcmp(c, "IncorrectEipStatus") == 0 || strcmp(c, "InvalidBindingStatus") == 0) &&
-        action_is(action, "UnassociateEipAddress"))
+    /* an EIP that is not in the package (or no longer exists) is out of it */
+    if (strcmp(c, "OperationUnsupported.IpNotInCbwp") == 0 &&
+        action_is(action, "RemoveCommonBandwidthPackageIp"))
         return ALIYUN_ERR_DONE;
+
+    /* the same refusal for "already done" and "not possible now": look at the EIP */
+    if (strcmp(c, "IncorrectEipStatus") == 0 &&
+        (action_is(action, "UnassociateEipAddress") || action_is(action, "AssociateEipAddress") ||
+         action_is(action, "ReleaseEipAddress")))
+        return ALIYUN_ERR_CHECK;
+    if (strcmp(c, "InvalidBindingStatus") == 0 && action_is(action, "UnassociateEipAddress"))
+        return ALIYUN_ERR_CHECK;
 
     /* transient */
     if (has_prefix(c, "Throttling") || strcmp(c, "ServiceUnavailable") == 0 ||
@@ -112,7 +121,10 @@ enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_err
         strcmp(c, "InternalError") == 0 || has_prefix(c, "InternalError.") ||
         strcmp(c, "UnknownError") == 0 || strcmp(c, "TaskConflict") == 0 ||
         has_prefix(c, "TaskConflict.") || strcmp(c, "OperationConflict") == 0 ||
-        has_prefix(c, "OperationConflict.") || strstr(c, "LastTokenProcessing") ||
+        has_prefix(c, "OperationConflict.") || strcmp(c, "Operation.Conflict") == 0 ||
+        strcmp(c, "OperationFailed.SystemBusy") == 0 ||
+        strcmp(c, "OperationFailed.DistibuteLock") == 0 || strcmp(c, "IncorrectStatus.Eip") == 0 ||
+        strcmp(c, "EipOperation.TooFrequently") == 0 || strstr(c, "LastTokenProcessing") ||
         has_prefix(c, "IncorrectEipStatus") || has_prefix(c, "InvalidBindingStatus") ||
         has_prefix(c, "IncorrectInstanceStatus") ||
         strcmp(c, "OperationFailed.ConcurrentOperation") == 0 ||
@@ -131,7 +143,8 @@ enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_err
         has_prefix(c, "MissingParameter") || has_prefix(c, "MissingSecurityToken") ||
         strcmp(c, "IdempotentParameterMismatch") == 0 || has_prefix(c, "OperationUnsupported") ||
         has_prefix(c, "EntityNotExist") || has_prefix(c, "AuthenticationFail") ||
-        has_prefix(c, "NoPermission"))
+        has_prefix(c, "NoPermission") || has_prefix(c, "SizeLimitExceeded") ||
+        has_prefix(c, "Mismatch") || has_prefix(c, "IpInstanceId."))
         return ALIYUN_ERR_FATAL;
     /* a code we do not know: a server error is worth another try, a client error not */
     if (e->http_status >= 500)
@@ -152,6 +165,8 @@ const char *aliyun_err_class_name(enum aliyun_err_class c)
         return "credential-refresh";
     case ALIYUN_ERR_FATAL:
         return "fatal";
+    case ALIYUN_ERR_CHECK:
+        return "check";
     }
     return "unknown";
 }

@@ -14,6 +14,8 @@ enum aliyun_err_class {
     ALIYUN_ERR_DONE,     /* the wanted end state already holds (cleanup): treat as success */
     ALIYUN_ERR_REFRESH,  /* the credential was refused: refresh once and retry, then fatal */
     ALIYUN_ERR_FATAL,    /* retrying cannot help: report Code and Message */
+    ALIYUN_ERR_CHECK,    /* the refusal depends on the resource's state: look before deciding
+                          * (aliyun/vpc.c does, with DescribeEipAddresses); not retried */
 };
 
 /* One failed request. Strings are NUL-terminated and cut to fit. The Message is
@@ -34,8 +36,14 @@ int aliyun_error_parse(aliyun_error *e, long http_status, const char *body, size
 
 /* What to do with e for action (e.g. "UnassociateEipAddress"); action may be NULL.
  * DONE: InvalidAllocationId.NotFound on Unassociate/Release/RemoveCommonBandwidthPackageIp,
- * IncorrectEipStatus on Unassociate (the EIP is not bound: confirm with
- * DescribeEipAddresses when the difference matters). */
+ * OperationUnsupported.IpNotInCbwp on RemoveCommonBandwidthPackageIp.
+ * CHECK: IncorrectEipStatus on Associate/Unassociate/Release and InvalidBindingStatus on
+ * Unassociate: the cloud gives these both when the work is done and when it is not
+ * (yet) possible, so only the EIP's state tells.
+ * RETRY: throttling (Throttling, Throttling.User, Throttling.Api, ...), ServiceUnavailable,
+ * InternalError, SystemBusy, OperationFailed.SystemBusy, TaskConflict(.*),
+ * OperationConflict, Operation.Conflict, IncorrectStatus.Eip, status refusals of other
+ * actions, transport failures, and any 5xx/429 without a known fatal code. */
 enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_error *e);
 
 const char *aliyun_err_class_name(enum aliyun_err_class c);

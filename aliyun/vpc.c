@@ -2,6 +2,7 @@
 #include "aliyun/vpc.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,28 @@
 #include "common/buf.h"
 
 /* ---- parsing ---- */
+
+/* A message for a person (logs, events): longer ones are cut, an encoding error
+ * leaves it empty. */
+static void set_message(aliyun_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_message(aliyun_error *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        e->message[0] = '\0';
+}
+
+/* A fixed error code (ours, always short). */
+static void set_code(aliyun_error *e, const char *code)
+{
+    int n = snprintf(e->code, sizeof(e->code), "%s", code);
+    if (n < 0 || (size_t)n >= sizeof(e->code))
+        e->code[0] = '\0';
+}
 
 /* A string field as a new string: strings as they are, numbers printed, else "". */
 static char *field_dup(json_t *obj, const char *key)
@@ -20,11 +43,11 @@ static char *field_dup(json_t *obj, const char *key)
     if (json_is_string(v))
         s = json_string_value(v);
     else if (json_is_integer(v)) {
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        s = num;
+        int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = n > 0 && (size_t)n < sizeof(num) ? num : "";
     } else if (json_is_real(v)) {
-        snprintf(num, sizeof(num), "%g", json_real_value(v));
-        s = num;
+        int n = snprintf(num, sizeof(num), "%g", json_real_value(v));
+        s = n > 0 && (size_t)n < sizeof(num) ? num : "";
     }
     return strdup(s);
 }
@@ -180,15 +203,25 @@ static int add_opt(aliyun_params *p, const char *key, const char *value)
     return aliyun_params_add(p, key, value);
 }
 
+/* "<prefix>.<n><suffix>" (a repeated parameter's name) into buf: 0 or -E2BIG. */
+static int param_name(char *buf, size_t cap, const char *prefix, size_t n, const char *suffix)
+{
+    int w = snprintf(buf, cap, "%s.%zu%s", prefix, n, suffix);
+    return w < 0 || (size_t)w >= cap ? -E2BIG : 0;
+}
+
 static int add_tags(aliyun_params *p, const aliyun_tag *tags, size_t n)
 {
     int r = 0;
     for (size_t i = 0; i < n && !r; i++) {
-        char k[32], v[32];
-        snprintf(k, sizeof(k), "Tag.%zu.Key", i + 1);
-        snprintf(v, sizeof(v), "Tag.%zu.Value", i + 1);
+        char k[48], v[48];
         if (!tags[i].key || !*tags[i].key)
             return -EINVAL;
+        r = param_name(k, sizeof(k), "Tag", i + 1, ".Key");
+        if (!r)
+            r = param_name(v, sizeof(v), "Tag", i + 1, ".Value");
+        if (r)
+            return r;
         r = aliyun_params_add(p, k, tags[i].key);
         if (!r && tags[i].value)
             r = aliyun_params_add(p, v, tags[i].value);
@@ -202,7 +235,10 @@ static int add_region(aliyun_client *c, aliyun_params *p, const char *region_id)
                              region_id && *region_id ? region_id : aliyun_client_region(c));
 }
 
-enum typed_kind { T_DONE, T_ALLOCATE, T_PAGE, T_UNASSOC };
+enum typed_kind { T_DONE, T_ALLOCATE, T_PAGE, T_VERIFY };
+
+/* The actions whose state refusals (cls CHECK) are decided by a look at the EIP. */
+enum verify_op { V_ASSOCIATE, V_UNASSOCIATE, V_RELEASE };
 
 typedef struct typed_ctx {
     enum typed_kind kind;
@@ -213,21 +249,23 @@ typedef struct typed_ctx {
     } cb;
     void *arg;
     aliyun_call *call;
-    /* T_UNASSOC: the request, to verify a status-type refusal */
-    aliyun_params unassoc;
-    int phase; /* 0: UnassociateEipAddress, 1: DescribeEipAddresses */
-    int unassoc_rounds;
+    /* T_VERIFY: the request, to look at the EIP after a state refusal and to send
+     * it again when the EIP turns out to be ready for it */
+    enum verify_op op;
+    aliyun_params req;
+    int phase; /* 0: the action, 1: DescribeEipAddresses */
+    int rounds;
     aliyun_error refusal;
 } typed_ctx;
 
 static void typed_free(void *arg)
 {
     typed_ctx *t = arg;
-    aliyun_params_free(&t->unassoc);
+    aliyun_params_free(&t->req);
     free(t);
 }
 
-static void unassoc_done(typed_ctx *t, const aliyun_result *res, json_t *body);
+static void verify_done(typed_ctx *t, const aliyun_result *res, json_t *body);
 
 static void typed_done(const aliyun_result *res, json_t *body, void *arg)
 {
@@ -236,8 +274,8 @@ static void typed_done(const aliyun_result *res, json_t *body, void *arg)
     case T_DONE:
         t->cb.done(res, t->arg);
         break;
-    case T_UNASSOC:
-        unassoc_done(t, res, body);
+    case T_VERIFY:
+        verify_done(t, res, body);
         break;
     case T_ALLOCATE: {
         if (res->status) {
@@ -248,20 +286,22 @@ static void typed_done(const aliyun_result *res, json_t *body, void *arg)
         aliyun_allocated_eip a = {.resource_group_id = "", .order_id = ""};
         json_t *order = json_object_get(body, "OrderId");
         char order_buf[64] = "";
+        int n = 0;
         if (json_is_integer(order))
-            snprintf(order_buf, sizeof(order_buf), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(order));
+            n = snprintf(order_buf, sizeof(order_buf), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(order));
         else if (json_is_string(order))
-            snprintf(order_buf, sizeof(order_buf), "%s", json_string_value(order));
+            n = snprintf(order_buf, sizeof(order_buf), "%s", json_string_value(order));
+        if (n < 0 || (size_t)n >= sizeof(order_buf))
+            order_buf[0] = '\0'; /* not an order id we know how to use */
         a.order_id = order_buf;
         if (json_unpack_ex(body, &jerr, 0, "{s:s, s:s, s?s}", "AllocationId", &a.allocation_id,
                            "EipAddress", &a.eip_address, "ResourceGroupId", &a.resource_group_id)) {
             aliyun_result bad = *res;
             bad.status = -EPROTO;
             bad.cls = ALIYUN_ERR_FATAL;
-            snprintf(bad.error.code, sizeof(bad.error.code), "%s", "InvalidResponse");
-            snprintf(bad.error.message, sizeof(bad.error.message),
-                     "AllocateEipAddress response: %s", jerr.text);
+            set_code(&bad.error, "InvalidResponse");
+            set_message(&bad.error, "AllocateEipAddress response: %s", jerr.text);
             t->cb.allocate(&bad, NULL, t->arg);
             break;
         }
@@ -279,9 +319,9 @@ static void typed_done(const aliyun_result *res, json_t *body, void *arg)
             aliyun_result bad = *res;
             bad.status = r;
             bad.cls = ALIYUN_ERR_FATAL;
-            snprintf(bad.error.code, sizeof(bad.error.code), "%s", "InvalidResponse");
-            snprintf(bad.error.message, sizeof(bad.error.message), "%s",
-                     "DescribeEipAddresses response has no EipAddresses.EipAddress");
+            set_code(&bad.error, "InvalidResponse");
+            set_message(&bad.error, "%s",
+                        "DescribeEipAddresses response has no EipAddresses.EipAddress");
             t->cb.page(&bad, NULL, t->arg);
             break;
         }
@@ -315,30 +355,151 @@ static typed_ctx *ctx_new(enum typed_kind kind, void *arg)
     if (t) {
         t->kind = kind;
         t->arg = arg;
-        aliyun_params_init(&t->unassoc);
+        aliyun_params_init(&t->req);
     }
     return t;
 }
 
-/* The cloud answers IncorrectEipStatus both for an EIP that is not bound and for
- * one still Associating: look before calling the unassociation done. */
-static void unassoc_done(typed_ctx *t, const aliyun_result *res, json_t *body)
+static const char *verify_action(enum verify_op op)
 {
-    const char *aid = aliyun_params_get(&t->unassoc, "AllocationId");
-    const char *iid = aliyun_params_get(&t->unassoc, "InstanceId");
-    const char *pip = aliyun_params_get(&t->unassoc, "PrivateIpAddress");
+    switch (op) {
+    case V_ASSOCIATE:
+        return "AssociateEipAddress";
+    case V_UNASSOCIATE:
+        return "UnassociateEipAddress";
+    case V_RELEASE:
+        return "ReleaseEipAddress";
+    }
+    return "?";
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Sends the request again on the same call (the EIP became ready in between). */
+static int verify_again(typed_ctx *t)
+{
+    aliyun_params q;
+    int r = aliyun_params_copy(&q, &t->req);
+    if (!r)
+        r = aliyun_call_rearm(t->call, verify_action(t->op), &q);
+    if (!r)
+        t->phase = 0;
+    return r;
+}
+
+/* What the EIP's state says about a refused request: fills status, cls and the
+ * message of out; 1 when the request was sent again instead. */
+static int verify_decide(typed_ctx *t, const aliyun_eip *e, aliyun_result *out)
+{
+    const char *iid = aliyun_params_get(&t->req, "InstanceId");
+    const char *pip = aliyun_params_get(&t->req, "PrivateIpAddress");
+    const char *st = e ? e->status : "";
+    int r;
+    switch (t->op) {
+    case V_UNASSOCIATE: {
+        /* an EIP bound to an ENI without a private IP is described with an empty one */
+        bool ours =
+            e && str_eq(e->instance_id, iid) &&
+            (!pip || !*pip || !*e->private_ip_address || str_eq(e->private_ip_address, pip));
+        if (!e || !ours || strcmp(st, "Available") == 0 || strcmp(st, "Unassociating") == 0) {
+            out->status = 0;
+            out->cls = ALIYUN_ERR_DONE;
+            return 0;
+        }
+        if (strcmp(st, "InUse") == 0 && t->rounds++ < 2) {
+            /* it finished associating in between: unassociate it for real */
+            r = verify_again(t);
+            if (!r)
+                return 1;
+            out->status = r;
+            out->cls = ALIYUN_ERR_FATAL;
+            return 0;
+        }
+        out->status = -EAGAIN;
+        out->cls = ALIYUN_ERR_RETRY;
+        set_message(&out->error, "%s is %s on %s: not unbound yet", e->allocation_id, st,
+                    e->instance_id);
+        return 0;
+    }
+    case V_ASSOCIATE: {
+        bool same = e && str_eq(e->instance_id, iid) &&
+                    (!pip || !*pip || str_eq(e->private_ip_address, pip));
+        if (same && (strcmp(st, "InUse") == 0 || strcmp(st, "Associating") == 0)) {
+            out->status = 0;
+            out->cls = ALIYUN_ERR_DONE;
+            return 0;
+        }
+        if (e && strcmp(st, "Available") == 0 && t->rounds++ < 2) {
+            r = verify_again(t);
+            if (!r)
+                return 1;
+            out->status = r;
+            out->cls = ALIYUN_ERR_FATAL;
+            return 0;
+        }
+        if (e && (strcmp(st, "Associating") == 0 || strcmp(st, "Unassociating") == 0)) {
+            out->status = -EAGAIN;
+            out->cls = ALIYUN_ERR_RETRY;
+            set_message(&out->error, "%s is %s on %s: not free yet", e->allocation_id, st,
+                        e->instance_id[0] ? e->instance_id : "nothing");
+            return 0;
+        }
+        out->status = e ? -EIO : -ENOENT;
+        out->cls = ALIYUN_ERR_FATAL;
+        if (e)
+            set_message(&out->error, "%s is %s on %s", e->allocation_id, st,
+                        e->instance_id[0] ? e->instance_id : "nothing");
+        else
+            set_message(&out->error, "%s", "the EIP is gone");
+        return 0;
+    }
+    case V_RELEASE:
+        if (!e || strcmp(st, "Releasing") == 0) {
+            out->status = 0;
+            out->cls = ALIYUN_ERR_DONE;
+            return 0;
+        }
+        if (strcmp(st, "Available") == 0 && t->rounds++ < 2) {
+            r = verify_again(t);
+            if (!r)
+                return 1;
+            out->status = r;
+            out->cls = ALIYUN_ERR_FATAL;
+            return 0;
+        }
+        /* bound or on its way: the caller unassociates (or waits) first */
+        if (strcmp(st, "InUse") == 0) {
+            out->status = -EBUSY;
+            out->cls = ALIYUN_ERR_FATAL;
+        } else {
+            out->status = -EAGAIN;
+            out->cls = ALIYUN_ERR_RETRY;
+        }
+        set_message(&out->error, "%s is %s%s%s: unbind it first", e->allocation_id, st,
+                    e->instance_id[0] ? " on " : "", e->instance_id);
+        return 0;
+    }
+    return 0;
+}
+
+/* The cloud answers IncorrectEipStatus (and, for UnassociateEipAddress,
+ * InvalidBindingStatus) both when the wanted state already holds and when the EIP
+ * is busy: look (DescribeEipAddresses on the same call) before deciding. */
+static void verify_done(typed_ctx *t, const aliyun_result *res, json_t *body)
+{
+    const char *aid = aliyun_params_get(&t->req, "AllocationId");
     if (t->phase == 0) {
-        bool status_refusal =
-            res->cls == ALIYUN_ERR_DONE && (strcmp(res->error.code, "IncorrectEipStatus") == 0 ||
-                                            strcmp(res->error.code, "InvalidBindingStatus") == 0);
-        if (!status_refusal) {
+        if (res->cls != ALIYUN_ERR_CHECK) {
             t->cb.done(res, t->arg);
             return;
         }
         t->refusal = res->error;
         aliyun_params q;
         aliyun_params_init(&q);
-        int r = aliyun_params_add(&q, "RegionId", aliyun_params_get(&t->unassoc, "RegionId"));
+        int r = aliyun_params_add(&q, "RegionId", aliyun_params_get(&t->req, "RegionId"));
         if (!r)
             r = aliyun_params_add(&q, "AllocationId", aid);
         if (!r)
@@ -356,7 +517,7 @@ static void unassoc_done(typed_ctx *t, const aliyun_result *res, json_t *body)
         return;
     }
     aliyun_result out = *res;
-    out.action = "UnassociateEipAddress";
+    out.action = verify_action(t->op);
     if (res->status) { /* the look failed: report that */
         t->cb.done(&out, t->arg);
         return;
@@ -369,34 +530,34 @@ static void unassoc_done(typed_ctx *t, const aliyun_result *res, json_t *body)
         return;
     }
     out.error = t->refusal;
-    const aliyun_eip *e = pg.n > 0 ? &pg.eips[0] : NULL;
-    bool ours = e && strcmp(e->instance_id, iid) == 0 &&
-                (!pip || !*pip || strcmp(e->private_ip_address, pip) == 0);
-    if (!e || !ours || strcmp(e->status, "Available") == 0 ||
-        strcmp(e->status, "Unassociating") == 0) {
-        out.status = 0;
-        out.cls = ALIYUN_ERR_DONE;
-    } else if (strcmp(e->status, "InUse") == 0 && t->unassoc_rounds++ < 2) {
-        /* it finished associating in between: unassociate it for real */
-        aliyun_params q;
-        int r = aliyun_params_copy(&q, &t->unassoc);
-        if (!r)
-            r = aliyun_call_rearm(t->call, "UnassociateEipAddress", &q);
-        if (!r) {
-            t->phase = 0;
-            aliyun_eip_page_clear(&pg);
-            return;
-        }
-        out.status = r;
-        out.cls = ALIYUN_ERR_FATAL;
-    } else {
-        out.status = -EAGAIN;
-        out.cls = ALIYUN_ERR_RETRY;
-        snprintf(out.error.message, sizeof(out.error.message), "%s is %s on %s: not unbound yet",
-                 e->allocation_id, e->status, e->instance_id);
-    }
+    const aliyun_eip *e = NULL;
+    for (size_t i = 0; i < pg.n && !e; i++)
+        if (strcmp(pg.eips[i].allocation_id, aid) == 0)
+            e = &pg.eips[i];
+    int again = verify_decide(t, e, &out);
     aliyun_eip_page_clear(&pg);
-    t->cb.done(&out, t->arg);
+    if (!again)
+        t->cb.done(&out, t->arg);
+}
+
+/* Starts action op with q (taken over) on a T_VERIFY context. */
+static int start_verified(aliyun_client *c, enum verify_op op, aliyun_params *q, int r,
+                          aliyun_done_cb cb, void *arg, aliyun_call **out)
+{
+    typed_ctx *t = r ? NULL : ctx_new(T_VERIFY, arg);
+    if (!r && !t)
+        r = -ENOMEM;
+    if (!r)
+        r = aliyun_params_copy(&t->req, q);
+    if (r) {
+        if (t)
+            typed_free(t);
+        aliyun_params_free(q);
+        return r;
+    }
+    t->op = op;
+    t->cb.done = cb;
+    return start_typed(c, verify_action(op), q, t, out);
 }
 
 /* ---- actions ---- */
@@ -426,9 +587,10 @@ int aliyun_vpc_allocate_eip(aliyun_client *c, const aliyun_allocate_eip_params *
     if (!r)
         r = add_opt(&q, "PublicIpAddressPoolId", p->public_ip_address_pool_id);
     for (size_t i = 0; !r && i < p->n_security_protection_types; i++) {
-        char k[48];
-        snprintf(k, sizeof(k), "SecurityProtectionTypes.%zu", i + 1);
-        r = add_opt(&q, k, p->security_protection_types[i]);
+        char k[64];
+        r = param_name(k, sizeof(k), "SecurityProtectionTypes", i + 1, "");
+        if (!r)
+            r = add_opt(&q, k, p->security_protection_types[i]);
     }
     if (!r)
         r = add_tags(&q, p->tags, p->n_tags);
@@ -491,7 +653,7 @@ int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params
         r = add_opt(&q, "Mode", p->mode);
     if (!r)
         r = add_opt(&q, "ClientToken", p->client_token);
-    return start_done(c, "AssociateEipAddress", &q, r, cb, arg, out);
+    return start_verified(c, V_ASSOCIATE, &q, r, cb, arg, out);
 }
 
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
@@ -507,19 +669,7 @@ int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_pa
         r = aliyun_params_add(&q, "Force", "true");
     if (!r)
         r = add_opt(&q, "ClientToken", p->client_token);
-    typed_ctx *t = r ? NULL : ctx_new(T_UNASSOC, arg);
-    if (!r && !t)
-        r = -ENOMEM;
-    if (!r)
-        r = aliyun_params_copy(&t->unassoc, &q);
-    if (r) {
-        if (t)
-            typed_free(t);
-        aliyun_params_free(&q);
-        return r;
-    }
-    t->cb.done = cb;
-    return start_typed(c, "UnassociateEipAddress", &q, t, out);
+    return start_verified(c, V_UNASSOCIATE, &q, r, cb, arg, out);
 }
 
 int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *allocation_id,
@@ -532,7 +682,7 @@ int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *
     int r = add_region(c, &q, region_id);
     if (!r)
         r = aliyun_params_add(&q, "AllocationId", allocation_id);
-    return start_done(c, "ReleaseEipAddress", &q, r, cb, arg, out);
+    return start_verified(c, V_RELEASE, &q, r, cb, arg, out);
 }
 
 static int describe_params(aliyun_client *c, const aliyun_describe_eips_params *p, aliyun_params *q,
@@ -766,9 +916,10 @@ int aliyun_vpc_tag_eips(aliyun_client *c, const char *region_id, const char *con
     if (!r)
         r = aliyun_params_add(&q, "ResourceType", "EIP");
     for (size_t i = 0; !r && i < n_ids; i++) {
-        char k[32];
-        snprintf(k, sizeof(k), "ResourceId.%zu", i + 1);
-        r = aliyun_params_add(&q, k, allocation_ids[i]);
+        char k[48];
+        r = param_name(k, sizeof(k), "ResourceId", i + 1, "");
+        if (!r)
+            r = aliyun_params_add(&q, k, allocation_ids[i]);
     }
     if (!r)
         r = add_tags(&q, tags, n_tags);

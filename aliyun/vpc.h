@@ -115,6 +115,13 @@ typedef struct aliyun_associate_eip_params {
     const char *client_token;
 } aliyun_associate_eip_params;
 
+/* private_ip_address NULL or "": the ENI's primary address (the cloud then describes
+ * the binding with an empty PrivateIpAddress). IncorrectEipStatus is checked with a
+ * DescribeEipAddresses on the same call: InUse or Associating on this target
+ * (instance, and private IP when one was asked) is DONE; Available again is sent
+ * again (at most twice); Associating elsewhere or Unassociating is retryable
+ * (status -EAGAIN, cls RETRY); bound elsewhere, Releasing or gone is fatal (-EIO,
+ * -ENOENT). res->error keeps the refusal, its message says the state seen. */
 int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params *p,
                              aliyun_done_cb cb, void *arg, aliyun_call **out);
 
@@ -133,12 +140,19 @@ typedef struct aliyun_unassociate_eip_params {
  * InvalidBindingStatus both for an EIP that is not bound and for one still
  * Associating, so such a refusal is checked with a DescribeEipAddresses on the
  * same call: Available, Unassociating, gone or bound elsewhere is DONE; InUse on
- * this target is unassociated again (at most twice); Associating is reported
- * as retryable (status -EAGAIN, cls RETRY). res->error keeps the refusal. */
+ * this target (a described PrivateIpAddress "" is the ENI's primary address and
+ * matches) is unassociated again (at most twice); Associating is reported as
+ * retryable (status -EAGAIN, cls RETRY). res->error keeps the refusal. */
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
                                aliyun_done_cb cb, void *arg, aliyun_call **out);
 
-/* ---- ReleaseEipAddress (InvalidAllocationId.NotFound: done) ---- */
+/* ---- ReleaseEipAddress ----
+ * InvalidAllocationId.NotFound is DONE. IncorrectEipStatus is checked with a
+ * DescribeEipAddresses on the same call: Releasing or gone is DONE; Available again
+ * is sent again (at most twice); InUse is reported (status -EBUSY, cls FATAL) and
+ * Associating/Unassociating too (-EAGAIN, cls RETRY): the caller unassociates (or
+ * waits for the unassociation) first. A subscription EIP is refused with
+ * Forbidden.ChargeTypeIsPrepaid (fatal). */
 int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *allocation_id,
                            aliyun_done_cb cb, void *arg, aliyun_call **out);
 

@@ -10,53 +10,33 @@ cloudsim_sign.py). Every ECS node gets its own plain-HTTP instance metadata
 server (start_metadata); virtual (ECI-style) nodes have none.
 
 Actions: AllocateEipAddress, AssociateEipAddress, UnassociateEipAddress,
-ReleaseEipAddress, DescribeEipAddresses, AddCommonBandwidthPackageIp,
-RemoveCommonBandwidthPackageIp, TagResources, UntagResources, ListTagResources
-(VPC); DescribeNetworkInterfaces (ECS); AssumeRoleWithOIDC (STS, anonymous).
+ReleaseEipAddress, DescribeEipAddresses, ModifyEipAddressAttribute,
+AddCommonBandwidthPackageIp, RemoveCommonBandwidthPackageIp, TagResources,
+UntagResources, ListTagResources (VPC); DescribeNetworkInterfaces (ECS);
+AssumeRoleWithOIDC (STS, anonymous).
 
-Simulator endpoints on the API port (no signature, JSON):
+docs/simulators.md (section cloudsim) is the full description: the /__sim
+endpoints, the configuration keys and their defaults, the fault presets, the
+per-action rate limits, every error code with its HTTP status and the reference
+it follows, and the known deviations. In short:
+
   GET    /__sim/eips                  {"eips": [EipAddress items + _seq, _clientToken,
-                                       _pendingInSeconds], "quota", "bandwidthPackages"}
-  DELETE /__sim/eips/<id>             the EIP vanishes (released out of band)
-  POST   /__sim/eips/<id>/unassociate unbound out of band (as from the console)
-  POST   /__sim/eips/<id>/tags        {"k": "v"} replaces its tags
-  GET    /__sim/enis                  {"enis": [NetworkInterfaceSet items + node]}
-  GET    /__sim/nodes                 {"nodes": {name: info}, "metadataPorts": {name: port}}
-  POST   /__sim/nodes                 {"name", "virtual": false, "metadata": true} -> info
-  POST   /__sim/pod-ips               {"node"} -> {"ip", "eni_id"};  DELETE /__sim/pod-ips/<ip>
-  GET    /__sim/calls[?action=A&since=T]  {"calls": [{time, timestamp, action, version,
-                                       product, method, style (rpc|v3|rpc-anonymous|
-                                       v3-anonymous|metadata), params (no Signature,
-                                       SecurityToken, OIDCToken), access_key_id,
-                                       signature_verified, http_status, code, client_token,
-                                       request_id, source, fault, duration_ms}]}
-  DELETE /__sim/calls
-  POST   /__sim/faults                one fault or a list: {"action": name|"*"|"Metadata",
-                                       "error_rate": 1.0, "code", "http_status", "message",
-                                       "latency_ms", "hang", "reset", "count", "async_fail"}
+                                       _pendingInSeconds, _boundIp, _cbwpPending, _history],
+                                       "quota", "bandwidthPackages", "released"}
+  DELETE /__sim/eips/<id>; POST /__sim/eips/<id>/unassociate; POST /__sim/eips/<id>/tags
+  GET    /__sim/enis, /__sim/nodes;   POST /__sim/nodes, /__sim/pod-ips; DELETE /__sim/pod-ips/<ip>
+  GET    /__sim/calls[?action=A&since=T], DELETE /__sim/calls  (the call log, never secrets)
+  POST   /__sim/faults                one fault or a list: {"action", "error_rate", "code",
+                                       "http_status", "message", "latency_ms", "hang", "reset",
+                                       "count", "async_fail", "preset": FAULT_PRESETS name}
   GET|DELETE /__sim/faults
-  GET|POST /__sim/config              see Cloud.config (delays, quota, qps, skew, metadata
-                                       hardened mode, credential lifetimes, OIDC trust, ...)
+  GET|POST /__sim/config              Cloud.config: associate_delay, unassociate_delay,
+                                       release_delay, cbwp_delay (1.0 s each), delay_jitter
+                                       (0.2), rate_limits (RATE_LIMITS) per rate_window (60 s),
+                                       qps, eip_quota, timestamp_skew, clock_offset, metadata
+                                       and credential settings, oidc trust, ...
 
-Cloud.config (POST /__sim/config or Cloud.configure(**kw)):
-  associate_delay 0.3, unassociate_delay 0.3, release_delay 0.0 (seconds);
-  eip_quota (EIPs not yet gone); qps {"*": 100, "<Action>": n} per action, 1 s window;
-  timestamp_skew 900; clock_offset 0 (shifts the simulator's clock);
-  metadata_hardened_required false; ram_credential_lifetime 3600,
-  ram_credential_rotate_before null (= half the lifetime); sts_default_duration 3600,
-  sts_duration_override null (every STS credential lives this long: short-expiry tests);
-  forbidden_actions [] (Forbidden.RAM); allow_primary_eni_association false;
-  eni_private_ip_filter_includes_primary false;
-  oidc {provider_arn, issuer, audiences, role_arns, subjects} (AssumeRoleWithOIDC trust).
-
-Where the simulator is knowingly not the real cloud:
-  - one endpoint for all products; only the actions above exist (others:
-    InvalidAction.NotFound after a valid signature);
-  - released EIPs may be taken back by DELETE; releasing an EIP in a bandwidth
-    package takes it out of the package (the real rule is not documented);
-  - release_pod_ip unbinds an EIP still bound to that IP (ENI deleted / IP gone);
-  - OIDC tokens are checked by claims (iss, aud, exp, sub), not by RS256 signature;
-  - state survives a restart (DIR/state.json) so simcluster can be restarted.
+State survives a restart (DIR/state.json) so simcluster can be restarted.
 
     /usr/bin/python3 tests/sim/cloudsim.py --dir DIR [--port N] [--nodes N]
 
@@ -135,20 +115,34 @@ ERRORS = {
     "ServiceUnavailable": (503, "The request has failed due to a temporary failure of the server."),
     "InternalError": (500, "The request processing has failed due to some unknown error, exception or failure."),
     "QuotaExceeded.Eip": (400, "Elastic IP address quota exceeded"),
-    "IncorrectEipStatus": (400, "Current elastic IP status does not support this operation"),
+    "IncorrectEipStatus": (400, "Current elastic IP status does not support this operation."),
     "InvalidAllocationId.NotFound": (404, "Specified allocation ID is not found"),
     "InvalidAssociation.Duplicated": (400, "Specified instance already is associated."),
     "InvalidInstanId.NotFound": (404, "Specified instance does not exist."),
     "InvalidInstanceType.ValueNotSupported": (400, "The specified value of InstanceType is not supported."),
     "IncorrectInstanceStatus": (400, "Current instance status does not support this operation."),
     "InvalidBindingStatus": (400, "The eip binding status invalid."),
-    "TaskConflict": (400, "The operation failed because of too many tasks. Please try again later."),
+    "TaskConflict": (400, "The eip operate too frequent, TaskConflict."),
+    "TaskConflict.AssociateGlobalAccelerationInstance": (400, "Operate too frequent."),
+    "OperationFailed.SystemBusy": (400, "Operation failed because system is busy."),
+    "OperationConflict": (409, "Request was denied due to conflict with a previous request."),
+    "Operation.Conflict": (403, "The operation may conflicts with others."),
+    "Forbidden.ChargeTypeIsPrepaid": (400, "It's forbidden to release a prepaid EIP"),
     "IdempotentParameterMismatch": (400, "The request uses the same client token as a previous, but non-identical request. Do not reuse a client token with different requests, unless the requests are identical."),
     "InvalidBandwidthPackageId.NotFound": (404, "The specified bandwidthPackageId does not exist in our records."),
-    "OperationUnsupported.IpNotInCbwp": (400, "The specified EIP is not in the common bandwidth package."),
-    "OperationUnsupported.EipInCbwp": (400, "The specified EIP is already in a common bandwidth package."),
+    "InvalidIpInstanceId.NotFound": (404, "The specified Eip InstanceId does not exist in our records."),
+    "IpInstanceId.AlreadyInBandwidthPackage": (400, "The specified Eip InstanceId already in bandwidthPackage."),
+    "IpInstanceId.ChargeType.NotSupport": (400, "The specified Eip instance is PrePaid type, Cannot add to BandwidthPackage."),
+    "IncorrectStatus.Eip": (400, "Eip status error."),
+    "Mismatch.CbwpIspAndEipIsp": (400, "The CbwpIsp and EipIsp are mismatched."),
+    "OperationUnsupported.IpNotInCbwp": (400, "The specified eip not exist in the commonBandwidthPackage."),
     "InvalidResourceId.NotFound": (404, "The specified resource does not exist."),
-    "QuotaExceeded.TagNum": (400, "The number of tags exceeds the limit."),
+    "InvalidTagKey": (400, "The tag keys are not valid."),
+    "InvalidTagValue": (400, "The tag values are not valid."),
+    "Forbidden.TagKey.Duplicated": (400, "The specified tag key already exists."),
+    "SizeLimitExceeded.TagNum": (400, "The maximum number of tags is exceeded."),
+    "SizeLimitExceeded.ResourceId": (400, "The maximum number of resource IDs is exceeded."),
+    "QuotaExceeded.TagNum": (400, "Custom Tags quota exceeded"),
     "EntityNotExist.Role": (404, "The specified Role does not exist."),
     "EntityNotExist.OIDCProvider": (404, "The specified OIDC provider does not exist."),
     "AuthenticationFail.OIDCToken.Invalid": (400, "The OIDC token is invalid: {}"),
@@ -157,6 +151,43 @@ ERRORS = {
     "AuthenticationFail.OIDCToken.AudienceNotMatch": (400, "The audience of the OIDC token does not match the client IDs of the OIDC provider."),
     "InvalidParameter.DurationSeconds": (400, "The DurationSeconds is invalid."),
     "InvalidParameter.RoleSessionName": (400, "The parameter RoleSessionName is wrongly formed."),
+}
+
+
+# Per-account, per-action API rate limits (calls per rate_window seconds, 60). The
+# first five are the "API rate limits" table of the EIP quotas page
+# (https://www.alibabacloud.com/help/en/eip/quotas); the others are not in any table
+# we could read and are set to the lowest published EIP value (docs/simulators.md).
+# A limit of None (or 0) means unlimited. Real limits are per region, per API, per
+# account (ParentUid): every key of the simulator belongs to one account.
+RATE_LIMITS = {
+    "AllocateEipAddress": 120, "AssociateEipAddress": 120, "UnassociateEipAddress": 120,
+    "DescribeEipAddresses": 600, "ReleaseEipAddress": 600,
+    "ModifyEipAddressAttribute": 120, "AddCommonBandwidthPackageIp": 120,
+    "RemoveCommonBandwidthPackageIp": 120, "TagResources": 120, "UntagResources": 120,
+    "ListTagResources": 120, "DescribeNetworkInterfaces": None, "AssumeRoleWithOIDC": None,
+}
+
+# POST /__sim/faults {"preset": NAME, "action": A, "count": n, ...}: the error the
+# real service answers, with its documented HTTP status and message. status_by_action
+# covers codes whose status differs between the error tables of two actions.
+FAULT_PRESETS = {
+    "TaskConflict": {"code": "TaskConflict", "message_by_action": {
+        "AddCommonBandwidthPackageIp": "The operation is too frequent, TaskConflict."}},
+    "TaskConflict.AssociateGlobalAccelerationInstance": {
+        "code": "TaskConflict.AssociateGlobalAccelerationInstance"},
+    "OperationFailed.SystemBusy": {"code": "OperationFailed.SystemBusy",
+                                   "status_by_action": {"AllocateEipAddress": 500}},
+    "OperationConflict": {"code": "OperationConflict"},
+    "Operation.Conflict": {"code": "Operation.Conflict"},
+    "ServiceUnavailable": {"code": "ServiceUnavailable"},
+    "InternalError": {"code": "InternalError"},
+    "Throttling.User": {"code": "Throttling.User"},
+    "Throttling": {"code": "Throttling"},
+    "QuotaExceeded.Eip": {"code": "QuotaExceeded.Eip", "action": "AllocateEipAddress"},
+    "LatencySpike": {"latency_ms": 3000},
+    "Hang": {"hang": True},
+    "Reset": {"reset": True},
 }
 
 
@@ -219,12 +250,20 @@ class Cloud:
         self.access_keys = dict(access_keys if access_keys is not None else DEFAULT_ACCESS_KEYS)
         self.lock = threading.RLock()
         self.rand = random.Random(seed)
+        # per-call jitter of the asynchronous tasks: its own stream, so the same seed
+        # gives the same delays whatever else drew random numbers in between
+        self._jitter_rand = random.Random(f"{seed}/jitter" if seed is not None else None)
         self.config = {
-            "associate_delay": 0.3,
-            "unassociate_delay": 0.3,
-            "release_delay": 0.0,
+            # asynchronous tasks (seconds), each drawn from delay * (1 +- delay_jitter)
+            "associate_delay": 1.0,
+            "unassociate_delay": 1.0,
+            "release_delay": 1.0,
+            "cbwp_delay": 1.0,
+            "delay_jitter": 0.2,
             "eip_quota": eip_quota,
-            "qps": {"*": 100},
+            "rate_limits": dict(RATE_LIMITS),  # calls per rate_window per account and action
+            "rate_window": 60.0,
+            "qps": {},  # extra per-second limits for tests: {"*": n, "<Action>": n}
             "timestamp_skew": 900,
             "metadata_hardened_required": False,
             "allow_primary_eni_association": False,
@@ -250,14 +289,15 @@ class Cloud:
                                           "net": ipaddress.ip_network("198.51.100.0/24")}}
         self.bandwidth_packages = {
             "cbwp-sim0001": {"BandwidthPackageId": "cbwp-sim0001", "Bandwidth": "200", "ISP": "BGP",
-                             "Name": "sim-cbwp-1", "PublicIpAddresses": []},
+                             "Name": "sim-cbwp-1", "PublicIpAddresses": [], "Status": "Available"},
             "cbwp-sim0002": {"BandwidthPackageId": "cbwp-sim0002", "Bandwidth": "50", "ISP": "BGP",
-                             "Name": "sim-cbwp-2", "PublicIpAddresses": []},
+                             "Name": "sim-cbwp-2", "PublicIpAddresses": [], "Status": "Available"},
         }
         self.nodes = {}
         self.instances = {}
         self.enis = {}
         self.eips = {}
+        self.released = []  # the last 1000 EIPs released: AllocationId, IpAddress, _history
         self._eip_seq = 0
         self._used_public = set()
         self._used_private = set()
@@ -532,7 +572,7 @@ class Cloud:
                     continue
                 self._free_ip(ip, self._used_private)
                 for e in self.eips.values():
-                    if e["InstanceId"] == eni["NetworkInterfaceId"] and e["PrivateIpAddress"] == ip:
+                    if e["InstanceId"] == eni["NetworkInterfaceId"] and self._bound_ip(e) == ip:
                         self._set_unbound(e)
                 self.save()
                 return
@@ -543,29 +583,77 @@ class Cloud:
             now = self.now()
             for aid in list(self.eips):
                 e = self.eips[aid]
+                c = e.get("_cbwpPending")
+                if c and c["at"] <= now:
+                    self._cbwp_bound(e, c)
                 p = e.get("_pending")
                 if not p or p["at"] > now:
                     continue
                 e["_pending"] = None
                 if e["Status"] == "Associating" and p.get("fail"):
-                    self._set_unbound(e)  # the backend task failed: back to Available
+                    self._set_unbound(e, p["at"])  # the backend task failed: back to Available
                 elif e["Status"] == "Associating":
-                    e["Status"] = "InUse"
+                    self._set_status(e, "InUse", p["at"])
                 elif e["Status"] == "Unassociating":
-                    self._set_unbound(e)
+                    self._set_unbound(e, p["at"])
                 elif e["Status"] == "Releasing":
-                    self._free_ip(e["IpAddress"], self._used_public)
-                    del self.eips[aid]
+                    self._gone(e, p["at"])
 
-    def _set_unbound(self, e):
-        e.update(Status="Available", InstanceId="", InstanceType="", PrivateIpAddress="",
-                 InstanceRegionId="", _pending=None)
+    @staticmethod
+    def _bound_ip(e):
+        """The private IP an EIP really sits on: PrivateIpAddress, or for a binding to
+        an ENI made without one, the ENI's primary address (shown as "")."""
+        return e.get("_boundIp") or e["PrivateIpAddress"]
 
-    def _schedule(self, e, status, delay, fail=False):
+    def _set_status(self, e, status, at=None):
         e["Status"] = status
-        e["_pending"] = {"at": self.now() + max(0.0, float(delay)), "fail": bool(fail)}
+        hist = e.setdefault("_history", [])
+        hist.append({"status": status, "time": round(self.now() if at is None else at, 6)})
+        del hist[:-50]
+
+    def _set_unbound(self, e, at=None):
+        e.update(InstanceId="", InstanceType="", PrivateIpAddress="", InstanceRegionId="",
+                 _boundIp="", _pending=None)
+        self._set_status(e, "Available", at)
+
+    def _gone(self, e, at=None):
+        """The release task finished: the EIP no longer exists (DescribeEipAddresses
+        stops returning it); /__sim/eips keeps a short record under "released"."""
+        self._free_ip(e["IpAddress"], self._used_public)
+        self.eips.pop(e["AllocationId"], None)
+        hist = e.get("_history", []) + [{"status": "(gone)",
+                                          "time": round(self.now() if at is None else at, 6)}]
+        self.released.append({"AllocationId": e["AllocationId"], "IpAddress": e["IpAddress"],
+                              "_history": hist})
+        del self.released[:-1000]
+
+    def _schedule(self, e, status, delay_key, fail=False):
+        """Starts an asynchronous task: status now, the next one after the configured
+        delay (with jitter); returns the delay in seconds."""
+        delay = self._delay(delay_key)
+        self._set_status(e, status)
+        e["_pending"] = {"at": self.now() + delay, "fail": bool(fail)}
         if delay <= 0:
             self.tick()
+        return delay
+
+    def _cbwp_bound(self, e, c):
+        bp = self.bandwidth_packages.get(c["bid"])
+        e["_cbwpPending"] = None
+        if bp is not None:
+            e.update(BandwidthPackageId=c["bid"], BandwidthPackageType="CommonBandwidthPackage",
+                     BandwidthPackageBandwidth=bp["Bandwidth"])
+            if e["AllocationId"] not in bp["PublicIpAddresses"]:
+                bp["PublicIpAddresses"].append(e["AllocationId"])
+        self._cbwp_status()
+
+    def _cbwp_status(self):
+        """BINDING while an EIP is being added, BINDED once it holds EIPs, else
+        Available (AddCommonBandwidthPackageIp reference)."""
+        binding = {e["_cbwpPending"]["bid"] for e in self.eips.values() if e.get("_cbwpPending")}
+        for bid, bp in self.bandwidth_packages.items():
+            bp["Status"] = "BINDING" if bid in binding else (
+                "BINDED" if bp["PublicIpAddresses"] else "Available")
 
     # ----- credentials --------------------------------------------------------
     def issue_sts_credentials(self, lifetime, source):
@@ -641,6 +729,10 @@ class Cloud:
                     if isinstance(v, (int, float)):
                         v = {"*": v}
                     self.config["qps"].update(v)
+                elif k == "rate_limits":
+                    if not isinstance(v, dict):
+                        raise ValueError("rate_limits is an object {action: calls per window}")
+                    self.config["rate_limits"].update(v)
                 elif k == "oidc":
                     self.config["oidc"].update(v)
                 else:
@@ -652,16 +744,32 @@ class Cloud:
             return json.loads(json.dumps(self.config))
 
     def add_fault(self, fault):
+        """One fault: explicit keys, or {"preset": NAME} (FAULT_PRESETS) which fills
+        code, status and message as the real service answers; explicit keys win."""
         f = {"action": "*", "error_rate": 1.0, "code": None, "http_status": None,
              "message": None, "latency_ms": 0, "hang": False, "reset": False, "count": None,
-             "async_fail": False}
+             "async_fail": False, "preset": None}
         unknown = set(fault) - set(f)
         if unknown:
             raise KeyError(f"unknown fault keys {sorted(unknown)}")
+        preset = fault.get("preset")
+        if preset is not None:
+            if preset not in FAULT_PRESETS:
+                raise KeyError(f"unknown fault preset {preset!r}; known: {sorted(FAULT_PRESETS)}")
+            f.update({k: v for k, v in FAULT_PRESETS[preset].items() if k in f})
         f.update(fault)
         with self.lock:
             self.faults.append(f)
             return dict(f)
+
+    @staticmethod
+    def _fault_error(fault, action):
+        """The ApiError an error fault stands for, for this action."""
+        code = fault["code"] or "ServiceUnavailable"
+        p = FAULT_PRESETS.get(fault.get("preset") or "", {})
+        status = fault["http_status"] or p.get("status_by_action", {}).get(action)
+        message = fault["message"] or p.get("message_by_action", {}).get(action)
+        return ApiError(code, message, status)
 
     def clear_faults(self):
         with self.lock:
@@ -681,19 +789,37 @@ class Cloud:
                 return dict(f)
         return None
 
-    def _throttle(self, action):
+    def _throttle(self, action, account):
+        """Per-account, per-action limits: rate_limits (calls in a sliding window of
+        rate_window seconds, as the quota tables count them) and qps (1 s window).
+        A refused call does not count. Raises Throttling.User."""
         with self.lock:
-            qps = self.config["qps"].get(action, self.config["qps"].get("*", 0))
-            if not qps or qps <= 0:
-                return
             now = time.monotonic()
-            win = self._windows[action]
-            while win and win[0] <= now - 1.0:
-                win.popleft()
-            if len(win) >= qps:
-                retry_ms = max(1, int(math.ceil((win[0] + 1.0 - now) * 1000)))
-                raise ApiError("Throttling.User", headers={"x-acs-retry-after": str(retry_ms)})
-            win.append(now)
+            checks = []
+            limit = self.config["rate_limits"].get(action)
+            if limit:
+                checks.append((("win", account, action), int(limit), float(self.config["rate_window"])))
+            qps = self.config["qps"].get(action, self.config["qps"].get("*", 0))
+            if qps and qps > 0:
+                checks.append((("qps", account, action), int(qps), 1.0))
+            for key, n, span in checks:
+                win = self._windows[key]
+                while win and win[0] <= now - span:
+                    win.popleft()
+                if len(win) >= n:
+                    retry_ms = max(1, int(math.ceil((win[0] + span - now) * 1000)))
+                    raise ApiError("Throttling.User", headers={"x-acs-retry-after": str(retry_ms)})
+            for key, _, _ in checks:
+                self._windows[key].append(now)
+
+    def _delay(self, key):
+        """The configured delay of an asynchronous task with this call's jitter."""
+        with self.lock:
+            base = max(0.0, float(self.config[key]))
+            j = max(0.0, min(1.0, float(self.config["delay_jitter"])))
+            if base <= 0 or j <= 0:
+                return base
+            return base * (1.0 + self._jitter_rand.uniform(-j, j))
 
     # ----- snapshots for tests -------------------------------------------------
     def eip_view(self, e):
@@ -730,6 +856,10 @@ class Cloud:
                 v = self.eip_view(e)
                 v["_seq"] = e["_seq"]
                 v["_clientToken"] = e["_clientToken"]
+                v["_history"] = list(e.get("_history", []))
+                v["_boundIp"] = self._bound_ip(e)
+                c = e.get("_cbwpPending")
+                v["_cbwpPending"] = dict(c) if c else None
                 p = e.get("_pending")
                 v["_pendingInSeconds"] = round(max(0.0, p["at"] - self.now()), 3) if p else None
                 out.append(v)
@@ -782,11 +912,12 @@ class Cloud:
         extra = {"x-acs-request-id": rid}
         status, payload = 200, None
         self._tl.async_fail = False
+        self._tl.async_delay = None
         try:
             fault = self._pick_fault(action) if action else None
             if fault:
-                call["fault"] = ",".join(k for k in ("latency_ms", "hang", "reset", "code")
-                                         if fault.get(k))
+                call["fault"] = fault.get("preset") or ",".join(
+                    k for k in ("latency_ms", "hang", "reset", "code") if fault.get(k))
                 if fault["latency_ms"]:
                     self._stop.wait(float(fault["latency_ms"]) / 1000.0)
                 if fault["async_fail"]:
@@ -803,8 +934,7 @@ class Cloud:
                     self._log(call, started)
                     return "reset"
                 if fault["code"] or fault["http_status"]:
-                    code = fault["code"] or "ServiceUnavailable"
-                    raise ApiError(code, fault["message"], fault["http_status"])
+                    raise self._fault_error(fault, action)
             if fmt not in ("JSON", "XML"):
                 raise ApiError("InvalidParameter.Format")
             if not action:
@@ -825,7 +955,7 @@ class Cloud:
                 raise ApiError("InvalidAction.NotFound")
             if not anonymous and action in self.config["forbidden_actions"]:
                 raise ApiError("Forbidden.RAM")
-            self._throttle(action)
+            self._throttle(action, ACCOUNT_ID if anonymous else self._account_of(call["access_key_id"]))
             with self.lock:
                 self.tick()
                 payload = fn(self, params)
@@ -841,6 +971,8 @@ class Cloud:
             payload = {"RequestId": rid, "HostId": host, "Code": err.code, "Message": err.message,
                        "Recommend": f"https://api.aliyun.com/troubleshoot?q={err.code}&product={product}&requestId={rid}"}
         call["http_status"] = status
+        if status == 200 and self._tl.async_delay is not None:
+            call["async_delay_s"] = round(self._tl.async_delay, 6)
         self._log(call, started)
         if fmt == "XML" and not v3:
             root = "Error" if status != 200 else f"{action}Response"
@@ -882,6 +1014,11 @@ class Cloud:
             if cred["expires"] <= self.now():
                 raise ApiError("InvalidSecurityToken.Expired")
             return cred["AccessKeySecret"]
+
+    def _account_of(self, akid):
+        """The account a key belongs to: every static and STS key of the simulator
+        is the one account's (rate limits count per account)."""
+        return ACCOUNT_ID
 
     def _use_nonce(self, nonce):
         with self.lock:
@@ -1011,7 +1148,7 @@ class Cloud:
 
     # ----- VPC actions ---------------------------------------------------------------
     def act_allocate(self, p):
-        self._region(p)
+        self._region(p, "InvalidRegionId.NotFound")
 
         def do():
             charge = p.get("InstanceChargeType") or "PostPaid"
@@ -1052,7 +1189,7 @@ class Cloud:
             pool_id = p.get("PublicIpAddressPoolId", "")
             if pool_id and pool_id not in self.pools:
                 raise ApiError("InvalidParameter", "The specified PublicIpAddressPoolId does not exist.")
-            tags = self._tags(p)
+            tags = self._tag_pairs(p, over="InvalidParameter")
             spt = self._list(p, "SecurityProtectionTypes", 10)
             if len(self.eips) >= int(self.config["eip_quota"]):
                 raise ApiError("QuotaExceeded.Eip")
@@ -1090,7 +1227,10 @@ class Cloud:
         return self._idempotent("AllocateEipAddress", p, do)
 
     def _resolve_target(self, itype, iid, pip):
-        """Returns (eni, private_ip) for an association target."""
+        """Returns (eni, shown_ip, bound_ip) for an association target. An ENI bound
+        without PrivateIpAddress is bound on its primary address and described with
+        an empty PrivateIpAddress, as the real API answers (a pod owning its ENI, as on
+        virtual nodes); an ECS instance is described with its primary address."""
         if itype == "NetworkInterface":
             eni = self.enis.get(iid)
             if eni is None:
@@ -1109,11 +1249,17 @@ class Cloud:
                            "The simulator only has EcsInstance and NetworkInterface targets.")
         ips = [eni["PrivateIpAddress"]] + eni["secondary"]
         if not pip:
-            pip = eni["PrivateIpAddress"]
-        elif pip not in ips:
+            shown = "" if itype == "NetworkInterface" else eni["PrivateIpAddress"]
+            return eni, shown, eni["PrivateIpAddress"]
+        if pip not in ips:
             raise ApiError("InvalidParameter",
                            f"The specified PrivateIpAddress {pip} does not belong to {iid}.")
-        return eni, pip
+        return eni, pip, pip
+
+    def _eni_of(self, e):
+        if e["InstanceType"] == "NetworkInterface":
+            return self.enis.get(e["InstanceId"])
+        return self.enis.get(self.instances.get(e["InstanceId"], {}).get("primary_eni", ""))
 
     def act_associate(self, p):
         self._region(p)
@@ -1129,23 +1275,22 @@ class Cloud:
             if mode not in ("NAT", "MULTI_BINDED", "BINDED"):
                 raise ApiError("InvalidParameter", "The specified parameter Mode is not valid.")
             e = self._eip(aid)
-            eni, pip = self._resolve_target(itype, iid, p.get("PrivateIpAddress", ""))
-            if e["Status"] == "InUse":
-                raise ApiError("InvalidAssociation.Duplicated")
+            eni, shown, bound = self._resolve_target(itype, iid, p.get("PrivateIpAddress", ""))
+            # the EIP's own state first: anything but Available (InUse included, even on
+            # this very target) is IncorrectEipStatus (AssociateEipAddress error codes)
             if e["Status"] != "Available":
                 raise ApiError("IncorrectEipStatus")
-            target_id = iid
+            # InvalidAssociation.Duplicated: the *instance* already has an EIP ("An EIP or
+            # a GA instance is already associated with the specified instance")
             for other in self.eips.values():
                 if other is e or not other["InstanceId"]:
                     continue
-                oeni = self.enis.get(other["InstanceId"]) if other["InstanceType"] == "NetworkInterface" \
-                    else self.enis.get(self.instances.get(other["InstanceId"], {}).get("primary_eni", ""))
-                if oeni is eni and other["PrivateIpAddress"] == pip:
+                if self._eni_of(other) is eni and self._bound_ip(other) == bound:
                     raise ApiError("InvalidAssociation.Duplicated")
-            e.update(InstanceId=target_id, InstanceType=itype, PrivateIpAddress=pip,
+            e.update(InstanceId=iid, InstanceType=itype, PrivateIpAddress=shown, _boundIp=bound,
                      InstanceRegionId=self.region, Mode=mode)
-            self._schedule(e, "Associating", self.config["associate_delay"],
-                           fail=getattr(self._tl, "async_fail", False))
+            self._tl.async_delay = self._schedule(e, "Associating", "associate_delay",
+                                                  fail=getattr(self._tl, "async_fail", False))
             return {}
 
         return self._idempotent("AssociateEipAddress", p, do)
@@ -1170,16 +1315,16 @@ class Cloud:
             if e["Status"] == "Unassociating":
                 # the reference lists TaskConflict for UnassociateEipAddress: no concurrent or
                 # repeated disassociation of one EIP while its disassociation task runs
-                raise ApiError("TaskConflict", "The eip operate too frequent, please try again later.")
+                raise ApiError("TaskConflict")
             if e["Status"] != "InUse":
                 raise ApiError("IncorrectEipStatus")
             pip = p.get("PrivateIpAddress", "")
             if iid and (e["InstanceId"] != iid or e["InstanceType"] != itype) or \
-                    (pip and pip != e["PrivateIpAddress"]):
+                    (pip and pip != self._bound_ip(e)):
                 raise ApiError("InvalidBindingStatus",
                                f"The EIP is not associated with {itype} {iid}"
                                + (f" ({pip})" if pip else "") + ".")
-            self._schedule(e, "Unassociating", self.config["unassociate_delay"])
+            self._tl.async_delay = self._schedule(e, "Unassociating", "unassociate_delay")
             return {}
 
         return self._idempotent("UnassociateEipAddress", p, do)
@@ -1188,13 +1333,49 @@ class Cloud:
         self._region(p)
         aid = self._req(p, "AllocationId")
         e = self._eip(aid)
-        if e["Status"] != "Available":
+        if e["ChargeType"] == "PrePaid":
+            raise ApiError("Forbidden.ChargeTypeIsPrepaid")
+        # only an Available EIP can be released; Releasing included (a second release)
+        if e["Status"] != "Available" or e.get("_cbwpPending"):
             raise ApiError("IncorrectEipStatus")
         if e["BandwidthPackageId"]:
             bp = self.bandwidth_packages.get(e["BandwidthPackageId"])
             if bp and aid in bp["PublicIpAddresses"]:
                 bp["PublicIpAddresses"].remove(aid)
-        self._schedule(e, "Releasing", self.config["release_delay"])
+            self._cbwp_status()
+        self._tl.async_delay = self._schedule(e, "Releasing", "release_delay")
+        return {}
+
+    def act_modify(self, p):
+        """ModifyEipAddressAttribute: Name, Description, Bandwidth (synchronous)."""
+        self._region(p)
+        aid = self._req(p, "AllocationId")
+        e = self._eip(aid)
+        if e["Status"] == "Releasing":
+            raise ApiError("IncorrectEipStatus")
+        name, desc = p.get("Name"), p.get("Description")
+        if name is not None and name != "" and (
+                len(name) > 128 or not name[0].isalpha() or
+                any(not (c.isalnum() or c in "._-") for c in name)):
+            raise ApiError("InvalidParameter", "The parameter is invalid.")
+        if desc is not None and desc != "" and (
+                not 2 <= len(desc) <= 256 or not desc[0].isalpha() or
+                desc.startswith(("http://", "https://"))):
+            raise ApiError("InvalidParameter", "The parameter is invalid.")
+        bw = p.get("Bandwidth")
+        if bw not in (None, ""):
+            if e["ChargeType"] == "PrePaid":
+                # the reference: a subscription EIP's bandwidth is not changed by this API
+                raise ApiError("Forbidden.ChargeTypeIsPrepaid",
+                               "It's forbidden to change prepaid EIP's bandwidth by API.")
+            hi = 500 if e["InternetChargeType"] == "PayByBandwidth" else 200
+            if not bw.isdigit() or not 1 <= int(bw) <= hi:
+                raise ApiError("InvalidParameter", 'Specified value of "Bandwidth" is not supported.')
+            e["Bandwidth"] = str(int(bw))
+        if name is not None:
+            e["Name"] = name
+        if desc is not None:
+            e["Description"] = desc
         return {}
 
     def act_describe(self, p):
@@ -1236,6 +1417,9 @@ class Cloud:
                 "EipAddresses": {"EipAddress": [self.eip_view(e) for e in chunk]}}
 
     def act_cbwp_add(self, p):
+        """AddCommonBandwidthPackageIp: asynchronous. The package is BINDING until the
+        EIP is in it (then BINDED); DescribeEipAddresses shows the BandwidthPackageId
+        once bound. The EIP's line type (ISP) must be the package's."""
         self._region(p, "InvalidRegionId.NotFound")
         bid = self._req(p, "BandwidthPackageId")
         aid = self._req(p, "IpInstanceId")
@@ -1244,16 +1428,25 @@ class Cloud:
             bp = self.bandwidth_packages.get(bid)
             if bp is None:
                 raise ApiError("InvalidBandwidthPackageId.NotFound")
-            e = self._eip(aid)
-            if e["Status"] not in ("Available", "InUse"):
-                raise ApiError("IncorrectEipStatus")
+            e = self.eips.get(aid)
+            if e is None:
+                raise ApiError("InvalidIpInstanceId.NotFound")
+            if e.get("_cbwpPending"):
+                raise ApiError("TaskConflict", "The operation is too frequent, TaskConflict.")
             if e["BandwidthPackageId"]:
-                raise ApiError("OperationUnsupported.EipInCbwp")
+                raise ApiError("IpInstanceId.AlreadyInBandwidthPackage")
             if e["ChargeType"] != "PostPaid":
-                raise ApiError("InvalidParameter", "Only pay-as-you-go EIPs can be added to an Internet Shared Bandwidth instance.")
-            e.update(BandwidthPackageId=bid, BandwidthPackageType="CommonBandwidthPackage",
-                     BandwidthPackageBandwidth=bp["Bandwidth"])
-            bp["PublicIpAddresses"].append(aid)
+                raise ApiError("IpInstanceId.ChargeType.NotSupport")
+            if e["Status"] not in ("Available", "InUse"):
+                raise ApiError("IncorrectStatus.Eip")
+            if e["ISP"] != bp["ISP"]:
+                raise ApiError("Mismatch.CbwpIspAndEipIsp")
+            delay = self._delay("cbwp_delay")
+            self._tl.async_delay = delay
+            e["_cbwpPending"] = {"at": self.now() + delay, "bid": bid}
+            self._cbwp_status()
+            if delay <= 0:
+                self.tick()
             return {}
 
         return self._idempotent("AddCommonBandwidthPackageIp", p, do)
@@ -1267,27 +1460,78 @@ class Cloud:
             bp = self.bandwidth_packages.get(bid)
             if bp is None:
                 raise ApiError("InvalidBandwidthPackageId.NotFound")
-            e = self._eip(aid)
-            if e["BandwidthPackageId"] != bid:
+            e = self.eips.get(aid)
+            if e is not None and e.get("_cbwpPending"):
+                raise ApiError("IncorrectStatus.Eip")
+            # an EIP that does not exist is not in the package either
+            if e is None or e["BandwidthPackageId"] != bid:
                 raise ApiError("OperationUnsupported.IpNotInCbwp")
             if e["Status"] not in ("Available", "InUse"):
-                raise ApiError("IncorrectEipStatus")
+                raise ApiError("IncorrectStatus.Eip")
             e.update(BandwidthPackageId="", BandwidthPackageType="", BandwidthPackageBandwidth="")
             if aid in bp["PublicIpAddresses"]:
                 bp["PublicIpAddresses"].remove(aid)
+            self._cbwp_status()
             return {}
 
         return self._idempotent("RemoveCommonBandwidthPackageIp", p, do)
 
+    @staticmethod
+    def _tag_pairs(params, limit=20, over="SizeLimitExceeded.TagNum"):
+        """Tag.N.Key / Tag.N.Value validated as the VPC tag references say: at most
+        `limit` tags, keys 1..128 characters, values up to 128, neither starting with
+        aliyun or acs: nor containing http:// or https://, no key twice."""
+        pairs = {}
+        for k, v in params.items():
+            if k.startswith("Tag.") and (k.endswith(".Key") or k.endswith(".Value")):
+                n = k[4:].rsplit(".", 1)[0]
+                if not n.isdigit() or int(n) < 1:
+                    raise ApiError("InvalidParameter", f"The specified parameter {k} is not valid.")
+                slot = pairs.setdefault(int(n), {})
+                slot["key" if k.endswith(".Key") else "value"] = v
+        if len(pairs) > limit:
+            raise ApiError(over)
+        out = {}
+
+        def bad(text):
+            return text.lower().startswith(("aliyun", "acs:")) or "http://" in text or "https://" in text
+
+        for n in sorted(pairs):
+            key, value = pairs[n].get("key"), pairs[n].get("value", "")
+            if key is None or key == "" or len(key) > 128 or bad(key):
+                raise ApiError("InvalidTagKey")
+            if len(value) > 128 or bad(value):
+                raise ApiError("InvalidTagValue")
+            if key in out:
+                raise ApiError("Forbidden.TagKey.Duplicated")
+            out[key] = value
+        return out
+
+    @staticmethod
+    def _resource_type(p):
+        rtype = Cloud._req(p, "ResourceType")
+        if rtype.upper() != "EIP":  # the values are case-insensitive (TagResources reference)
+            raise ApiError("InvalidParameter", "The simulator supports ResourceType EIP only.")
+
+    def _resource_ids(self, p, limit=50):
+        ids = []
+        for k, v in p.items():
+            if k.startswith("ResourceId."):
+                n = k[len("ResourceId."):]
+                if not n.isdigit() or int(n) < 1:
+                    raise ApiError("InvalidParameter", f"The specified parameter {k} is not valid.")
+                ids.append((int(n), v))
+        if len(ids) > limit:
+            raise ApiError("SizeLimitExceeded.ResourceId")
+        return [v for _, v in sorted(ids)]
+
     def act_tag(self, p):
         self._region(p)
-        rtype = self._req(p, "ResourceType")
-        if rtype.upper() != "EIP":
-            raise ApiError("InvalidParameter", "The simulator supports ResourceType EIP only.")
-        ids = self._list(p, "ResourceId", 50)
+        self._resource_type(p)
+        ids = self._resource_ids(p)
         if not ids:
             raise ApiError("MissingParameter", arg="ResourceId.1")
-        tags = self._tags(p)
+        tags = self._tag_pairs(p)
         if not tags:
             raise ApiError("MissingParameter", arg="Tag.1.Key")
         for aid in ids:
@@ -1295,7 +1539,7 @@ class Cloud:
                 raise ApiError("InvalidResourceId.NotFound", f"The specified resource {aid} does not exist.")
         for aid in ids:
             merged = dict(self.eips[aid]["Tags"], **tags)
-            if len(merged) > 20:
+            if len(merged) > 20:  # at most 20 tags on one instance
                 raise ApiError("QuotaExceeded.TagNum")
         for aid in ids:
             self.eips[aid]["Tags"].update(tags)
@@ -1303,10 +1547,8 @@ class Cloud:
 
     def act_untag(self, p):
         self._region(p)
-        rtype = self._req(p, "ResourceType")
-        if rtype.upper() != "EIP":
-            raise ApiError("InvalidParameter", "The simulator supports ResourceType EIP only.")
-        ids = self._list(p, "ResourceId", 50)
+        self._resource_type(p)
+        ids = self._resource_ids(p)
         keys = self._list(p, "TagKey", 20)
         all_ = p.get("All", "false").lower() == "true"
         for aid in ids:
@@ -1316,25 +1558,40 @@ class Cloud:
         return {}
 
     def act_list_tags(self, p):
+        """ListTagResources: ResourceType required; pages of MaxResults (1..50,
+        default 50) chained by NextToken ("" on the last page)."""
         self._region(p)
-        ids = self._list(p, "ResourceId", 50)
-        tags = self._tags(p)
-        out = []
+        self._resource_type(p)
+        ids = self._resource_ids(p)
+        tags = self._tag_pairs(p)
+        size = self._int(p, "MaxResults", 50, 1, 50)
+        start = 0
+        token = p.get("NextToken", "")
+        if token:
+            try:
+                start = int(b64url_decode(token).decode().split(":", 1)[1])
+            except Exception:
+                raise ApiError("InvalidParameter", "The specified parameter NextToken is not valid.")
+        rows = []
         for e in sorted(self.eips.values(), key=lambda x: x["_seq"]):
             if ids and e["AllocationId"] not in ids:
                 continue
-            for k, v in e["Tags"].items():
-                if tags and (k not in tags or (tags[k] and tags[k] != v)):
+            if any(k not in e["Tags"] or (v and e["Tags"][k] != v) for k, v in tags.items()):
+                continue
+            for k, v in sorted(e["Tags"].items()):
+                if tags and k not in tags:
                     continue
-                out.append({"ResourceId": e["AllocationId"], "ResourceType": "EIP",
-                            "TagKey": k, "TagValue": v})
-        return {"NextToken": "", "TagResources": {"TagResource": out}}
+                rows.append({"ResourceId": e["AllocationId"], "ResourceType": "EIP",
+                             "TagKey": k, "TagValue": v})
+        chunk = rows[start:start + size]
+        nxt = b64url(f"tags:{start + size}".encode()) if start + size < len(rows) else ""
+        return {"NextToken": nxt, "TagResources": {"TagResource": chunk}}
 
     # ----- ECS -------------------------------------------------------------------------
     def _eni_view(self, eni):
         def pub(ip):
             for e in self.eips.values():
-                if e["PrivateIpAddress"] == ip and e["Status"] in ("InUse", "Associating", "Unassociating") and (
+                if self._bound_ip(e) == ip and e["Status"] in ("InUse", "Associating", "Unassociating") and (
                         e["InstanceId"] == eni["NetworkInterfaceId"] or
                         e["InstanceId"] == eni["InstanceId"]):
                     return {"PublicIpAddress": e["IpAddress"], "AllocationId": e["AllocationId"]}
@@ -1475,7 +1732,8 @@ class Cloud:
             if path == "/__sim/eips" and method == "GET":
                 with self.lock:
                     return 200, {"eips": self.eips_snapshot(), "quota": self.config["eip_quota"],
-                                 "bandwidthPackages": list(self.bandwidth_packages.values())}
+                                 "bandwidthPackages": list(self.bandwidth_packages.values()),
+                                 "released": [dict(r) for r in self.released]}
             if path == "/__sim/enis" and method == "GET":
                 return 200, {"enis": self.enis_snapshot()}
             if path == "/__sim/nodes" and method == "GET":
@@ -1499,8 +1757,7 @@ class Cloud:
                     if e is None:
                         return 404, {"error": f"no EIP {aid}"}
                     if method == "DELETE":
-                        self._free_ip(e["IpAddress"], self._used_public)
-                        del self.eips[aid]
+                        self._gone(e)
                     elif parts[4:] == ["unassociate"]:
                         self._set_unbound(e)
                     elif parts[4:] == ["tags"]:
@@ -1712,6 +1969,7 @@ ACTIONS = {
     (VPC_VERSION, "UnassociateEipAddress"): Cloud.act_unassociate,
     (VPC_VERSION, "ReleaseEipAddress"): Cloud.act_release,
     (VPC_VERSION, "DescribeEipAddresses"): Cloud.act_describe,
+    (VPC_VERSION, "ModifyEipAddressAttribute"): Cloud.act_modify,
     (VPC_VERSION, "AddCommonBandwidthPackageIp"): Cloud.act_cbwp_add,
     (VPC_VERSION, "RemoveCommonBandwidthPackageIp"): Cloud.act_cbwp_remove,
     (VPC_VERSION, "TagResources"): Cloud.act_tag,

@@ -22,10 +22,12 @@ def ali_tls_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def sim(tmp_path, ali_tls_dir):
-    """A started Cloud with one ECS node (metadata served) and one virtual node."""
-    c = cloudsim.Cloud(str(tmp_path / "cloud"), seed=11)
-    c.configure(associate_delay=0.2, unassociate_delay=0.2)
+def sim(tmp_path, ali_tls_dir, test_seed):
+    """A started Cloud with one ECS node (metadata served) and one virtual node,
+    seeded with the test's seed; asynchronous tasks shortened for speed
+    (associate/unassociate 0.2 s, release and bandwidth-package binding at once)."""
+    c = cloudsim.Cloud(str(tmp_path / "cloud"), seed=test_seed)
+    c.configure(associate_delay=0.2, unassociate_delay=0.2, release_delay=0, cbwp_delay=0)
     c.add_node("node-1")
     c.add_virtual_node("virtual-1")
     c.start(tls_dir=ali_tls_dir)

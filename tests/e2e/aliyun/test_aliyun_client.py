@@ -103,23 +103,26 @@ def test_faults_are_retried_until_success(cli, sim):
     assert sim.eips_snapshot() == []
 
 
-def test_release_during_transition_is_retried(cli, sim):
-    """IncorrectEipStatus while the EIP is still Unassociating: retried, not fatal."""
-    sim.configure(associate_delay=0.0, unassociate_delay=1.0)
+def test_release_during_transition_is_reported_then_succeeds(cli, sim):
+    """IncorrectEipStatus while the EIP is still Unassociating: the client looks
+    (DescribeEipAddresses), reports it retryable, and a later release goes through."""
+    sim.configure(associate_delay=0.0, unassociate_delay=60.0, delay_jitter=0)
     ip, eni = pod_ip(sim)
     rc, out, _ = cli.run("allocate", "transit")
     assert rc == 0
     aid = out["AllocationId"]
     assert cli.run("associate", aid, eni, ip)[0] == 0
     assert cli.run("unassociate", aid, eni, ip)[0] == 0
-    rc, out, err = cli.run("release", aid,
-                           env=cli.static_env(ALIYUN_CLI_BACKOFF_BASE_MS=100,
-                                              ALIYUN_CLI_BACKOFF_CAP_MS=400,
-                                              ALIYUN_CLI_MAX_ATTEMPTS=30))
-    assert rc == 0, (out, err)
-    rel = api_calls(sim, "ReleaseEipAddress")
-    assert rel[0]["code"] == "IncorrectEipStatus"
-    assert rel[-1]["code"] == "" and len(rel) == out["result"]["attempts"] >= 2
+    rc, out, err = cli.run("release", aid)
+    assert rc == 1, (out, err)
+    assert out["result"]["class"] == "retryable" and out["result"]["status"] == -11
+    assert out["result"]["code"] == "IncorrectEipStatus" and "Unassociating" in out["result"]["message"]
+    seq = [(c["action"], c["code"]) for c in api_calls(sim)
+           if c["action"] in ("ReleaseEipAddress", "DescribeEipAddresses")]
+    assert seq == [("ReleaseEipAddress", "IncorrectEipStatus"), ("DescribeEipAddresses", "")]
+    sim.configure(clock_offset=61)  # the disassociation finishes
+    rc, out, err = cli.run("release", aid)
+    assert rc == 0 and out["result"]["class"] == "ok", (out, err)
     assert sim.eips_snapshot() == []
 
 

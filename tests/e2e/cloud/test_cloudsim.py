@@ -1,192 +1,28 @@
 # SPDX-License-Identifier: MIT
 """Tests of the simulated Alibaba Cloud (tests/sim/cloudsim.py).
 
-The client below is a small signer written independently of the simulator's
-verifier (tests/sim/cloudsim_sign.py): both are checked against the published
-vectors in /work/shared/testdata/aliyun-signature-vectors.json, and the
-simulator is then driven over HTTPS by this client."""
-import base64
-import datetime
+The client (cloudclient.py) is a small signer written independently of the
+simulator's verifier (tests/sim/cloudsim_sign.py): both are checked against the
+published vectors in tests/unit/aliyun/testdata, and the simulator is then driven
+over HTTPS by this client."""
 import hashlib
-import hmac
 import http.client
 import json
-import pathlib
 import socket
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 import xml.sax.saxutils
 
 import pytest
 
 import cloudsim
 import cloudsim_sign
-
-VPC = "2016-04-28"
-ECS = "2014-05-26"
-STS = "2015-04-01"
-AK, SK = "LTAIsimAccessKey0001", "simSecret0001"
-REPO = pathlib.Path(__file__).resolve().parents[3]
-VECTORS_PATHS = [pathlib.Path("/work/shared/testdata/aliyun-signature-vectors.json"),
-                 REPO / "tests" / "testdata" / "aliyun-signature-vectors.json"]
-
-
-def load_vectors():
-    for p in VECTORS_PATHS:
-        if p.exists():
-            return json.loads(p.read_text())
-    pytest.skip("aliyun-signature-vectors.json not found")
-
-
-# ---------------------------------------------------------------- the test's own signer
-UNRESERVED = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
-
-
-def enc(s):
-    return "".join(chr(b) if b in UNRESERVED else "%%%02X" % b for b in str(s).encode("utf-8"))
-
-
-def rpc_sts(method, params):
-    pairs = sorted((enc(k), enc(v)) for k, v in params.items())
-    return method + "&" + enc("/") + "&" + enc("&".join(k + "=" + v for k, v in pairs))
-
-
-def rpc_sig(secret, sts):
-    return base64.b64encode(hmac.new(f"{secret}&".encode(), sts.encode(), "sha1").digest()).decode()
-
-
-def v3_canonical(method, path, query, headers, signed, body_hash):
-    q = "&".join(k + "=" + v for k, v in sorted((enc(k), enc(v)) for k, v in query.items()))
-    names = sorted(signed)
-    hdrs = "".join(n + ":" + headers[n].strip() + "\n" for n in names)
-    return f"{method}\n{path}\n{q}\n{hdrs}\n{';'.join(names)}\n{body_hash}"
-
-
-def v3_sig(secret, canonical):
-    sts = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
-    return sts, hmac.new(secret.encode(), sts.encode(), "sha256").hexdigest()
-
-
-def utcnow(offset=0):
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Resp:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.raw = status, headers, body
-        try:
-            self.body = json.loads(body) if body else {}
-        except ValueError:
-            self.body = {}
-
-    @property
-    def code(self):
-        return self.body.get("Code", "")
-
-    def __repr__(self):
-        return f"<{self.status} {self.raw[:300]!r}>"
-
-
-class Client:
-    """Signs RPC (HMAC-SHA1) or V3 (ACS3-HMAC-SHA256) requests to the simulator."""
-
-    def __init__(self, cloud, akid=AK, secret=SK, token=None, style="rpc"):
-        self.cloud, self.akid, self.secret, self.token, self.style = cloud, akid, secret, token, style
-        self.ctx = ssl.create_default_context(cafile=cloud.ca_file)
-        self.last_sts = None
-
-    def conn(self, timeout=10):
-        return http.client.HTTPSConnection("127.0.0.1", self.cloud.port, context=self.ctx,
-                                           timeout=timeout)
-
-    def call(self, action, params=None, version=VPC, style=None, method="POST", nonce=None,
-             timestamp=None, tamper=False, timeout=10, anonymous=False, region=True):
-        style = style or self.style
-        params = dict(params or {})
-        if region and "RegionId" not in params and version != STS:
-            params["RegionId"] = "cn-hangzhou"
-        nonce = nonce or uuid.uuid4().hex
-        timestamp = timestamp or utcnow()
-        if style == "rpc":
-            q = {"Action": action, "Version": version, "Format": "JSON", **params}
-            if not anonymous:
-                q.update({"AccessKeyId": self.akid, "SignatureMethod": "HMAC-SHA1",
-                          "SignatureVersion": "1.0", "SignatureNonce": nonce,
-                          "Timestamp": timestamp})
-                if self.token:
-                    q["SecurityToken"] = self.token
-                self.last_sts = rpc_sts(method, q)
-                q["Signature"] = rpc_sig(self.secret + ("x" if tamper else ""), self.last_sts)
-            body = "&".join(enc(k) + "=" + enc(v) for k, v in q.items())
-            if method == "GET":
-                return self._send("GET", "/?" + body, {}, b"", timeout)
-            return self._send("POST", "/", {"Content-Type": "application/x-www-form-urlencoded"},
-                              body.encode(), timeout)
-        # V3: parameters in a form body, everything signed
-        body = "&".join(enc(k) + "=" + enc(v) for k, v in params.items()).encode()
-        headers = {"host": f"127.0.0.1:{self.cloud.port}", "x-acs-action": action,
-                   "x-acs-version": version, "x-acs-date": timestamp,
-                   "x-acs-signature-nonce": nonce,
-                   "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
-                   "content-type": "application/x-www-form-urlencoded"}
-        if self.token:
-            headers["x-acs-security-token"] = self.token
-        if not anonymous:
-            canon = v3_canonical(method, "/", {}, headers, list(headers), headers["x-acs-content-sha256"])
-            self.last_sts, sig = v3_sig(self.secret + ("x" if tamper else ""), canon)
-            headers["authorization"] = (f"ACS3-HMAC-SHA256 Credential={self.akid},"
-                                        f"SignedHeaders={';'.join(sorted(headers))},Signature={sig}")
-        return self._send(method, "/", headers, body, timeout)
-
-    def _send(self, method, path, headers, body, timeout):
-        c = self.conn(timeout)
-        try:
-            c.request(method, path, body=body, headers=headers)
-            r = c.getresponse()
-            return Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
-        finally:
-            c.close()
-
-    def ok(self, action, params=None, **kw):
-        r = self.call(action, params, **kw)
-        assert r.status == 200, r
-        assert r.body["RequestId"]
-        assert r.headers["x-acs-request-id"] == r.body["RequestId"]
-        return r.body
-
-
-def sim(cloud, method, path, body=None):
-    ctx = ssl.create_default_context(cafile=cloud.ca_file)
-    req = urllib.request.Request(f"https://127.0.0.1:{cloud.port}{path}", method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-        return json.loads(r.read())
-
-
-def md_get(cloud, node, path, headers=None, method="GET"):
-    req = urllib.request.Request(f"http://127.0.0.1:{cloud.metadata_ports[node]}{path}",
-                                 method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def wait_status(client, aid, want, timeout=5):
-    deadline = time.time() + timeout
-    while True:
-        b = client.ok("DescribeEipAddresses", {"AllocationId": aid})
-        st = b["EipAddresses"]["EipAddress"][0]["Status"]
-        if st == want:
-            return b["EipAddresses"]["EipAddress"][0]
-        assert time.time() < deadline, f"{aid} stayed {st}, wanted {want}"
-        time.sleep(0.05)
+from cloudclient import (AK, ECS, REPO, SK, STS, VPC, Client, enc, load_vectors, md_get,  # noqa: F401
+                         rpc_sig, rpc_sts, sim, utcnow, v3_canonical, v3_sig, wait_gone,
+                         wait_status)
 
 
 @pytest.fixture
@@ -316,9 +152,9 @@ def test_missing_and_invalid_parameters(client):
     assert r.status == 404 and r.code == "InvalidAction.NotFound"
 
 
-def test_rpc_xml_format(cloud, client):
+def test_rpc_xml_format(cloud, client, rng):
     q = {"Action": "DescribeEipAddresses", "Version": VPC, "AccessKeyId": AK, "RegionId": "cn-hangzhou",
-         "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "SignatureNonce": uuid.uuid4().hex,
+         "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "SignatureNonce": "%032x" % rng.getrandbits(128),
          "Timestamp": utcnow()}
     q["Signature"] = rpc_sig(SK, rpc_sts("GET", q))
     r = client._send("GET", "/?" + "&".join(enc(k) + "=" + enc(v) for k, v in q.items()), {}, b"", 5)
@@ -372,7 +208,7 @@ def test_associate_ecs_instance_uses_primary_ip(cloud, client):
 
 def test_mid_transition_conflicts(cloud, client):
     # long delays, and the clock moved forward instead of sleeping: no timing races
-    cloud.configure(associate_delay=60, unassociate_delay=60)
+    cloud.configure(associate_delay=60, unassociate_delay=60, delay_jitter=0)
     ip, eni = cloud.allocate_pod_ip("node-1")
     aid = client.ok("AllocateEipAddress")["AllocationId"]
     assoc = {"AllocationId": aid, "InstanceId": eni, "InstanceType": "NetworkInterface",
@@ -407,8 +243,10 @@ def test_duplicate_association_and_wrong_ip(cloud, client):
     a2 = client.ok("AllocateEipAddress")["AllocationId"]
     tgt = {"InstanceId": eni, "InstanceType": "NetworkInterface", "PrivateIpAddress": ip}
     client.ok("AssociateEipAddress", {"AllocationId": a1, **tgt})
+    # the same EIP again: its own status refuses it (InUse is not Available)
     r = client.call("AssociateEipAddress", {"AllocationId": a1, **tgt})
-    assert r.status == 400 and r.code == "InvalidAssociation.Duplicated", r
+    assert r.status == 400 and r.code == "IncorrectEipStatus", r
+    # another EIP on the same target: the instance already has one
     r = client.call("AssociateEipAddress", {"AllocationId": a2, **tgt})
     assert r.status == 400 and r.code == "InvalidAssociation.Duplicated", r
     r = client.call("AssociateEipAddress", {"AllocationId": a2, **tgt, "PrivateIpAddress": other_ip})
@@ -443,7 +281,7 @@ def test_quota_counts_releasing(cloud, client):
     client.ok("ReleaseEipAddress", {"AllocationId": aid})
     assert client.ok("DescribeEipAddresses")["EipAddresses"]["EipAddress"][0]["Status"] == "Releasing"
     assert client.call("AllocateEipAddress").code == "QuotaExceeded.Eip"
-    time.sleep(0.45)
+    wait_gone(client, aid)
     client.ok("AllocateEipAddress")
 
 
@@ -732,7 +570,7 @@ def test_virtual_node_eni_per_pod(cloud, client):
 
 
 # ---------------------------------------------------------------- the call log
-def test_calls_never_contain_secrets(cloud):
+def test_calls_never_contain_secrets(cloud, rng):
     oidc = cloud.config["oidc"]
     tok = cloud.make_oidc_token()
     b = Client(cloud).ok("AssumeRoleWithOIDC", {"RoleArn": oidc["role_arns"][0],
@@ -745,7 +583,7 @@ def test_calls_never_contain_secrets(cloud):
     for style in ("rpc", "v3"):
         for c in (Client(cloud, style=style),
                   Client(cloud, cred["AccessKeyId"], cred["AccessKeySecret"], cred["SecurityToken"], style)):
-            c.ok("AllocateEipAddress", {"ClientToken": uuid.uuid4().hex})
+            c.ok("AllocateEipAddress", {"ClientToken": "%032x" % rng.getrandbits(128)})
             c.call("DescribeEipAddresses", tamper=True)
             signatures.append(rpc_sig(c.secret, c.last_sts) if style == "rpc" else None)
     dump = json.dumps(sim(cloud, "GET", "/__sim/calls"))

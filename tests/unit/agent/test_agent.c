@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/agent_internal.h"
+#include "test_tmp.h"
 
 /* The agent in-process: readiness conditions drive /readyz, the request
  * counter sees the route patterns, stop hooks run, and the loop ends with
@@ -181,8 +182,9 @@ static void expect_notify(int fd, const char *want)
 static void notify_status_follows_readiness(void **state)
 {
     (void)state;
-    char path[64];
-    snprintf(path, sizeof(path), "/tmp/eip-test-notify-%d.sock", (int)getpid());
+    char path[108], leaf[64]; /* sun_path holds 108 bytes */
+    assert_true(snprintf(leaf, sizeof(leaf), "eip-test-notify-%d.sock", (int)getpid()) > 0);
+    assert_int_equal(eip_test_tmp_path(path, sizeof(path), leaf), 0);
     unlink(path);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent/config.h"
+#include "test_tmp.h"
 
 static const char *const all_env[] = {"EIP_AGENT_CLUSTER_ID",
                                       "EIP_AGENT_REGION_ID",
@@ -54,7 +55,7 @@ static int setup(void **state)
     (void)state;
     for (size_t i = 0; all_env[i]; i++)
         unsetenv(all_env[i]);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/eip-test-config-XXXXXX");
+    assert_int_equal(eip_test_tmp_path(tmpdir, sizeof(tmpdir), "eip-test-config-XXXXXX"), 0);
     assert_non_null(mkdtemp(tmpdir));
     eip_log_set_level(EIP_LOG_ERROR); /* unknown-key warnings stay quiet */
     return 0;

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "support_fake.h"
+#include "test_tmp.h"
 
 #define SECRET "VerySecretValue123"
 #define TOKEN "CAISsecurityTokenXYZ"
@@ -121,7 +122,7 @@ static void sources(void **state)
     aliyun_creds_opts ex = {.sts_endpoint = "https://sts.test",
                             .role_arn = "acs:ram::1:role/r",
                             .oidc_provider_arn = "acs:ram::1:oidc-provider/p",
-                            .oidc_token_file = "/tmp/x"};
+                            .oidc_token_file = "token-file"};
     c = make(&loop, &ex, NULL, &err);
     assert_string_equal(aliyun_creds_source_name(c), "rrsa");
     aliyun_creds_free(c);
@@ -230,7 +231,7 @@ static void rrsa_up(rrsa_env *e, int64_t min_refresh_ms)
     assert_int_equal(uv_loop_init(&e->loop), 0);
     fake_init(&e->ft, &e->loop, sts_respond, &e->s);
     e->tr = fake_get(&e->ft);
-    snprintf(e->dir, sizeof(e->dir), "/tmp/eip-creds-XXXXXX");
+    assert_int_equal(eip_test_tmp_path(e->dir, sizeof(e->dir), "eip-creds-XXXXXX"), 0);
     assert_non_null(mkdtemp(e->dir));
     snprintf(e->file, sizeof(e->file), "%s/token", e->dir);
     write_token(e, "oidc.token.one");
@@ -353,7 +354,8 @@ static void rrsa_failure_then_recovery_and_no_secret_in_logs(void **state)
 {
     (void)state;
     /* debug logs go to a file we read back */
-    char logpath[] = "/tmp/eip-creds-log-XXXXXX";
+    char logpath[256];
+    assert_int_equal(eip_test_tmp_path(logpath, sizeof(logpath), "eip-creds-log-XXXXXX"), 0);
     int fd = mkstemp(logpath);
     assert_true(fd >= 0);
     fflush(stderr);

@@ -43,8 +43,21 @@ static void classification_table(void **state)
         {"AssociateEipAddress", "OperationConflict", 400, ALIYUN_ERR_RETRY},
         {"AllocateEipAddress", "OperationFailed.LastTokenProcessing", 400, ALIYUN_ERR_RETRY},
         {"AllocateEipAddress", "LastTokenProcessing", 400, ALIYUN_ERR_RETRY},
-        {"AssociateEipAddress", "IncorrectEipStatus", 400, ALIYUN_ERR_RETRY},
-        {"ReleaseEipAddress", "IncorrectEipStatus", 400, ALIYUN_ERR_RETRY},
+        {"AllocateEipAddress", "OperationFailed.SystemBusy", 500, ALIYUN_ERR_RETRY},
+        {"AssociateEipAddress", "OperationFailed.SystemBusy", 400, ALIYUN_ERR_RETRY},
+        {"UnassociateEipAddress", "Operation.Conflict", 403, ALIYUN_ERR_RETRY},
+        {"AllocateEipAddress", "OperationConflict", 409, ALIYUN_ERR_RETRY},
+        {"UnassociateEipAddress", "TaskConflict", 400, ALIYUN_ERR_RETRY},
+        {"ReleaseEipAddress", "TaskConflict", 400, ALIYUN_ERR_RETRY},
+        {"ReleaseEipAddress", "TaskConflict.AssociateGlobalAccelerationInstance", 400,
+         ALIYUN_ERR_RETRY},
+        {"AddCommonBandwidthPackageIp", "TaskConflict", 400, ALIYUN_ERR_RETRY},
+        {"AddCommonBandwidthPackageIp", "IncorrectStatus.Eip", 400, ALIYUN_ERR_RETRY},
+        {"AddCommonBandwidthPackageIp", "EipOperation.TooFrequently", 400, ALIYUN_ERR_RETRY},
+        {"RemoveCommonBandwidthPackageIp", "OperationFailed.DistibuteLock", 400, ALIYUN_ERR_RETRY},
+        {"DescribeEipAddresses", "ServiceUnavailable", 503, ALIYUN_ERR_RETRY},
+        {"ReleaseEipAddress", "Throttling.User", 400, ALIYUN_ERR_RETRY},
+        {"ModifyEipAddressAttribute", "IncorrectEipStatus", 400, ALIYUN_ERR_RETRY},
         {"AssociateEipAddress", "InvalidBindingStatus", 400, ALIYUN_ERR_RETRY},
         {"AssociateEipAddress", "IncorrectInstanceStatus", 400, ALIYUN_ERR_RETRY},
         {"AssociateEipAddress", "", 500, ALIYUN_ERR_RETRY},
@@ -56,8 +69,14 @@ static void classification_table(void **state)
         {"UnassociateEipAddress", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_DONE},
         {"ReleaseEipAddress", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_DONE},
         {"RemoveCommonBandwidthPackageIp", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_DONE},
-        {"UnassociateEipAddress", "IncorrectEipStatus", 400, ALIYUN_ERR_DONE},
-        {"UnassociateEipAddress", "InvalidBindingStatus", 400, ALIYUN_ERR_DONE},
+        {"RemoveCommonBandwidthPackageIp", "OperationUnsupported.IpNotInCbwp", 400,
+         ALIYUN_ERR_DONE},
+        {"AddCommonBandwidthPackageIp", "OperationUnsupported.IpNotInCbwp", 400, ALIYUN_ERR_FATAL},
+        /* a state refusal: done or not yet possible, the EIP's state tells (vpc.c looks) */
+        {"UnassociateEipAddress", "IncorrectEipStatus", 400, ALIYUN_ERR_CHECK},
+        {"UnassociateEipAddress", "InvalidBindingStatus", 400, ALIYUN_ERR_CHECK},
+        {"AssociateEipAddress", "IncorrectEipStatus", 400, ALIYUN_ERR_CHECK},
+        {"ReleaseEipAddress", "IncorrectEipStatus", 400, ALIYUN_ERR_CHECK},
         /* not done elsewhere: the EIP is gone when it is needed */
         {"AssociateEipAddress", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_FATAL},
         {"DescribeEipAddresses", "InvalidAllocationId.NotFound", 404, ALIYUN_ERR_FATAL},
@@ -80,6 +99,14 @@ static void classification_table(void **state)
         {"AllocateEipAddress", "MissingParameter.RegionId", 400, ALIYUN_ERR_FATAL},
         {"AllocateEipAddress", "IdempotentParameterMismatch", 400, ALIYUN_ERR_FATAL},
         {"AssociateEipAddress", "InvalidAssociation.Duplicated", 400, ALIYUN_ERR_FATAL},
+        {"ReleaseEipAddress", "Forbidden.ChargeTypeIsPrepaid", 400, ALIYUN_ERR_FATAL},
+        {"AddCommonBandwidthPackageIp", "Mismatch.CbwpIspAndEipIsp", 400, ALIYUN_ERR_FATAL},
+        {"AddCommonBandwidthPackageIp", "IpInstanceId.ChargeType.NotSupport", 400,
+         ALIYUN_ERR_FATAL},
+        {"TagResources", "InvalidTagKey", 400, ALIYUN_ERR_FATAL},
+        {"TagResources", "QuotaExceeded.TagNum", 400, ALIYUN_ERR_FATAL},
+        {"TagResources", "SizeLimitExceeded.TagNum", 400, ALIYUN_ERR_FATAL},
+        {"ModifyEipAddressAttribute", "Forbidden.ChargeTypeIsPrepaid", 400, ALIYUN_ERR_FATAL},
         {"AllocateEipAddress", "UnknownCodeFromTheFuture", 400, ALIYUN_ERR_FATAL},
         {"AllocateEipAddress", "", 400, ALIYUN_ERR_FATAL},
         {"AllocateEipAddress", "", 403, ALIYUN_ERR_FATAL},
@@ -182,6 +209,7 @@ static void names(void **state)
     assert_string_equal(aliyun_err_class_name(ALIYUN_ERR_RETRY), "retryable");
     assert_string_equal(aliyun_err_class_name(ALIYUN_ERR_DONE), "done");
     assert_string_equal(aliyun_err_class_name(ALIYUN_ERR_FATAL), "fatal");
+    assert_string_equal(aliyun_err_class_name(ALIYUN_ERR_CHECK), "check");
     aliyun_error e;
     memset(&e, 0, sizeof(e));
     e.transport = HTTP_E_TIMEOUT;

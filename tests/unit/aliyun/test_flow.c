@@ -13,6 +13,7 @@
 #include "aliyun/flow.h"
 #include "aliyun/vpc.h"
 #include "support_fake.h"
+#include "test_seed.h"
 
 static uint64_t rnd_max(uint64_t n)
 {
@@ -40,13 +41,21 @@ static void backoff_bounds(void **state)
     assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_zero), 0);
 }
 
+static eip_test_rng jitter_rng;
+
+static uint64_t rnd_seeded(uint64_t n)
+{
+    return eip_test_rng_below(&jitter_rng, n);
+}
+
 static void backoff_jitter_range(void **state)
 {
     (void)state;
     aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
     int64_t lo = INT64_MAX, hi = -1;
+    eip_test_rng_init(&jitter_rng, "backoff_jitter_range");
     for (int i = 0; i < 2000; i++) {
-        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, NULL);
+        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, rnd_seeded);
         assert_true(d >= 0 && d <= 800);
         if (d < lo)
             lo = d;
@@ -56,6 +65,11 @@ static void backoff_jitter_range(void **state)
     /* spread over the whole range, not a constant (2000 draws: both ends are hit) */
     assert_true(lo < 100);
     assert_true(hi > 700);
+    /* without a function the production draw is used, within the same bounds */
+    for (int i = 0; i < 200; i++) {
+        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, NULL);
+        assert_true(d >= 0 && d <= 800);
+    }
 }
 
 static void retry_after(void **state)

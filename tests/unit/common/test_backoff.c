@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "common/backoff.h"
+#include "test_seed.h"
 
 /* k8s/reflector.c's settings: client-go's 800 ms doubling to 30 s, jitter 1.0,
  * reset after two healthy minutes. */
@@ -54,8 +55,10 @@ static void full_jitter_range(void **state)
     int64_t big = INT64_C(1) << 40;
     assert_int_equal(eip_backoff_delay_ms(big, big, 1, EIP_JITTER_FULL, 0, 1.0), big);
     int64_t lo = INT64_MAX, hi = -1;
+    eip_test_rng rng;
+    eip_test_rng_init(&rng, "full_jitter_range");
     for (int i = 0; i < 2000; i++) {
-        int64_t d = eip_backoff_delay_ms(100, 1000, 4, EIP_JITTER_FULL, 0, eip_backoff_rand01());
+        int64_t d = eip_backoff_delay_ms(100, 1000, 4, EIP_JITTER_FULL, 0, eip_test_rng_01(&rng));
         assert_true(d >= 0 && d <= 800);
         lo = d < lo ? d : lo;
         hi = d > hi ? d : hi;
@@ -76,11 +79,17 @@ static void up_jitter_range(void **state)
     assert_int_equal(eip_backoff_delay_ms(800, 30000, 6, EIP_JITTER_UP, 1.0, 0.99), 30000);
     assert_int_equal(eip_backoff_delay_ms(800, 30000, 1, EIP_JITTER_UP, 1.0, 2.0), 1599);
     assert_int_equal(eip_backoff_delay_ms(800, 30000, 1, EIP_JITTER_UP, 1.0, NAN), 800);
+    eip_test_rng rng;
+    eip_test_rng_init(&rng, "up_jitter_range");
+    for (int i = 0; i < 1000; i++) {
+        double r = eip_test_rng_01(&rng);
+        int64_t w = eip_backoff_delay_ms(800, 30000, 1, EIP_JITTER_UP, 1.0, r);
+        assert_true(w >= 800 && w < 1600);
+    }
+    /* the production draw (the kernel's CSPRNG, not seedable) stays in [0, 1) */
     for (int i = 0; i < 1000; i++) {
         double r = eip_backoff_rand01();
         assert_true(r >= 0.0 && r < 1.0);
-        int64_t w = eip_backoff_delay_ms(800, 30000, 1, EIP_JITTER_UP, 1.0, r);
-        assert_true(w >= 800 && w < 1600);
     }
 }
 

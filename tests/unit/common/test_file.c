@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/file.h"
+#include "test_tmp.h"
 
 typedef struct fixture {
     char dir[64];
@@ -24,8 +25,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/eip-test-file-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (eip_test_tmp_path(f->dir, sizeof(f->dir), "eip-test-file-XXXXXX") || !mkdtemp(f->dir)) {
         free(f);
         return -1;
     }

@@ -11,8 +11,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/rand.h"
 #include "k8s/config.h"
+#include "test_seed.h"
+#include "test_tmp.h"
 
 typedef struct fixture {
     char dir[64];
@@ -32,7 +33,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/k8s-kubeconfig-XXXXXX");
+    assert_int_equal(eip_test_tmp_path(f->dir, sizeof(f->dir), "k8s-kubeconfig-XXXXXX"), 0);
     assert_non_null(mkdtemp(f->dir));
     *state = f;
     return 0;
@@ -392,11 +393,14 @@ static void mutated_kubeconfigs(void **state)
     char path[128], err[512];
     snprintf(path, sizeof(path), "%s/config", f->dir);
     char text[sizeof(good)];
+    eip_test_rng rng;
+    eip_test_rng_init(&rng, "mutated_kubeconfigs");
     for (int round = 0; round < 400; round++) {
         memcpy(text, good, sizeof(good));
-        int flips = 1 + (int)eip_random_below(4);
+        int flips = 1 + (int)eip_test_rng_below(&rng, 4);
         for (int i = 0; i < flips; i++)
-            text[eip_random_below(sizeof(good) - 1)] = pool[eip_random_below(sizeof(pool) - 1)];
+            text[eip_test_rng_below(&rng, sizeof(good) - 1)] =
+                pool[eip_test_rng_below(&rng, sizeof(pool) - 1)];
         write_file(f->dir, "config", text);
         k8s_config *c = NULL;
         err[0] = '\0';

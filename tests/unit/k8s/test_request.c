@@ -16,6 +16,7 @@
 #include "common/timeutil.h"
 #include "http/server.h"
 #include "k8s/client.h"
+#include "test_tmp.h"
 
 #define MAX_SEEN 64
 
@@ -135,7 +136,7 @@ static int setup(void **state)
     assert_int_equal(http_server_route(f->srv, "/hang", h_hang, f), 0);
     assert_int_equal(http_server_listen(f->srv, "127.0.0.1:0"), 0);
     snprintf(f->server_url, sizeof(f->server_url), "http://127.0.0.1:%d", http_server_port(f->srv));
-    strcpy(f->dir, "/tmp/k8s-request-XXXXXX");
+    assert_int_equal(eip_test_tmp_path(f->dir, sizeof(f->dir), "k8s-request-XXXXXX"), 0);
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->token_path, sizeof(f->token_path), "%s/token", f->dir);
     strcpy(f->valid_token, "tok-1");

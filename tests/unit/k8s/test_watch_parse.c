@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
-#include "common/rand.h"
 #include "k8s/watch.h"
+#include "test_seed.h"
 
 typedef struct seen {
     int n;
@@ -101,13 +101,15 @@ static void random_chunks_and_single_bytes(void **state)
 {
     (void)state;
     size_t n = strlen(STREAM);
+    eip_test_rng rng;
+    eip_test_rng_init(&rng, "random_chunks_and_single_bytes");
     for (int round = 0; round < 200; round++) {
         k8s_watch_parser p;
         k8s_watch_parser_init(&p, 0);
         seen s = {0};
         size_t off = 0;
         while (off < n) {
-            size_t take = round == 0 ? 1 : 1 + (size_t)eip_random_below(40);
+            size_t take = round == 0 ? 1 : 1 + (size_t)eip_test_rng_below(&rng, 40);
             if (take > n - off)
                 take = n - off;
             assert_int_equal(k8s_watch_feed(&p, STREAM + off, take, record, &s), 0);
@@ -247,21 +249,23 @@ static void mutated_streams(void **state)
     size_t n = strlen(STREAM);
     char *buf = malloc(n);
     assert_non_null(buf);
+    eip_test_rng rng;
+    eip_test_rng_init(&rng, "mutated_streams");
     for (int round = 0; round < 3000; round++) {
         memcpy(buf, STREAM, n);
-        int flips = 1 + (int)eip_random_below(8);
+        int flips = 1 + (int)eip_test_rng_below(&rng, 8);
         for (int i = 0; i < flips; i++) {
-            size_t at = (size_t)eip_random_below(n);
+            size_t at = (size_t)eip_test_rng_below(&rng, n);
             static const char pool[] = "{}[]\":,\\\n0aZ\x01\xff ";
-            buf[at] = pool[eip_random_below(sizeof(pool) - 1)];
+            buf[at] = pool[eip_test_rng_below(&rng, sizeof(pool) - 1)];
         }
         k8s_watch_parser p;
-        k8s_watch_parser_init(&p, 64 + (size_t)eip_random_below(400));
+        k8s_watch_parser_init(&p, 64 + (size_t)eip_test_rng_below(&rng, 400));
         int events = 0;
         size_t off = 0;
         int r = 0;
         while (off < n && r == 0) {
-            size_t take = 1 + (size_t)eip_random_below(64);
+            size_t take = 1 + (size_t)eip_test_rng_below(&rng, 64);
             if (take > n - off)
                 take = n - off;
             r = k8s_watch_feed(&p, buf + off, take, count_only, &events);
