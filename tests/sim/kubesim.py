@@ -238,7 +238,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class KubeSim:
-    def __init__(self, state_dir, cloud=None, tls_dir=None, config=None, pod_cidr="127.0.10.0/24"):
+    def __init__(self, state_dir, cloud=None, tls_dir=None, config=None, pod_cidr="127.0.10.0/24", seed=None):
         self.dir = os.path.abspath(state_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.tls_dir = tls_dir or os.path.join(self.dir, "tls")
@@ -249,7 +249,9 @@ class KubeSim:
         self.store = Store(os.path.join(self.dir, "kube-state.json"), int(self.config["history_size"]))
         self.catalog = Catalog()
         self.store.listeners.append(self._on_event)
-        self.reg = Registry(self.store)
+        # every random draw (fault injection, generateName) comes from here: --seed replays a run
+        self.rng = random.Random(seed)
+        self.reg = Registry(self.store, self.rng)
         self.authz = Authorizer(self.store)
         self.cloud = cloud if cloud is not None else FallbackCloud(pod_cidr)
         self.ctrl = Controllers(self.store, self.reg, self.cloud, self.config)
@@ -391,26 +393,38 @@ class KubeSim:
             return self.establish_crd(name)
 
     def delete_crd(self, name):
-        """The CRD finalizer: Terminating, every instance deleted, then the CRD itself."""
+        """The CRD finalizer: Terminating, every instance deleted (instances with finalizers
+        of their own wait for them), then the CRD itself."""
         crd_res = BY_KEY[kubesim_crd.CRD_KEY]
         with self.store.lock:
             cur = self.store.get(crd_res.key, "", name)
             if cur is None:
                 return
-            new = deepcopy(cur)
-            new["status"] = kubesim_crd.terminating_status(cur, "InstanceDeletionInProgress",
-                                                           "CustomResource deletion is in progress")
-            cur = self.store.commit(crd_res, "MODIFIED", cur, new)
             res = self.catalog.by_key.get(f'{cur["spec"]["names"]["plural"]}.{cur["spec"]["group"]}')
+            left = []
             if res is not None and res.custom:
                 for o in self.store.items(res.key):
-                    self.store.commit(res, "DELETED", o, None)
+                    try:
+                        _, gone = self.reg.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                    except ApiError:
+                        gone = False
+                    if not gone:
+                        left.append(o)
+            if left:
+                new = deepcopy(cur)
+                new["status"] = kubesim_crd.terminating_status(cur, "InstanceDeletionInProgress",
+                                                               "CustomResource deletion is in progress")
+                if new != cur:
+                    self.store.commit(crd_res, "MODIFIED", cur, new)
+                self.ctrl.at(0.2, self.delete_crd, name)
+                return
             new = deepcopy(cur)
             new["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or []
                                              if f != kubesim_crd.CLEANUP_FINALIZER]
             new["status"] = kubesim_crd.terminating_status(cur, "InstanceDeletionCompleted", "removed all instances")
             if new["metadata"]["finalizers"]:
-                self.store.commit(crd_res, "MODIFIED", cur, new)
+                if new != cur:
+                    self.store.commit(crd_res, "MODIFIED", cur, new)
             else:
                 self.store.commit(crd_res, "DELETED", cur, None)
 
@@ -689,7 +703,7 @@ class KubeSim:
             if self.faults.get("hang"):
                 raise _Abort()
         rate = float(f.get("error_rate") or 0)
-        if rate > 0 and random.random() < rate:
+        if rate > 0 and self.rng.random() < rate:
             with self.faults_lock:
                 if "count" in f:
                     if f["count"] <= 0:

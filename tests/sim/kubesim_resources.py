@@ -417,6 +417,11 @@ TABLES = {
                          _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Node Selector"),
                          _col("Age")], _ds_row),
     "namespaces": ([NAME_COL, _col("Status"), _col("Age")], _ns_row),
+    # the default table convertor (rest.NewDefaultTableConvertor), which CRDs use
+    "customresourcedefinitions.apiextensions.k8s.io": (
+        [NAME_COL, _col("Created At", "date", desc="CreationTimestamp is a timestamp representing the server time "
+                                                   "when this object was created.")],
+        lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp")]),
 }
 
 

@@ -431,8 +431,9 @@ def _qos(spec):
 class Registry:
     """The generic registry: what the HTTP handler and the controllers call."""
 
-    def __init__(self, store):
+    def __init__(self, store, rng=None):
         self.store = store
+        self.rng = rng or random.Random()
 
     # -------------------------------------------------------- reads
 
@@ -553,7 +554,7 @@ class Registry:
             if not m.get("name"):
                 if m.get("generateName"):
                     for _ in range(20):
-                        name = m["generateName"] + "".join(random.choice(GEN_ALPHABET) for _ in range(5))
+                        name = m["generateName"] + "".join(self.rng.choice(GEN_ALPHABET) for _ in range(5))
                         if self.store.get(res.key, m.get("namespace", ""), name) is None:
                             break
                     m["name"] = name

@@ -50,9 +50,10 @@ def _scalar(text, lineno):
                 raise YamlError(f"line {lineno}: bad flow mapping entry {item!r}")
             out[_scalar(k, lineno)] = _scalar(v, lineno)
         return out
-    if t in ("true", "True", "TRUE"):
+    # YAML 1.1 booleans, as PyYAML and kubectl's go-yaml read them
+    if t in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"):
         return True
-    if t in ("false", "False", "FALSE"):
+    if t in ("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"):
         return False
     if _INT.match(t):
         return int(t)
@@ -69,8 +70,8 @@ def _split_flow(s, lineno):
             if c == quote:
                 quote = None
             continue
-        if c in "\"'":
-            quote = c
+        if c in "\"'" and (not cur.strip() or cur.rstrip().endswith(":")):
+            quote = c  # a quoted scalar starts here (an apostrophe inside a plain one does not)
         elif c in "[{":
             depth += 1
         elif c in "]}":
@@ -131,6 +132,10 @@ def load_all(text):
     out = []
     for lines in docs:
         if not lines:
+            continue
+        if len(lines) == 1 and lines[0][2][0] in "[{\"'" or (len(lines) == 1 and not _split_key(lines[0][2])[1]
+                                                            and not lines[0][2].startswith("- ")):
+            out.append(_scalar(lines[0][2], lines[0][0]))  # a document that is one flow collection or scalar
             continue
         value, pos = _block(lines, 0, lines[0][1])
         if pos != len(lines):
@@ -202,15 +207,16 @@ def _seq(lines, pos, indent):
             out.append(val)
             continue
         key, sep, kv = _split_key(rest)
-        if sep and not rest.startswith(("[", "{", '"', "'")):
-            # "- key: value" opens a mapping indented at the key's column
+        nested = rest.startswith("- ") or rest == "-"
+        if nested or (sep and not rest.startswith(("[", "{", '"', "'"))):
+            # "- key: value" opens a mapping ("- - x" a sequence) indented at its column
             col = ind + (len(text) - len(rest))
             sub = [(n, col, rest)]
             j = pos + 1
             while j < len(lines) and lines[j][1] >= col:
                 sub.append(lines[j])
                 j += 1
-            val, used = _map(sub, 0, col)
+            val, used = (_seq if nested else _map)(sub, 0, col)
             if used != len(sub):
                 raise YamlError(f"line {sub[used][0]}: unexpected indentation")
             out.append(val)
