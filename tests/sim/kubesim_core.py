@@ -26,6 +26,8 @@ class ApiError(Exception):
         st = {"kind": "Status", "apiVersion": "v1", "metadata": {},
               "status": "Failure", "message": self.message, "reason": self.reason,
               "code": self.code}
+        if not self.reason:
+            del st["reason"]  # StatusReasonUnknown is "" (omitempty)
         if self.details:
             st["details"] = self.details
         return st
