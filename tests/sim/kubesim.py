@@ -835,8 +835,6 @@ class KubeSim:
     @staticmethod
     def _check_micro_times(res, obj):
         for path in MICRO_TIME_FIELDS.get(res.key, ()):
-            if res.key == "events" and res.group == "events.k8s.io":
-                continue
             v = obj
             for k in path:
                 v = v.get(k) if isinstance(v, dict) else None
