@@ -809,7 +809,10 @@ class Registry:
                 if ctype == "application/apply-patch+yaml" and create_ok:
                     if not isinstance(patch, dict):
                         raise bad_request("invalid apply patch")
-                    return self.create(res, ns, patch, dry_run)
+                    body = deepcopy(patch)
+                    if decode is not None:
+                        decode(body, patch)
+                    return self.create(res, ns, body, dry_run)
                 raise not_found(res, name)
             if ctype == "application/merge-patch+json":
                 if not isinstance(patch, dict):

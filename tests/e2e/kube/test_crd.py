@@ -151,6 +151,11 @@ def test_objects_pruned_defaulted_and_status_dropped_on_create(cluster, widgets)
     # a null for a non-nullable field with a default is defaulted
     r = c.req("POST", WIDGETS, widget("w2", color="blue", size=None))
     assert r.status == 201 and r.json["spec"]["size"] == 3
+    # server-side apply creates through the same decoding
+    r = c.req("PATCH", WIDGETS + "/w3?fieldManager=t&fieldValidation=Ignore", widget("w3", color="green", junk=1),
+              ctype="application/apply-patch+yaml")
+    assert r.status in (200, 201) and r.json["spec"] == {"color": "green", "size": 3, "shape": "round",
+                                                         "nested": {"level": "info"}}
 
 
 def test_schema_violations_are_422_with_the_servers_field_errors(cluster, widgets):
