@@ -30,14 +30,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import kubesim_crd  # noqa: E402
+import kubesim_openapi  # noqa: E402
 import kubesim_proto  # noqa: E402
+import kubesim_schema  # noqa: E402
+import kubesim_types  # noqa: E402
 import simtls  # noqa: E402
 from kubesim_controllers import Controllers, node_object  # noqa: E402
-from kubesim_core import (ApiError, bad_request, deepcopy, dumps, json_patch, JsonPatchError,  # noqa: E402
-                          merge_patch, parse_field_selector, parse_label_selector,
+from kubesim_core import (ApiError, bad_request, deepcopy, dumps, invalid_kind, json_patch,  # noqa: E402
+                          JsonPatchError, merge_patch, now_iso, parse_field_selector, parse_label_selector,
                           strategic_merge_patch)
-from kubesim_resources import (BY_KEY, BY_PATH, PODEIP_CRD, SCALABLE, discovery, event_from_v1, event_to_v1,  # noqa: E402
-                               table, wants_table)
+from kubesim_resources import (BY_KEY, SCALABLE, Catalog, event_from_v1, event_to_v1, table,  # noqa: E402
+                               wants_table)
 from kubesim_store import Authorizer, Registry, Store, Watcher  # noqa: E402
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4-sim", "gitCommit": "0000000000000000000000000000000000000000",
@@ -46,8 +50,14 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4-sim", "gitCommit"
            "minCompatibilityMajor": "1", "minCompatibilityMinor": "31"}
 GZIP_THRESHOLD = 128 * 1024
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
-# Registries with ReturnDeletedObject: a delete answers with the object, others with a Status.
-RETURN_DELETED_OBJECT = {"pods", "serviceaccounts", "namespaces", "services", "podeips.alibabacloud.com"}
+# Registries with ReturnDeletedObject: a delete answers with the object, others with a Status
+# (custom resources always answer with the object).
+RETURN_DELETED_OBJECT = {"pods", "serviceaccounts", "namespaces", "services"}
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+# metav1.MicroTime fields: decoded with RFC3339Micro exactly (6 fractional digits)
+MICRO_TIME_FIELDS = {"leases.coordination.k8s.io": (("spec", "acquireTime"), ("spec", "renewTime")),
+                     "events": (("eventTime",), ("series", "lastObservedTime"))}
+MICRO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
 AGENT_USER = "system:serviceaccount:kube-system:eip-agent"
 DEFAULT_CONFIG = {"bookmark_interval": 60.0, "pod_start_delay": 0.5, "pod_stop_delay": None,
                   "history_size": 1000, "watch_max_seconds": 1800.0, "event_ttl_seconds": 3600.0,
@@ -193,8 +203,12 @@ class Handler(BaseHTTPRequestHandler):
             data = gzip.compress(data, 1)
             self.send_header("Content-Encoding", "gzip")
             self.send_header("Vary", "Accept-Encoding")
-        self.send_header("Cache-Control", "no-cache, private")
+        if "Cache-Control" not in (headers or {}):
+            self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", self.call["audit_id"])
+        for w in getattr(self, "warnings", ()):
+            # the apiserver's warning header: 299 - "text" (quotes and backslashes escaped)
+            self.send_header("Warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"')
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
         self.send_header("Content-Length", str(len(data)))
@@ -224,7 +238,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class KubeSim:
-    def __init__(self, state_dir, cloud=None, tls_dir=None, config=None, pod_cidr="127.0.10.0/24"):
+    def __init__(self, state_dir, cloud=None, tls_dir=None, config=None, pod_cidr="127.0.10.0/24", seed=None):
         self.dir = os.path.abspath(state_dir)
         os.makedirs(self.dir, exist_ok=True)
         self.tls_dir = tls_dir or os.path.join(self.dir, "tls")
@@ -233,10 +247,15 @@ class KubeSim:
         self.config = dict(DEFAULT_CONFIG)
         self.config.update(config or {})
         self.store = Store(os.path.join(self.dir, "kube-state.json"), int(self.config["history_size"]))
-        self.reg = Registry(self.store)
+        self.catalog = Catalog()
+        self.store.listeners.append(self._on_event)
+        # every random draw (fault injection, generateName) comes from here: --seed replays a run
+        self.rng = random.Random(seed)
+        self.reg = Registry(self.store, self.rng)
         self.authz = Authorizer(self.store)
         self.cloud = cloud if cloud is not None else FallbackCloud(pod_cidr)
         self.ctrl = Controllers(self.store, self.reg, self.cloud, self.config)
+        self.ctrl.catalog = self.catalog
         self.faults = {}
         self.faults_lock = threading.Lock()
         self.unhang = threading.Event()
@@ -249,6 +268,8 @@ class KubeSim:
         self.stopping = threading.Event()
         self.token_files = {}
         self._load_tokens()
+        for crd in self.store.items(kubesim_crd.CRD_KEY):
+            self._serve_crd(crd)
         self._bootstrap()
         if hasattr(self.cloud, "reserve"):
             for p in self.store.items("pods"):
@@ -321,12 +342,91 @@ class KubeSim:
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             if self.store.get("namespaces", "", ns) is None:
                 self.reg.create(ns_res, "", {"metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}})
-        crd = BY_KEY["customresourcedefinitions.apiextensions.k8s.io"]
-        if self.store.get(crd.key, "", PODEIP_CRD["metadata"]["name"]) is None:
-            obj = self.reg.create(crd, "", PODEIP_CRD)
-            new = deepcopy(obj)
-            new["status"] = deepcopy(PODEIP_CRD["status"])
-            self.store.commit(crd, "MODIFIED", obj, new)
+
+    # -------------------------------------------------------- custom resource definitions
+
+    def _on_event(self, ev):
+        """Store listener (under the store lock): a CRD change changes what is served."""
+        if ev.key != kubesim_crd.CRD_KEY:
+            return
+        if ev.type == "DELETED":
+            gone = self.catalog.drop_crd(ev.old["metadata"]["name"])
+            keys = {r.key for r in gone}
+            for w in list(self.store.watchers):
+                if w.res.key in keys:
+                    w.close()  # the CRD's handler is gone: its watches end
+        else:
+            self._serve_crd(ev.new)
+
+    def _serve_crd(self, crd):
+        if kubesim_crd.is_established(crd):
+            self.catalog.set_crd(crd["metadata"]["name"], kubesim_crd.resources_for(crd))
+        else:
+            self.catalog.drop_crd(crd["metadata"]["name"])
+
+    def establish_crd(self, name):
+        """The naming and establishing controllers, at once: names accepted, Established."""
+        crd_res = BY_KEY[kubesim_crd.CRD_KEY]
+        with self.store.lock:
+            cur = self.store.get(crd_res.key, "", name)
+            if cur is None or kubesim_crd.is_terminating(cur):
+                return cur
+            new = deepcopy(cur)
+            new["status"] = kubesim_crd.established_status(cur)
+            if new == cur:
+                return cur
+            return self.store.commit(crd_res, "MODIFIED", cur, new)
+
+    def install_crd(self, crd):
+        """Creates the CRD (or updates its spec, as kubectl apply would) and establishes it."""
+        crd_res = BY_KEY[kubesim_crd.CRD_KEY]
+        name = crd["metadata"]["name"]
+        with self.store.lock:
+            cur = self.store.get(crd_res.key, "", name)
+            if cur is None:
+                self.reg.create(crd_res, "", crd)
+            else:
+                body = deepcopy(cur)
+                body["spec"] = deepcopy(crd["spec"])
+                kubesim_crd.apply_defaults(body)
+                self.reg.update(crd_res, "", name, body)
+            return self.establish_crd(name)
+
+    def delete_crd(self, name):
+        """The CRD finalizer: Terminating, every instance deleted (instances with finalizers
+        of their own wait for them), then the CRD itself."""
+        crd_res = BY_KEY[kubesim_crd.CRD_KEY]
+        with self.store.lock:
+            cur = self.store.get(crd_res.key, "", name)
+            if cur is None:
+                return
+            res = self.catalog.by_key.get(f'{cur["spec"]["names"]["plural"]}.{cur["spec"]["group"]}')
+            left = []
+            if res is not None and res.custom:
+                for o in self.store.items(res.key):
+                    try:
+                        _, gone = self.reg.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                    except ApiError:
+                        gone = False
+                    if not gone:
+                        left.append(o)
+            if left:
+                new = deepcopy(cur)
+                new["status"] = kubesim_crd.terminating_status(cur, "InstanceDeletionInProgress",
+                                                               "CustomResource deletion is in progress")
+                if new != cur:
+                    self.store.commit(crd_res, "MODIFIED", cur, new)
+                self.ctrl.at(0.2, self.delete_crd, name)
+                return
+            new = deepcopy(cur)
+            new["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or []
+                                             if f != kubesim_crd.CLEANUP_FINALIZER]
+            new["status"] = kubesim_crd.terminating_status(cur, "InstanceDeletionCompleted", "removed all instances")
+            if new["metadata"]["finalizers"]:
+                if new != cur:
+                    self.store.commit(crd_res, "MODIFIED", cur, new)
+            else:
+                self.store.commit(crd_res, "DELETED", cur, None)
 
     def load_objects(self, objs):
         """Creates (or replaces) objects such as RBAC rules given to --rbac."""
@@ -336,7 +436,7 @@ class KubeSim:
                 continue
             av = o.get("apiVersion", "v1")
             g, _, v = av.rpartition("/")
-            res = next((r for r in BY_PATH.values() if r.group == g and r.version == v and r.kind == o.get("kind")), None)
+            res = self.catalog.find_kind(g, v, o.get("kind"))
             if res is None:
                 raise ValueError(f"unknown kind {av} {o.get('kind')}")
             ns = o.get("metadata", {}).get("namespace") or ("default" if res.namespaced else "")
@@ -475,6 +575,8 @@ class KubeSim:
         path = unquote(url.path).rstrip("/") or "/"
         q = _first(parse_qs(url.query, keep_blank_values=True))
         h.streaming = False
+        h.warnings = []
+        h.dups = []
         h.call = {"time": time.time(), "method": h.command, "path": path, "query": url.query, "verb": "",
                   "content_type": h.headers.get("Content-Type", ""), "accept": h.headers.get("Accept", ""),
                   "user_agent": h.headers.get("User-Agent", ""), "status": 0, "user": "",
@@ -568,7 +670,7 @@ class KubeSim:
         ra, nra = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
         if ra:
             group, plural = ra.get("group", ""), ra.get("resource", "")
-            res = next((r for r in BY_PATH.values() if r.group == group and r.plural == plural), None) or \
+            res = next((r for r in self.catalog.by_path.values() if r.group == group and r.plural == plural), None) or \
                 type("R", (), {"group": group, "plural": plural})()
             ok = self.authz.allowed(user, groups, ra.get("verb", ""), res, ra.get("namespace", ""),
                                     ra.get("name", ""), ra.get("subresource", ""))
@@ -601,7 +703,7 @@ class KubeSim:
             if self.faults.get("hang"):
                 raise _Abort()
         rate = float(f.get("error_rate") or 0)
-        if rate > 0 and random.random() < rate:
+        if rate > 0 and self.rng.random() < rate:
             with self.faults_lock:
                 if "count" in f:
                     if f["count"] <= 0:
@@ -639,12 +741,13 @@ class KubeSim:
         if rest[0] == "watch":
             watch, rest = True, rest[1:]
         ns = None
-        if len(rest) >= 3 and rest[0] == "namespaces" and (group, version, rest[2]) in BY_PATH and \
-                BY_PATH[(group, version, rest[2])].namespaced:
+        by_path = self.catalog.by_path
+        if len(rest) >= 3 and rest[0] == "namespaces" and (group, version, rest[2]) in by_path and \
+                by_path[(group, version, rest[2])].namespaced:
             ns, rest = rest[1], rest[2:]
         if not rest:
             raise _not_found_path()
-        res = BY_PATH.get((group, version, rest[0]))
+        res = by_path.get((group, version, rest[0]))
         if res is None or len(rest) > 3:
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
@@ -684,7 +787,12 @@ class KubeSim:
             return h.send_json(200, VERSION)
         if path in ("/healthz", "/livez", "/readyz"):
             return h.send_json(200, b"ok", ctype="text/plain; charset=utf-8")
-        doc = discovery(path)
+        if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            doc, headers = kubesim_openapi.serve_v3(self.catalog, path, h.path)
+            if doc is None:
+                raise _not_found_path()
+            return h.send_json(200, doc, headers)
+        doc = self.catalog.discovery(path)
         if doc is None:
             raise _not_found_path()
         h.send_json(200, doc)
@@ -694,9 +802,62 @@ class KubeSim:
     def _view_out(self, res, obj):
         if res.group == "events.k8s.io":
             return event_to_v1(obj)
-        if res.key == "events":
-            return obj
+        if res.custom:
+            out = kubesim_crd.default_on_read(res, obj)
+            if out.get("apiVersion") != res.api_version:
+                out = dict(out, apiVersion=res.api_version)  # conversion strategy None
+            return out
         return obj
+
+    # -------------------------------------------------------- decoding (fieldValidation)
+
+    @staticmethod
+    def _field_validation(q):
+        fv = q.get("fieldValidation", "") or "Warn"  # Warn is the default (1.27+)
+        return fv if fv in FIELD_VALIDATION else "Warn"
+
+    def _decode(self, res, obj, strict_errs=()):
+        """Decoding into the kind's type: unknown fields are dropped (custom resources:
+        pruned against the structural schema, then defaulted). Returns the strict errors:
+        duplicate fields seen while parsing, then the unknown fields."""
+        errs = list(strict_errs)
+        if not isinstance(obj, dict):
+            return errs
+        if res.custom:
+            unknown = kubesim_crd.decode(res, obj, kubesim_types.OBJECT_META)
+        else:
+            sch = kubesim_types.schema_for(res)
+            unknown = kubesim_schema.prune(obj, sch) if sch is not None else []
+            self._check_micro_times(res, obj)
+        errs.extend(f'unknown field "{p}"' for p in unknown)
+        return errs
+
+    @staticmethod
+    def _check_micro_times(res, obj):
+        for path in MICRO_TIME_FIELDS.get(res.key, ()):
+            v = obj
+            for k in path:
+                v = v.get(k) if isinstance(v, dict) else None
+            if v is None:
+                continue
+            if not isinstance(v, str) or not MICRO_TIME.match(v):
+                raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                                  f'parsing time {json.dumps(v)} as "2006-01-02T15:04:05.000000Z07:00": cannot '
+                                  f'parse {json.dumps(_micro_rest(v))} as {_micro_elem(v)}')
+
+    def _strict(self, h, res, fv, errs, patched=None):
+        """Applies the fieldValidation directive to the strict decoding errors."""
+        if not errs or fv == "Ignore":
+            return
+        if fv == "Warn":
+            h.warnings.extend(errs)
+            return
+        text = "strict decoding error: " + ", ".join(errs)
+        if patched is not None:
+            # the patch handler: 422 Invalid on the field "patch" (handlers/patch.go)
+            raise invalid_kind("", "", "", [("patch", "FieldValueInvalid",
+                                              f"Invalid value: {kubesim_schema.go_quote(patched)}: {text}")])
+        raise bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {text}')
 
     def serve_resource(self, h, res, ns, name, sub, verb, q, raw):
         accept = h.headers.get("Accept", "")
@@ -718,11 +879,13 @@ class KubeSim:
         elif raw:
             try:
                 body = json.loads(raw)
+                h.dups = _duplicate_fields(raw)
             except ValueError as e:
                 if verb == "delete" or verb == "deletecollection":
                     body = None
                 else:
                     raise bad_request(f"couldn't get version/kind; json parse error: {e}")
+        fv = self._field_validation(q)
         if verb == "watch":
             return self.serve_watch(h, res, ns, name, q, accept)
         if sub == "scale":
@@ -751,28 +914,49 @@ class KubeSim:
                 meta["continue"] = cont
                 if remaining is not None and not q.get("labelSelector") and not q.get("fieldSelector"):
                     meta["remainingItemCount"] = remaining
-            return h.send_json(200, {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": meta,
+            return h.send_json(200, {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta,
                                      "items": items})
         if res.group == "authorization.k8s.io" and verb == "create":
             return h.send_json(201, self.access_review(body or {}, h.call["user"], h.groups,
                                                        res.plural == "selfsubjectaccessreviews"))
+        if verb in ("create", "update") and isinstance(body, dict) and res.group != "authorization.k8s.io":
+            self._strict(h, res, fv, self._decode(res, body, getattr(h, "dups", ())))
         if res.group == "events.k8s.io" and verb in ("create", "update"):
             body = event_from_v1(body or {})
             body["apiVersion"] = "events.k8s.io/v1"
         if verb == "create":
+            if res.custom and res.terminating:
+                raise ApiError(405, "MethodNotAllowed", "create not allowed while custom resource definition is "
+                                                        "terminating")
             obj = self.reg.create(res, ns, body if body is not None else {}, dry)
+            if res.key == kubesim_crd.CRD_KEY and not dry:
+                self.establish_crd(obj["metadata"]["name"])
             return h.send_json(201, self._view_out(res, obj))
         if verb == "update":
             obj = self.reg.update(res, ns, name, body if body is not None else {}, sub, dry)
+            if res.key == kubesim_crd.CRD_KEY and not dry:
+                self.establish_crd(name)
             return h.send_json(200, self._view_out(res, obj))
         if verb == "patch":
             ctype = h.headers.get("Content-Type", "")
+            dups = list(getattr(h, "dups", ()))
+
+            def decode(new, patch_map):
+                errs = self._decode(res, new, dups)
+                if ctype.startswith("application/strategic-merge-patch+json"):
+                    shown = kubesim_schema.go_repr(patch_map)
+                else:
+                    shown = json.dumps(new, sort_keys=True, separators=(",", ":"))
+                self._strict(h, res, fv, errs, patched=shown)
             if res.group == "events.k8s.io":
                 obj = self._patch_event_v1(res, ns, name, ctype, body, dry)
             else:
-                obj = self.reg.patch(res, ns, name, ctype, body, sub, dry,
-                                     create_ok=True)
+                obj = self.reg.patch(res, ns, name, ctype, body, sub, dry, create_ok=True, decode=decode)
+            if res.key == kubesim_crd.CRD_KEY and not dry:
+                self.establish_crd(name)
             return h.send_json(200, self._view_out(res, obj))
+        if verb == "delete" and res.key == kubesim_crd.CRD_KEY:
+            return self._delete_crd(h, res, name, body, q, dry)
         if verb == "delete":
             opts = dict(body or {})
             if "gracePeriodSeconds" in q:
@@ -780,7 +964,7 @@ class KubeSim:
             if "propagationPolicy" in q:
                 opts["propagationPolicy"] = q["propagationPolicy"]
             obj, gone = self.reg.delete(res, ns, name, opts, dry)
-            if gone and res.key not in RETURN_DELETED_OBJECT:
+            if gone and res.key not in RETURN_DELETED_OBJECT and not res.custom:
                 # the generic registry answers a finished delete with a Status (ReturnDeletedObject unset)
                 det = {"name": name, "kind": res.plural, "uid": obj["metadata"].get("uid", "")}
                 if res.group:
@@ -799,10 +983,37 @@ class KubeSim:
                     self.reg.delete(res, o["metadata"].get("namespace"), o["metadata"]["name"], opts, dry)
                 except ApiError:
                     pass
-            return h.send_json(200, {"kind": res.kind + "List", "apiVersion": res.api_version,
+            return h.send_json(200, {"kind": res.list_kind, "apiVersion": res.api_version,
                                      "metadata": {"resourceVersion": str(self.store.rv)},
                                      "items": [self._view_out(res, o) for o in items]})
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _delete_crd(self, h, res, name, body, q, dry):
+        """customResourceDefinitionStorage.Delete: the first delete adds the cleanup
+        finalizer and the Terminating condition; the finalizer controller deletes every
+        instance and then the CRD (here a moment later, on the controllers' thread)."""
+        opts = dict(body or {})
+        with self.store.lock:
+            cur = self.reg.get(res, "", name)
+            pre = opts.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != cur["metadata"].get("uid"):
+                from kubesim_core import conflict
+                raise conflict(res, name, f"Precondition failed: UID in precondition: {pre['uid']}, UID in object "
+                                          f"meta: {cur['metadata'].get('uid')}")
+            if kubesim_crd.is_terminating(cur) or dry:
+                return h.send_json(200, cur)
+            new = deepcopy(cur)
+            m = new["metadata"]
+            m["deletionTimestamp"] = now_iso()
+            m["deletionGracePeriodSeconds"] = 0
+            if kubesim_crd.CLEANUP_FINALIZER not in (m.get("finalizers") or []):
+                m["finalizers"] = list(m.get("finalizers") or []) + [kubesim_crd.CLEANUP_FINALIZER]
+            new["status"] = kubesim_crd.terminating_status(cur, "InstanceDeletionPending",
+                                                           "CustomResourceDefinition marked for deletion; "
+                                                           "CustomResource deletion will begin soon")
+            out = self.store.commit(res, "MODIFIED", cur, new)
+        self.ctrl.at(0.05, self.delete_crd, name)
+        return h.send_json(200, out)
 
     @staticmethod
     def _scale(obj):
@@ -1118,3 +1329,47 @@ def _client_gone(h):
 
 def _not_found_path():
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def _duplicate_fields(raw):
+    """Paths of the duplicate keys in a JSON body ("metadata.name"), as the strict decoder
+    reports them; [] when there are none."""
+    found = []
+
+    class Obj(dict):
+        pass
+
+    def pairs(items):
+        d = Obj()
+        for k, v in items:
+            if k in d:
+                d.setdefault_dups = getattr(d, "setdefault_dups", []) + [k]
+            d[k] = v
+        return d
+    doc = json.loads(raw, object_pairs_hook=pairs)
+
+    def walk(v, path):
+        if isinstance(v, dict):
+            for k in getattr(v, "setdefault_dups", []):
+                found.append(f'duplicate field "{path + "." + k if path else k}"')
+            for k, x in v.items():
+                walk(x, path + "." + k if path else k)
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                walk(x, f"{path}[{i}]")
+    walk(doc, "")
+    return found
+
+
+def _micro_rest(v):
+    """What Go's time.Parse reports it could not parse in a MicroTime (approximation)."""
+    if not isinstance(v, str):
+        return str(v)
+    m = re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", v)
+    return v[m.end():] if m else v
+
+
+def _micro_elem(v):
+    if isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", v):
+        return '".000000"'
+    return '"2006"'

@@ -264,13 +264,21 @@ class Controllers:
             elif ref.get("kind") == "DaemonSet":
                 self.reconcile_ds(ns, ref.get("name"))
 
+    catalog = None  # set by KubeSim: the resources served, custom ones included
+
+    def _by_key(self):
+        return self.catalog.by_key if self.catalog is not None else BY_KEY
+
+    def _res(self, key):
+        return self._by_key().get(key)
+
     def collect(self, owner):
         """Garbage collector (background propagation)."""
         uid = owner["metadata"].get("uid")
         with self.store.lock:
             deps = sorted(self.dependents.pop(uid, set()))
         for key, ns, name in deps:
-            res = BY_KEY.get(key)
+            res = self._res(key)
             o = self.store.get(key, ns, name)
             if res is None or o is None:
                 continue
@@ -285,7 +293,7 @@ class Controllers:
     def _alive(self, ref, ns):
         """Whether the owner named by ref still exists (then the dependent stays)."""
         group = ref.get("apiVersion", "v1").rpartition("/")[0]
-        for res in BY_KEY.values():
+        for res in list(self._by_key().values()):
             if res.kind == ref.get("kind") and res.group == group:
                 o = self.store.get(res.key, ns if res.namespaced else "", ref.get("name"))
                 return o is not None and o["metadata"].get("uid") == ref.get("uid")
@@ -749,7 +757,7 @@ class Controllers:
             return
         left = 0
         with self.store.lock:
-            todo = [(BY_KEY.get(key), [o for (n, _), o in objs.items() if n == ns])
+            todo = [(self._res(key), [o for (n, _), o in objs.items() if n == ns])
                     for key, objs in self.store.objs.items()]
         for res, objs in todo:
             if res is None or not res.namespaced:

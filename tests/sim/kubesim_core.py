@@ -26,6 +26,8 @@ class ApiError(Exception):
         st = {"kind": "Status", "apiVersion": "v1", "metadata": {},
               "status": "Failure", "message": self.message, "reason": self.reason,
               "code": self.code}
+        if not self.reason:
+            del st["reason"]  # StatusReasonUnknown is "" (omitempty)
         if self.details:
             st["details"] = self.details
         return st
@@ -61,14 +63,28 @@ def conflict(res, name, why="the object has been modified; please apply your cha
 
 
 def invalid(res, name, causes):
-    """causes: [(field, reason, message)] -> 422 Invalid like the validation code."""
-    msgs = [f"{f}: {m}" for f, _, m in causes]
+    """causes: [(field, reason, message)] -> 422 Invalid like errors.NewInvalid: the
+    message names the qualified kind ("Deployment.apps"), identical errors are printed
+    once (ErrorList.ToAggregate), every cause is listed."""
+    return invalid_kind(res.kind, res.group, name, causes)
+
+
+def invalid_kind(kind, group, name, causes):
+    msgs = []
+    for f, _, m in causes:
+        if f"{f}: {m}" not in msgs:
+            msgs.append(f"{f}: {m}")
     text = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
-    d = {"name": name, "kind": res.kind, "causes": [
+    d = {"name": name, "kind": kind, "causes": [
         {"reason": r, "message": m, "field": f} for f, r, m in causes]}
-    if res.group:
-        d["group"] = res.group
-    return ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {text}', d)
+    if not name:
+        del d["name"]
+    if not kind:
+        del d["kind"]
+    if group:
+        d["group"] = group
+    qkind = f"{kind}.{group}" if group else kind
+    return ApiError(422, "Invalid", f'{qkind} "{name}" is invalid: {text}', d)
 
 
 def bad_request(message):
@@ -90,6 +106,21 @@ def parse_iso(s):
             tzinfo=datetime.timezone.utc).timestamp()
     except (TypeError, ValueError):
         return None
+
+
+def go_repr(v):
+    """A decoded JSON value as Go's %v prints it (maps with sorted keys, strings bare)."""
+    if v is None:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "map[" + " ".join(f"{k}:{go_repr(v[k])}" for k in sorted(v)) + "]"
+    if isinstance(v, list):
+        return "[" + " ".join(go_repr(x) for x in v) + "]"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def deepcopy(o):
@@ -298,6 +329,9 @@ def _smp_list(cur, patch, field):
     for item in patch:
         if not isinstance(item, dict):
             continue
+        if key not in item:
+            # mergepatch.ErrNoMergeKey, not a Status error: the server answers 500
+            raise ApiError(500, "", f"map: {go_repr(item)} does not contain declared merge key: {key}")
         kv = item.get(key)
         idx = next((i for i, c in enumerate(cur) if isinstance(c, dict) and c.get(key) == kv), None)
         if item.get("$patch") == "delete":

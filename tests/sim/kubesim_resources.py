@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """kubesim: the resources the simulated API server serves, their selectable
 fields, discovery documents and meta.k8s.io/v1 Table rendering for kubectl."""
+import re
+import threading
 import time
 
 from kubesim_core import parse_iso
@@ -63,7 +65,7 @@ def _secret_fields(o):
 
 class Resource:
     def __init__(self, group, version, plural, kind, namespaced, short=(), status=False,
-                 field_fn=_meta_fields, extra_fields=(), verbs=VERBS, categories=()):
+                 field_fn=_meta_fields, extra_fields=(), verbs=VERBS, categories=(), custom=False):
         self.group, self.version, self.plural, self.kind = group, version, plural, kind
         self.namespaced = namespaced
         self.short = list(short)
@@ -73,6 +75,15 @@ class Resource:
         self.verbs = list(verbs)
         self.categories = list(categories)
         self.singular = kind.lower()
+        # custom resources (served from a CustomResourceDefinition): see kubesim_crd
+        self.custom = custom
+        self.crd = None             # the CRD's name
+        self.schema = None          # openAPIV3Schema of this version
+        self.has_defaults = False
+        self.columns = []           # additionalPrinterColumns (or the default Age column)
+        self.list_kind = kind + "List"
+        self.terminating = False
+        self.storage_version = version
         # storage key shared by the versions/groups of one resource
         self.key = plural if not group else f"{plural}.{group}"
         if plural == "events":
@@ -85,10 +96,6 @@ class Resource:
     @property
     def prefix(self):
         return f"/apis/{self.group}/{self.version}" if self.group else "/api/v1"
-
-    @property
-    def custom(self):
-        return self.group == "alibabacloud.com"
 
 
 POD_FIELDS = ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
@@ -126,7 +133,6 @@ RESOURCES = [
              verbs=["create"]),
     Resource("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False, verbs=["create"]),
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ["pdb"], status=True),
-    Resource("alibabacloud.com", "v1beta1", "podeips", "PodEIP", True, [], status=True),
 ]
 
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
@@ -134,38 +140,13 @@ BY_KEY = {}
 for _r in RESOURCES:
     BY_KEY.setdefault(_r.key, _r)
 
-PODEIP_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "podeips.alibabacloud.com"},
-    "spec": {
-        "group": "alibabacloud.com", "scope": "Namespaced",
-        "names": {"plural": "podeips", "singular": "podeip", "kind": "PodEIP", "listKind": "PodEIPList"},
-        "versions": [{
-            "name": "v1beta1", "served": True, "storage": True,
-            "subresources": {"status": {}},
-            "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-        }],
-    },
-    "status": {"acceptedNames": {"plural": "podeips", "singular": "podeip", "kind": "PodEIP",
-                                 "listKind": "PodEIPList"},
-               "storedVersions": ["v1beta1"],
-               "conditions": [{"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                               "message": "the initial names have been accepted"}]},
-}
-
-
-def groups():
-    """[(group, [versions])] in discovery order (core excluded)."""
-    out = []
-    for r in RESOURCES:
-        if not r.group:
-            continue
-        g = next((x for x in out if x[0] == r.group), None)
-        if g is None:
-            out.append((r.group, [r.version]))
-        elif r.version not in g[1]:
-            g[1].append(r.version)
-    return out
+def version_priority(v):
+    """Kubernetes version ordering (v1 > v1beta2 > v1beta1 > v1alpha1 > other), as a sort key."""
+    m = re.match(r"^v(\d+)(?:(alpha|beta)(\d+))?$", v)
+    if not m:
+        return (3, 0, 0, v)
+    stage = {None: 0, "beta": 1, "alpha": 2}[m.group(2)]
+    return (stage, -int(m.group(1)), -int(m.group(3) or 0), v)
 
 
 def api_group(name, versions):
@@ -173,51 +154,106 @@ def api_group(name, versions):
     return {"name": name, "versions": vs, "preferredVersion": vs[0]}
 
 
-def discovery(path):
-    """The legacy discovery document for path, or None."""
-    if path == "/api":
-        return {"kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"}]}
-    if path == "/apis":
-        return {"kind": "APIGroupList", "apiVersion": "v1",
-                "groups": [api_group(g, vs) for g, vs in groups()]}
-    parts = path.strip("/").split("/")
-    if parts[0] == "apis" and len(parts) == 2:
-        g = next((x for x in groups() if x[0] == parts[1]), None)
-        if g:
-            d = api_group(*g)
-            d.update({"kind": "APIGroup", "apiVersion": "v1"})
-            return d
-        return None
-    if parts == ["api", "v1"]:
-        group, version = "", "v1"
-    elif parts[0] == "apis" and len(parts) == 3:
-        group, version = parts[1], parts[2]
-    else:
-        return None
-    rs = [r for r in RESOURCES if r.group == group and r.version == version]
-    if not rs:
-        return None
-    lst = []
-    for r in rs:
-        e = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-             "verbs": r.verbs}
-        if r.short:
-            e["shortNames"] = r.short
-        if r.categories:
-            e["categories"] = r.categories
-        lst.append(e)
-        if r.status:
-            lst.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
-                        "kind": r.kind, "verbs": SUB_VERBS})
-        if r.key == "pods":
-            lst.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
-                        "version": "v1", "kind": "Eviction", "verbs": ["create"]})
-        if r.key in SCALABLE:
-            lst.append({"name": r.plural + "/scale", "singularName": "", "namespaced": r.namespaced,
-                        "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": SUB_VERBS})
-    return {"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else "v1", "resources": lst}
+class Catalog:
+    """The resources one API server serves: the built-in ones and those of its
+    established CustomResourceDefinitions (kubesim_crd)."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.resources = list(RESOURCES)
+        self.by_path = dict(BY_PATH)
+        self.by_key = dict(BY_KEY)
+        self.generation = 0   # bumped on every change (OpenAPI hashes)
+
+    def _rebuild(self):
+        self.by_path = {(r.group, r.version, r.plural): r for r in self.resources}
+        self.by_key = {}
+        for r in self.resources:
+            cur = self.by_key.get(r.key)
+            if cur is None or (r.custom and r.version == r.storage_version):
+                self.by_key[r.key] = r
+        self.generation += 1
+
+    def set_crd(self, name, resources):
+        """Serves resources (one per served version) for CRD name, replacing what it served."""
+        with self.lock:
+            self.resources = [r for r in self.resources if r.crd != name] + list(resources)
+            self._rebuild()
+
+    def drop_crd(self, name):
+        with self.lock:
+            gone = [r for r in self.resources if r.crd == name]
+            self.resources = [r for r in self.resources if r.crd != name]
+            self._rebuild()
+            return gone
+
+    def find_kind(self, group, version, kind):
+        with self.lock:
+            return next((r for r in self.resources if r.group == group and r.version == version and
+                         r.kind == kind), None)
+
+    def groups(self):
+        """[(group, [versions])] in discovery order (core excluded); versions of custom
+        groups in Kubernetes version priority, so the first is the preferred one."""
+        out = []
+        with self.lock:
+            rs = list(self.resources)
+        for r in rs:
+            if not r.group:
+                continue
+            g = next((x for x in out if x[0] == r.group), None)
+            if g is None:
+                out.append((r.group, [r.version], r.custom))
+            elif r.version not in g[1]:
+                g[1].append(r.version)
+        return [(g, sorted(vs, key=version_priority) if custom else vs) for g, vs, custom in out]
+
+    def discovery(self, path):
+        """The legacy discovery document for path, or None."""
+        if path == "/api":
+            return {"kind": "APIVersions", "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443"}]}
+        if path == "/apis":
+            return {"kind": "APIGroupList", "apiVersion": "v1",
+                    "groups": [api_group(g, vs) for g, vs in self.groups()]}
+        parts = path.strip("/").split("/")
+        if parts[0] == "apis" and len(parts) == 2:
+            g = next((x for x in self.groups() if x[0] == parts[1]), None)
+            if g:
+                d = api_group(*g)
+                d.update({"kind": "APIGroup", "apiVersion": "v1"})
+                return d
+            return None
+        if parts == ["api", "v1"]:
+            group, version = "", "v1"
+        elif parts[0] == "apis" and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            return None
+        with self.lock:
+            rs = [r for r in self.resources if r.group == group and r.version == version]
+        if not rs:
+            return None
+        lst = []
+        for r in rs:
+            e = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
+                 "verbs": r.verbs}
+            if r.short:
+                e["shortNames"] = r.short
+            if r.categories:
+                e["categories"] = r.categories
+            lst.append(e)
+            if r.status:
+                lst.append({"name": r.plural + "/status", "singularName": "", "namespaced": r.namespaced,
+                            "kind": r.kind, "verbs": SUB_VERBS})
+            if r.key == "pods":
+                lst.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+                            "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+            if r.key in SCALABLE:
+                lst.append({"name": r.plural + "/scale", "singularName": "", "namespaced": r.namespaced,
+                            "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": SUB_VERBS})
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else "v1", "resources": lst}
 
 
 # ---------------------------------------------------------------- events.k8s.io/v1 view
@@ -381,6 +417,11 @@ TABLES = {
                          _col("Up-to-date", "integer"), _col("Available", "integer"), _col("Node Selector"),
                          _col("Age")], _ds_row),
     "namespaces": ([NAME_COL, _col("Status"), _col("Age")], _ns_row),
+    # the default table convertor (rest.NewDefaultTableConvertor), which CRDs use
+    "customresourcedefinitions.apiextensions.k8s.io": (
+        [NAME_COL, _col("Created At", "date", desc="CreationTimestamp is a timestamp representing the server time "
+                                                   "when this object was created.")],
+        lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp")]),
 }
 
 
@@ -389,7 +430,11 @@ def wants_table(accept):
 
 
 def table(res, objs, rv, include="Metadata"):
-    cols, rowfn = TABLES.get(res.key, ([NAME_COL, _col("Age")], _generic_row))
+    if res.custom:
+        import kubesim_crd
+        cols, rowfn = kubesim_crd.column_definitions(res), lambda o: kubesim_crd.row(res, o)
+    else:
+        cols, rowfn = TABLES.get(res.key, ([NAME_COL, _col("Age")], _generic_row))
     rows = []
     for o in objs:
         if include == "None":

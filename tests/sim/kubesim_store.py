@@ -21,6 +21,7 @@ from kubesim_core import (ApiError, already_exists, bad_request, conflict, deepc
                           parse_field_selector, parse_label_selector, qualified,
                           strategic_merge_patch)
 from kubesim_resources import BY_KEY, RESOURCES
+import kubesim_crd
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -55,10 +56,112 @@ def _name_error(res, name):
     return None
 
 
+def _restore(m, om, k):
+    if k in om:
+        m[k] = deepcopy(om[k])
+    else:
+        m.pop(k, None)
+
+
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+def _qualified_name_error(key):
+    prefix, _, name = key.rpartition("/")
+    if "/" in prefix:
+        return ("a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix "
+                "and '/' (e.g. 'example.com/MyName')")
+    if prefix or key.startswith("/"):
+        if not prefix:
+            return "prefix part must be non-empty"
+        if len(prefix) > 253 or not DNS_SUBDOMAIN.match(prefix):
+            return ("prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                    "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
+                    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+    if not name:
+        return "name part must be non-empty"
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    if not LABEL_NAME.match(name):
+        return ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+    return None
+
+
+def _validate_meta(m):
+    """ValidateObjectMeta's label and annotation rules (apimachinery validation)."""
+    causes = []
+    labels = m.get("labels") or {}
+    if not isinstance(labels, dict):
+        labels = {}
+    for k in sorted(labels):
+        why = _qualified_name_error(k)
+        if why:
+            causes.append(("metadata.labels", "FieldValueInvalid", f'Invalid value: "{k}": {why}'))
+        v = labels[k]
+        if not isinstance(v, str) or len(v) > 63 or not LABEL_VALUE.match(v):
+            why = "must be no more than 63 characters" if isinstance(v, str) and len(v) > 63 else (
+                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+                "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex "
+                "used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+            causes.append(("metadata.labels", "FieldValueInvalid", f"Invalid value: {json.dumps(v)}: {why}"))
+    annotations = m.get("annotations") or {}
+    if isinstance(annotations, dict):
+        for k in sorted(annotations):
+            why = _qualified_name_error(k.lower())
+            if why:
+                causes.append(("metadata.annotations", "FieldValueInvalid", f'Invalid value: "{k}": {why}'))
+        size = sum(len(k) + len(str(v)) for k, v in annotations.items())
+        if size > 256 * 1024:
+            causes.append(("metadata.annotations", "FieldValueTooLong",
+                           "Too long: must have at most 262144 bytes"))
+    return causes
+
+
+def _validate_meta_update(m, om):
+    """ValidateObjectMetaUpdate: uid is immutable; no new finalizers once deletion started."""
+    causes = []
+    if m.get("uid") and m.get("uid") != om.get("uid"):
+        causes.append(("metadata.uid", "FieldValueInvalid", f'Invalid value: "{m["uid"]}": field is immutable'))
+    if om.get("deletionTimestamp"):
+        extra = sorted(set(m.get("finalizers") or []) - set(om.get("finalizers") or []))
+        if extra:
+            causes.append(("metadata.finalizers", "FieldValueForbidden",
+                           "Forbidden: no new finalizers can be added if the object is being deleted, found new "
+                           "finalizers []string{" + ", ".join(json.dumps(f) for f in extra) + "}"))
+    return causes
+
+
+def _validate_lease(spec):
+    """ValidateLeaseSpec (pkg/apis/coordination/validation)."""
+    causes = []
+    d = spec.get("leaseDurationSeconds")
+    if d is not None and d <= 0:
+        causes.append(("spec.leaseDurationSeconds", "FieldValueInvalid", f"Invalid value: {d}: must be greater than 0"))
+    t = spec.get("leaseTransitions")
+    if t is not None and t < 0:
+        causes.append(("spec.leaseTransitions", "FieldValueInvalid",
+                       f"Invalid value: {t}: must be greater than or equal to 0"))
+    strategy = spec.get("strategy")
+    if strategy is not None and strategy != "OldestEmulationVersion":
+        causes.append(("spec.strategy", "FieldValueNotSupported",
+                       f'Unsupported value: "{strategy}": supported values: "OldestEmulationVersion"'))
+    if spec.get("preferredHolder") and not strategy:
+        causes.append(("spec.preferredHolder", "FieldValueForbidden",
+                       "Forbidden: may only be specified if `strategy` is defined"))
+    return causes
+
+
 GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Resources whose status is reset on create (their strategies' PrepareForCreate).
 RESET_STATUS_ON_CREATE = {"pods", "deployments.apps", "replicasets.apps", "statefulsets.apps",
-                          "daemonsets.apps", "podeips.alibabacloud.com", "customresourcedefinitions.apiextensions.k8s.io"}
+                          "daemonsets.apps"}
+# Status strategies that also reset labels (apps: deploymentStatusStrategy and friends).
+STATUS_KEEPS_OLD_LABELS = {"deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps"}
 NO_GENERATION = {"pods", "events", "nodes", "namespaces", "configmaps", "secrets", "serviceaccounts",
                  "leases.coordination.k8s.io"}
 
@@ -328,8 +431,9 @@ def _qos(spec):
 class Registry:
     """The generic registry: what the HTTP handler and the controllers call."""
 
-    def __init__(self, store):
+    def __init__(self, store, rng=None):
         self.store = store
+        self.rng = rng or random.Random()
 
     # -------------------------------------------------------- reads
 
@@ -450,7 +554,7 @@ class Registry:
             if not m.get("name"):
                 if m.get("generateName"):
                     for _ in range(20):
-                        name = m["generateName"] + "".join(random.choice(GEN_ALPHABET) for _ in range(5))
+                        name = m["generateName"] + "".join(self.rng.choice(GEN_ALPHABET) for _ in range(5))
                         if self.store.get(res.key, m.get("namespace", ""), name) is None:
                             break
                     m["name"] = name
@@ -473,6 +577,11 @@ class Registry:
                 m.pop("generation", None)
             if res.key in RESET_STATUS_ON_CREATE:
                 body["status"] = {}
+            if res.custom and res.status:
+                body.pop("status", None)  # customResourceStrategy.PrepareForCreate
+            if res.key == kubesim_crd.CRD_KEY:
+                kubesim_crd.apply_defaults(body)
+                body["status"] = kubesim_crd.initial_status(body)
             if res.key == "pods":
                 body["status"] = {"phase": "Pending", "qosClass": _qos(body.get("spec", {}))}
                 self._pod_defaults(body)
@@ -512,6 +621,18 @@ class Registry:
 
     def _validate(self, res, old, new):
         name = new["metadata"]["name"]
+        causes = []
+        if old is not None:
+            causes.extend(_validate_meta_update(new["metadata"], old["metadata"]))
+        causes.extend(_validate_meta(new["metadata"]))
+        if res.custom:
+            causes.extend(kubesim_crd.validate_cr(res, new))
+        if res.key == kubesim_crd.CRD_KEY:
+            causes.extend(kubesim_crd.validate_crd(new))
+        if res.key == "leases.coordination.k8s.io":
+            causes.extend(_validate_lease(new.get("spec") or {}))
+        if causes:
+            raise invalid(res, name, causes)
         if res.key == "events":
             self._validate_event(res, new)
         if res.key == "pods":
@@ -590,31 +711,58 @@ class Registry:
             raise invalid(res, name, causes)
 
     def _prepare_update(self, res, old, new, sub):
-        """Applies subresource rules and keeps server-owned metadata."""
+        """The strategy's PrepareForUpdate and rest.BeforeUpdate: which parts of the new
+        object a write may change, server-owned metadata kept."""
         m, om = new.get("metadata") or {}, old["metadata"]
         if m.get("name") and m["name"] != om["name"]:
             raise bad_request(f"the name of the object ({m['name']}) does not match the name on the URL ({om['name']})")
         if res.namespaced and m.get("namespace") and m["namespace"] != om.get("namespace"):
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
-        if sub == "status":
+        changed = False
+        if sub == "status" and res.custom:
+            # customresource statusStrategy: the old object with the new status (metadata
+            # included: only managedFields would come from the request)
+            out = deepcopy(old)
+            if "status" in new:
+                out["status"] = new["status"]
+            else:
+                out.pop("status", None)
+            new = out
+        elif sub == "status":
+            # the built-in status strategies: spec (and ownerReferences for pods, labels for
+            # the apps kinds) from the old object, the rest of metadata from the request
             out = deepcopy(old)
             out["status"] = new.get("status") if new.get("status") is not None else {}
+            out["metadata"] = m
+            if res.key == "pods":
+                _restore(m, om, "ownerReferences")
+            if res.key in STATUS_KEEPS_OLD_LABELS:
+                _restore(m, om, "labels")
             new = out
         else:
             new["metadata"] = m
-            for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                      "generation", "name", "namespace"):
-                if k in om:
-                    m[k] = om[k]
-                else:
-                    m.pop(k, None)
             if res.status and res.key not in ("nodes", "services"):
                 if "status" in old:
                     new["status"] = deepcopy(old["status"])
                 else:
                     new.pop("status", None)
-            if res.key not in NO_GENERATION and new.get("spec") != old.get("spec"):
-                m["generation"] = int(om.get("generation", 1)) + 1
+            if res.custom:
+                changed = {k: v for k, v in new.items() if k not in ("metadata", "status")} != \
+                    {k: v for k, v in old.items() if k not in ("metadata", "status")}
+            else:
+                changed = res.key not in NO_GENERATION and new.get("spec") != old.get("spec")
+        m = new["metadata"]
+        if sub != "status" or not res.custom:
+            # rest.BeforeUpdate: generation, creationTimestamp and the deletion fields are the
+            # server's; an empty uid takes the old one (a different one fails validation)
+            for k in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace"):
+                _restore(m, om, k)
+            if "generation" in om:
+                m["generation"] = int(om["generation"]) + (1 if sub != "status" and changed else 0)
+            else:
+                m.pop("generation", None)
+            if not m.get("uid"):
+                _restore(m, om, "uid")
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         return new
 
@@ -626,6 +774,11 @@ class Registry:
             old = self.store.get(res.key, ns if res.namespaced else "", name)
             if old is None:
                 raise not_found(res, name)
+            uid = body["metadata"].get("uid")
+            if uid and uid != old["metadata"].get("uid"):
+                # a PUT's uid is a storage precondition (defaultUpdatedObjectInfo.Preconditions)
+                raise conflict(res, name, f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                                          f"{old['metadata'].get('uid')}")
             want = body["metadata"].get("resourceVersion")
             if want and want != old["metadata"]["resourceVersion"]:
                 raise conflict(res, name)
@@ -646,7 +799,9 @@ class Registry:
             return self.store.commit(res, "DELETED", old, None)
         return self.store.commit(res, "MODIFIED", old, new)
 
-    def patch(self, res, ns, name, ctype, patch, sub=None, dry_run=False, create_ok=False):
+    def patch(self, res, ns, name, ctype, patch, sub=None, dry_run=False, create_ok=False, decode=None):
+        """decode(new, patch): called on the patched object before it is stored (the
+        request handler's decoding: unknown fields, fieldValidation)."""
         ctype = (ctype or "").split(";")[0].strip()
         with self.store.lock:
             old = self.store.get(res.key, ns if res.namespaced else "", name)
@@ -654,7 +809,10 @@ class Registry:
                 if ctype == "application/apply-patch+yaml" and create_ok:
                     if not isinstance(patch, dict):
                         raise bad_request("invalid apply patch")
-                    return self.create(res, ns, patch, dry_run)
+                    body = deepcopy(patch)
+                    if decode is not None:
+                        decode(body, patch)
+                    return self.create(res, ns, body, dry_run)
                 raise not_found(res, name)
             if ctype == "application/merge-patch+json":
                 if not isinstance(patch, dict):
@@ -688,6 +846,8 @@ class Registry:
                                ('' if res.custom else ', application/strategic-merge-patch+json'))
             if not isinstance(new.get("metadata"), dict):
                 new["metadata"] = {}
+            if decode is not None:
+                decode(new, patch)
             want = new["metadata"].get("resourceVersion")
             if want and want != old["metadata"]["resourceVersion"]:
                 raise conflict(res, name)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from kubetest import KUBECTL, Cluster, start_proc, stop  # noqa: E402
+from kubetest import KUBECTL, Cluster, start_proc, stop, test_seed  # noqa: E402
 
 DEFAULT_ARGS = ("--nodes", "2", "--pod-start-delay", "0.2", "--bookmark-interval", "0.5")
 
@@ -62,3 +62,13 @@ def kubectl(tmp_path):
         return p
     run.cache = cache
     return run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every failure says which seed the run used, and how to replay it."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        rep.sections.append(("seed", f"EIP_TEST_SEED={test_seed()} replays this run's random draws "
+                                     f"(simulator faults, generated names, randomized tests)"))

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import pathlib
+import random
 import shutil
 import signal
 import ssl
@@ -15,6 +16,23 @@ import urllib.parse
 REPO = pathlib.Path(__file__).resolve().parents[3]
 SIMCLUSTER = REPO / "tests" / "sim" / "simcluster"
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+
+
+_SEED = None
+
+
+def test_seed():
+    """The seed of this run: EIP_TEST_SEED when set (to replay a failure), else a fresh one.
+    Every cluster gets it (simcluster --seed: fault draws, generated names) and so do tests
+    that draw random values; conftest.py prints it with every failure."""
+    global _SEED
+    if _SEED is None:
+        env = os.environ.get("EIP_TEST_SEED", "")
+        _SEED = int(env) if env else random.SystemRandom().randrange(1, 2 ** 31)
+    return _SEED
+
+
+test_seed.__test__ = False  # not a test for pytest
 
 
 def wait_for(fn, timeout=10.0, interval=0.05, what="condition"):
@@ -207,6 +225,8 @@ class Cluster:
 
 
 def start_proc(directory, args=()):
+    if "--seed" not in args:
+        args = (*args, "--seed", str(test_seed()))
     proc = subprocess.Popen(["/usr/bin/python3", str(SIMCLUSTER), "up", "--dir", str(directory), *args],
                             stdout=subprocess.PIPE, stderr=open(os.path.join(directory, "simcluster.log"), "ab"),
                             text=True)

@@ -155,7 +155,7 @@ def test_apply_create_then_update(shared_cluster, kubectl, ns):
     assert c.ok("GET", f"/api/v1/namespaces/{ns}/pods/ap")["metadata"]["labels"] == {"app": "web", "tier": "x"}
     # a custom resource is applied with a JSON merge patch
     pe = {"apiVersion": "alibabacloud.com/v1beta1", "kind": "PodEIP", "metadata": {"name": "x", "namespace": ns},
-          "spec": {"allocationID": "eip-1"}}
+          "spec": {"allocationID": "eip-1", "allocationType": {"releaseStrategy": "Follow"}}}
     kubectl(c, "apply", "--validate=false", "-f", "-", input=json.dumps(pe))
     pe["spec"]["allocationID"] = "eip-2"
     assert "configured" in kubectl(c, "apply", "--validate=false", "-f", "-", input=json.dumps(pe)).stdout

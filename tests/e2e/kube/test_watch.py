@@ -340,10 +340,11 @@ def test_strategic_merge_status_patch_keeps_other_conditions(cluster):
         if t != "Ready":
             assert after[t] == s, t
     assert after["k8s.aliyun.com/eip"] == "True" and after["Ready"] == "True"
-    # pods/status ignores spec changes, the main resource ignores status changes
+    # pods/status ignores spec changes (podStatusStrategy keeps the old spec, not the old
+    # metadata: labels go through), the main resource ignores status changes
     got = c.ok("PATCH", PODS + "/p/status", {"spec": {"activeDeadlineSeconds": 5}, "metadata": {"labels": {"z": "1"}}},
                ctype="application/merge-patch+json")
-    assert "activeDeadlineSeconds" not in got["spec"] and "z" not in got["metadata"]["labels"]
+    assert "activeDeadlineSeconds" not in got["spec"] and got["metadata"]["labels"]["z"] == "1"
     got = c.ok("PATCH", PODS + "/p", {"status": {"phase": "Failed"}}, ctype="application/merge-patch+json")
     assert got["status"]["phase"] == "Running"
     # a merge patch replaces the whole list: the faithful contrast
@@ -712,7 +713,8 @@ def test_list_items_carry_typemeta_only_for_custom_resources(cluster):
     c.ok("POST", CMS, cm("a"))
     c.ok("POST", "/apis/alibabacloud.com/v1beta1/namespaces/default/podeips",
          {"apiVersion": "alibabacloud.com/v1beta1", "kind": "PodEIP", "metadata": {"name": "a"},
-          "spec": {"allocationID": "eip-1"}, "status": {"eipAddress": "ignored on create"}})
+          "spec": {"allocationID": "eip-1", "allocationType": {"type": "Auto", "releaseStrategy": "Follow"}},
+          "status": {"eipAddress": "ignored on create"}})
     lst = c.ok("GET", CMS)
     assert lst["kind"] == "ConfigMapList" and lst["apiVersion"] == "v1"
     assert "kind" not in lst["items"][0] and "apiVersion" not in lst["items"][0]
