@@ -90,6 +90,8 @@ static int build_client(agent_cloud *c)
         .ca_file = cfg->cloud_ca_file,
         .signature_version = sv,
         .qps = cfg->cloud_qps > 0 ? cfg->cloud_qps : 0,
+        .limit_scale =
+            cfg->cloud_rate_limit_percent > 0 ? cfg->cloud_rate_limit_percent / 100.0 : 0,
         .max_in_flight = cfg->cloud_max_in_flight,
         .timeout_ms = cfg->cloud_timeout_seconds > 0 ? cfg->cloud_timeout_seconds * 1000L : 0,
         .max_attempts = c->max_attempts,

@@ -81,6 +81,8 @@ static const struct key keys[] = {
     {"aliyun.signatureVersion", NULL, "EIP_AGENT_SIGNATURE_VERSION", NULL, K_SIGVER,
      F(signature_version), 0, 0},
     {"aliyun.qps", NULL, "EIP_AGENT_CLOUD_QPS", NULL, K_INT, F(cloud_qps), 1, 100000},
+    {"aliyun.rateLimitPercent", NULL, "EIP_AGENT_CLOUD_RATE_LIMIT_PERCENT", NULL, K_INT,
+     F(cloud_rate_limit_percent), 1, 100000},
     {"aliyun.maxInFlight", NULL, "EIP_AGENT_CLOUD_MAX_IN_FLIGHT", NULL, K_INT,
      F(cloud_max_in_flight), 1, 4096},
     {"aliyun.timeoutSeconds", NULL, "EIP_AGENT_CLOUD_TIMEOUT_SECONDS", NULL, K_INT,
@@ -316,6 +318,7 @@ void agent_config_init(struct agent_config *c)
     memset(c, 0, sizeof(*c));
     c->max_concurrent_reconciles = 10;
     c->gc_period_minutes = 5;
+    c->cloud_rate_limit_percent = 100;
     c->log_level = EIP_LOG_INFO;
     c->log_format = EIP_LOG_TEXT;
     c->kube_qps = 20;

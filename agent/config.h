@@ -61,6 +61,7 @@ struct agent_config {
     char *cloud_ca_file;
     char *signature_version; /* "v3" (default) or "rpc" */
     int cloud_qps;
+    int cloud_rate_limit_percent; /* aliyun.rateLimitPercent: share of the documented limits */
     int cloud_max_in_flight;
     int cloud_timeout_seconds;
 

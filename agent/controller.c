@@ -46,7 +46,7 @@ static struct pod *find_allocation(struct controller *c, const char *id)
 
 /* Pods queued for a cloud slot mean the cloud (its rate limits) paces the work:
  * the InUse poller may then wait for more associations per describe. */
-#define POLL_HOLD_BUSY_MS 5000
+#define POLL_HOLD_BUSY_MS 10000
 
 static void update_hold(struct controller *c)
 {
@@ -54,13 +54,34 @@ static void update_hold(struct controller *c)
         eipwatch_set_hold(c->watch, eip_list_empty(&c->slot_queue) ? 0 : POLL_HOLD_BUSY_MS);
 }
 
+/* Allocations may hold at most half the slots: the work already started
+ * (associations, releases) is never stuck behind allocations that wait for the
+ * cloud's rate limit, and a pod being deleted gives its EIP back promptly. */
+static int alloc_cap(const struct controller *c)
+{
+    return c->slots_max > 1 ? c->slots_max / 2 : 1;
+}
+
+static struct pod *next_grantee(struct controller *c)
+{
+    eip_list_node *pos;
+    eip_list_foreach(&c->slot_queue, pos)
+    {
+        struct pod *p = eip_container_of(pos, struct pod, slot_node);
+        if (p->slot_op != OP_ALLOCATE || c->allocs_holding < alloc_cap(c))
+            return p;
+    }
+    return NULL;
+}
+
 static void grant_slots(struct controller *c)
 {
     if (c->granting || c->stopping)
         return;
     c->granting = true;
-    while (c->slots_used < c->slots_max && !eip_list_empty(&c->slot_queue)) {
-        struct pod *p = eip_container_of(eip_list_pop_front(&c->slot_queue), struct pod, slot_node);
+    struct pod *p;
+    while (c->slots_used < c->slots_max && (p = next_grantee(c))) {
+        eip_list_remove(&c->slot_queue, &p->slot_node);
         c->slots_used++;
         pod_slot_granted(p);
     }

@@ -54,10 +54,11 @@ struct controller {
     eip_list pods; /* struct pod, ghosts included */
     eip_list slot_queue;
     int slots_used, slots_max;
-    bool granting;    /* inside grant_slots: no recursion */
-    bool synced;      /* the first pod list is in */
-    bool cloud_ready; /* the cloud client is built */
-    bool inventoried; /* the first inventory of this node's EIPs is in */
+    bool granting;      /* inside grant_slots: no recursion */
+    int allocs_holding; /* slots held by AllocateEipAddress calls */
+    bool synced;        /* the first pod list is in */
+    bool cloud_ready;   /* the cloud client is built */
+    bool inventoried;   /* the first inventory of this node's EIPs is in */
     bool stopping;
 
     /* node GC */

@@ -176,6 +176,9 @@ static void op_cancel(struct pod *p)
         eipwatch_cancel(p->op_handle);
         break;
     case OP_ALLOCATE:
+        p->ctl->allocs_holding--;
+        aliyun_call_cancel(p->op_handle);
+        break;
     case OP_TAG:
     case OP_CBWP:
     case OP_ASSOCIATE:
@@ -365,6 +368,7 @@ static void cloud_failed(struct pod *p, const aliyun_result *res, const char *wh
     char d[400];
     aliyun_error_format(&res->error, d, sizeof(d));
     p->op = OP_NONE;
+    p->eip.known = false; /* the next try starts from a fresh describe */
     if (p->has_slot)
         controller_drop_slot(p->ctl, p);
     if (is_quota(res)) {
@@ -380,6 +384,7 @@ static void on_allocated(const aliyun_result *res, const aliyun_allocated_eip *e
 {
     struct pod *p = arg;
     p->op_handle = NULL;
+    p->ctl->allocs_holding--;
     if (res->status) {
         cloud_failed(p, res, "AllocateEipAddress");
         return;
@@ -439,6 +444,8 @@ static void start_allocate(struct pod *p)
     };
     aliyun_call *call = NULL;
     int r = aliyun_vpc_allocate_eip(p->ctl->ac, &ap, on_allocated, p, &call);
+    if (!r)
+        p->ctl->allocs_holding++;
     if (r) {
         p->op = OP_NONE;
         controller_drop_slot(p->ctl, p);

@@ -59,6 +59,7 @@ struct aliyun_client {
     enum aliyun_signature_version sigver;
     aliyun_backoff backoff;
     double qps, burst;
+    double limit_scale;
     int max_in_flight;
     long connect_timeout_ms, timeout_ms;
     size_t max_response_bytes;
@@ -185,6 +186,7 @@ aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transp
     c->sigver = opts->signature_version;
     c->qps = opts->qps == 0 ? 10 : opts->qps;
     c->burst = opts->burst > 0 ? opts->burst : (c->qps > 1 ? c->qps : 1);
+    c->limit_scale = opts->limit_scale == 0 ? 1 : opts->limit_scale;
     c->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 16;
     c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 5000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
@@ -406,7 +408,17 @@ static eip_tokenbucket *bucket_for(aliyun_client *c, const char *action)
     if (!b)
         return NULL;
     memcpy(b->name, action, n + 1);
-    eip_tokenbucket_init(&b->bucket, c->qps, c->burst, (int64_t)uv_now(c->loop));
+    double rate = c->qps, burst = c->burst, calls, window;
+    if (c->qps >= 0 && c->limit_scale > 0 && aliyun_action_limit(action, &calls, &window) == 0) {
+        double wr, wb;
+        aliyun_window_bucket(calls, window, c->limit_scale, &wr, &wb);
+        /* both limits hold: the configured one and the documented window */
+        if (rate <= 0 || wr < rate)
+            rate = wr;
+        if (burst <= 0 || wb < burst)
+            burst = wb;
+    }
+    eip_tokenbucket_init(&b->bucket, rate, burst, (int64_t)uv_now(c->loop));
     b->next = c->buckets;
     c->buckets = b;
     return &b->bucket;

@@ -45,15 +45,20 @@ typedef struct aliyun_client_opts {
     bool use_public_endpoints;              /* defaults: public instead of VPC-internal */
     const char *ca_file;                    /* CA bundle for the endpoints; NULL: client's */
     enum aliyun_signature_version signature_version; /* default V3 */
-    double qps;                                      /* per action; 0: 10; < 0: unlimited */
-    double burst;                                    /* bucket size; 0: max(1, qps) */
-    int max_in_flight;                               /* 0: 16 */
-    long connect_timeout_ms;                         /* 0: 5000 */
-    long timeout_ms;                                 /* total per attempt; 0: 30000 */
-    int64_t backoff_base_ms;                         /* 0: 200 */
-    int64_t backoff_cap_ms;                          /* 0: 20000 */
-    int max_attempts;                                /* 0: 6 */
-    size_t max_response_bytes;                       /* 0: 4 MiB */
+    double qps; /* per action without a documented limit, and a cap for the others;
+                   0: 10; < 0: no pacing at all (tests) */
+    /* Actions with a documented per-account limit (aliyun_action_limit) are paced to
+     * stay under it: limit_scale multiplies those limits (a raised quota); 0: 1;
+     * < 0: the documented limits are not applied. */
+    double limit_scale;
+    double burst;              /* bucket size; 0: max(1, qps) */
+    int max_in_flight;         /* 0: 16 */
+    long connect_timeout_ms;   /* 0: 5000 */
+    long timeout_ms;           /* total per attempt; 0: 30000 */
+    int64_t backoff_base_ms;   /* 0: 200 */
+    int64_t backoff_cap_ms;    /* 0: 20000 */
+    int max_attempts;          /* 0: 6 */
+    size_t max_response_bytes; /* 0: 4 MiB */
 } aliyun_client_opts;
 
 /* creds is not owned and must outlive the client. NULL on bad options or ENOMEM. */

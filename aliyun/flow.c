@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/flow.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include "common/backoff.h"
 #include "common/rand.h"
 
@@ -37,4 +40,46 @@ int64_t aliyun_parse_retry_after_ms(const char *value)
     while (*value == ' ')
         value++;
     return *value ? -1 : v;
+}
+
+/* Calls per 60 s per account, from the EIP quotas page
+ * (https://www.alibabacloud.com/help/en/eip/quotas) where it lists the action;
+ * the rest are the lowest published EIP value (docs/simulators.md). */
+static const struct {
+    const char *action;
+    double calls;
+} limits[] = {
+    {"AllocateEipAddress", 120},
+    {"AssociateEipAddress", 120},
+    {"UnassociateEipAddress", 120},
+    {"DescribeEipAddresses", 600},
+    {"ReleaseEipAddress", 600},
+    {"ModifyEipAddressAttribute", 120},
+    {"AddCommonBandwidthPackageIp", 120},
+    {"RemoveCommonBandwidthPackageIp", 120},
+    {"TagResources", 120},
+    {"UntagResources", 120},
+    {"ListTagResources", 120},
+};
+
+int aliyun_action_limit(const char *action, double *calls, double *window_s)
+{
+    for (size_t i = 0; action && i < sizeof(limits) / sizeof(limits[0]); i++) {
+        if (strcmp(limits[i].action, action) == 0) {
+            *calls = limits[i].calls;
+            *window_s = 60;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+void aliyun_window_bucket(double calls, double window_s, double scale, double *rate, double *burst)
+{
+    double n = calls * (scale > 0 ? scale : 1);
+    double b = n / 10;
+    if (b < 1)
+        b = 1;
+    *burst = b;
+    *rate = window_s > 0 && n > b ? (n - b) / window_s : 0.001;
 }

@@ -27,6 +27,17 @@ typedef struct aliyun_backoff {
 int64_t aliyun_backoff_delay_ms(const aliyun_backoff *b, int retry, int64_t retry_after_ms,
                                 uint64_t (*rnd)(uint64_t n));
 
+/* The documented per-account limit of an OpenAPI action, calls per window of
+ * window_s seconds (the EIP quota page: AllocateEipAddress 120 a minute,
+ * DescribeEipAddresses 600, ...). 0 and the limit, or -ENOENT when none is
+ * documented (docs/simulators.md lists the sources). */
+int aliyun_action_limit(const char *action, double *calls, double *window_s);
+
+/* A token bucket that never exceeds `calls` in any sliding window of window_s
+ * seconds: burst + rate * window <= calls, with a tenth of the window's calls as
+ * the burst. scale multiplies calls (an account with a raised quota). */
+void aliyun_window_bucket(double calls, double window_s, double scale, double *rate, double *burst);
+
 /* The x-acs-retry-after header (milliseconds, digits only); -1 when absent or invalid. */
 int64_t aliyun_parse_retry_after_ms(const char *value);
 

@@ -620,7 +620,7 @@ static void tags(void **state)
     eip_request_clear(&r);
     json_decref(a);
     fmt(many + o, sizeof(many) - o, ",\"k99\":\"v\"}");
-    INVALID_ONE(NET "eip-tags", many, "at most 15 tags", "got 16");
+    INVALID_ONE(NET "eip-tags", many, "at most 14 tags", "got 15");
 
     char long_key[200], long_value[200], kv[256];
     memset(long_key, 'k', 129);

@@ -11,6 +11,7 @@
 
 #include "aliyun/client.h"
 #include "aliyun/flow.h"
+#include "common/tokenbucket.h"
 #include "aliyun/vpc.h"
 #include "support_fake.h"
 #include "test_seed.h"
@@ -200,7 +201,8 @@ static void paces_per_action(void **state)
     (void)state;
     env e;
     memset(&e, 0, sizeof(e));
-    aliyun_client_opts o = {.qps = 20, .burst = 1, .max_in_flight = 64};
+    /* the configured pacing alone (the documented limits have their own test) */
+    aliyun_client_opts o = {.qps = 20, .burst = 1, .max_in_flight = 64, .limit_scale = -1};
     env_up(&e, &o);
     outcome out;
     memset(&out, 0, sizeof(out));
@@ -607,6 +609,43 @@ static void endpoints(void **state)
     assert_int_equal(aliyun_signature_version_parse("v2", &v), -EINVAL);
 }
 
+/* A caller taking tokens as fast as the bucket allows never passes the documented
+ * limit in any sliding window, and gets close to it over time. */
+static void window_bucket_stays_under_the_limit(void **state)
+{
+    (void)state;
+    double calls, window;
+    assert_int_equal(aliyun_action_limit("AllocateEipAddress", &calls, &window), 0);
+    assert_true(calls == 120 && window == 60);
+    assert_int_equal(aliyun_action_limit("DescribeEipAddresses", &calls, &window), 0);
+    assert_true(calls == 600);
+    assert_int_equal(aliyun_action_limit("DescribeNetworkInterfaces", &calls, &window), -ENOENT);
+    for (int scale = 1; scale <= 3; scale++) {
+        double rate, burst;
+        aliyun_window_bucket(120, 60, scale, &rate, &burst);
+        eip_tokenbucket b;
+        eip_tokenbucket_init(&b, rate, burst, 0);
+        int64_t t[4000];
+        size_t n = 0;
+        int64_t now = 0;
+        while (now < 600000 && n < sizeof(t) / sizeof(t[0])) {
+            int64_t wait = eip_tokenbucket_take(&b, now);
+            if (wait == 0)
+                t[n++] = now;
+            else
+                now += wait;
+        }
+        size_t lo = 0;
+        for (size_t i = 0; i < n; i++) {
+            while (t[i] - t[lo] >= 60000)
+                lo++;
+            assert_true(i - lo + 1 <= (size_t)(120 * scale));
+        }
+        /* ten minutes: most of what the limit allows */
+        assert_true(n >= (size_t)(0.85 * 120 * 10 * scale));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +664,7 @@ int main(void)
         cmocka_unit_test(rpc_style_request),
         cmocka_unit_test(v3_request_shape),
         cmocka_unit_test(endpoints),
+        cmocka_unit_test(window_bucket_stays_under_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
