@@ -540,12 +540,20 @@ class Cloud:
         return eni
 
     def allocate_pod_ip(self, node_name):
-        """A pod IP for node_name: a secondary private IP on the node's primary ENI,
-        or, on a virtual node, the primary IP of a new ENI. Returns (ip, eni_id)."""
+        """A pod IP for node_name: a secondary private IP on the node's pod ENI (an
+        idle one of the node's pool first, as Terway's ENI multi-IP mode hands out
+        the IPs it keeps), or, on a virtual node, the primary IP of a new ENI.
+        Returns (ip, eni_id)."""
         with self.lock:
             node = self.nodes.get(node_name)
             if node is None:
                 raise KeyError(f"unknown node {node_name}")
+            if not node["virtual"] and node.get("ip_pool"):
+                pool = sorted(node["ip_pool"], key=ipaddress.ip_address)
+                ip = pool[0]
+                node["ip_pool"] = pool[1:]
+                self.save()
+                return ip, node["pod_eni_id"]
             ip = self._next_ip(self._pod_net, self._used_private)
             if node["virtual"]:
                 eni = self._new_eni(ip, node["zone_id"], node["vswitch_id"],
@@ -558,24 +566,30 @@ class Cloud:
             return ip, eni["NetworkInterfaceId"]
 
     def release_pod_ip(self, ip):
-        """Gives a pod IP back. An EIP still bound to it is unbound at once (as the
-        cloud does when an ECI's ENI is deleted); the EIP itself stays allocated."""
+        """Gives a pod IP back. On an ECS node the IP stays assigned to the ENI, in the
+        node's pool for its next pod (Terway's ENI multi-IP mode), and an EIP still
+        bound to it stays bound: nothing in the cloud unbinds it, so the next pod on
+        that IP would get the old pod's public traffic. On a virtual node the pod's
+        ENI is deleted with the ECI instance, which unbinds its EIP; the EIP itself
+        stays allocated."""
         with self.lock:
             self.tick()
             for eni in list(self.enis.values()):
                 if ip in eni["secondary"]:
-                    eni["secondary"].remove(ip)
-                elif eni["PrivateIpAddress"] == ip and eni["Type"] == "Secondary" and \
+                    node = self.nodes.get(eni["node"])
+                    if node is not None and ip not in node.setdefault("ip_pool", []):
+                        node["ip_pool"].append(ip)
+                    self.save()
+                    return
+                if eni["PrivateIpAddress"] == ip and eni["Type"] == "Secondary" and \
                         eni["InstanceId"].startswith("eci-"):
                     del self.enis[eni["NetworkInterfaceId"]]
-                else:
-                    continue
-                self._free_ip(ip, self._used_private)
-                for e in self.eips.values():
-                    if e["InstanceId"] == eni["NetworkInterfaceId"] and self._bound_ip(e) == ip:
-                        self._set_unbound(e)
-                self.save()
-                return
+                    self._free_ip(ip, self._used_private)
+                    for e in self.eips.values():
+                        if e["InstanceId"] == eni["NetworkInterfaceId"] and self._bound_ip(e) == ip:
+                            self._set_unbound(e)
+                    self.save()
+                    return
 
     # ----- state machine ------------------------------------------------------
     def tick(self):

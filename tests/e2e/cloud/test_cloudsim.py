@@ -543,9 +543,13 @@ def test_describe_network_interfaces(cloud, client):
         if not token:
             break
     assert pages == 2 and len(ids) == len(set(ids)) == 13 and {eni1, eni2} < set(ids)
+    # a pod IP given back stays on its ENI, in the node's pool, and is the next
+    # pod's of that node (Terway's ENI multi-IP mode)
     cloud.release_pod_ip(ip1)
     b = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": ip1}, version=ECS)
-    assert b["TotalCount"] == 0
+    assert b["TotalCount"] == 1
+    again, eni_again = cloud.allocate_pod_ip("node-1")
+    assert again == ip1 and eni_again == eni1
 
 
 def test_virtual_node_eni_per_pod(cloud, client):
@@ -717,7 +721,9 @@ def test_sim_nodes_and_pod_ips_over_http(cloud, client):
     b = client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": got["ip"]}, version=ECS)
     assert b["TotalCount"] == 1
     sim(cloud, "DELETE", f"/__sim/pod-ips/{got['ip']}")
-    assert client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": got["ip"]}, version=ECS)["TotalCount"] == 0
+    # given back to the node's pool: still on the ENI, the next pod's
+    assert client.ok("DescribeNetworkInterfaces", {"PrivateIpAddress.1": got["ip"]}, version=ECS)["TotalCount"] == 1
+    assert sim(cloud, "POST", "/__sim/pod-ips", {"node": "node-3"})["ip"] == got["ip"]
     calls = sim(cloud, "GET", "/__sim/calls?action=Metadata")["calls"]
     assert calls and calls[-1]["params"] == {"path": "/latest/meta-data/instance-id", "node": "node-3"}
     assert calls[-1]["hardened"] is False and calls[-1]["http_status"] == 200

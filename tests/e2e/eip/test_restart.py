@@ -67,6 +67,9 @@ def test_kill_during_bind(make_world, step):
 
 
 RELEASE_STEPS = {
+    "dead-before-deletion": (
+        lambda w: None,
+        lambda w: None),
     "unassociate-in-flight": (
         lambda w: w.cloud_faults({"action": "UnassociateEipAddress", "latency_ms": 1500}),
         lambda w: w.wait_view(w.agent, "p", lambda v: v["reason"] == "Unassociating")),
@@ -93,9 +96,13 @@ def test_kill_during_release(make_world, step):
     uid, ip = pod["metadata"]["uid"], pod["status"]["podIP"]
     induce, reached = RELEASE_STEPS[step]
     induce(w)
-    w.delete_pod("p")
-    reached(w)
-    w.kill_agent(w.agent)
+    if step == "dead-before-deletion":
+        w.kill_agent(w.agent)
+        w.delete_pod("p")
+    else:
+        w.delete_pod("p")
+        reached(w)
+        w.kill_agent(w.agent)
     w.cloud_clear_faults()
     w.kube_clear_faults()
     w.cloud_config(unassociate_delay=0.3)
@@ -103,6 +110,9 @@ def test_kill_during_release(make_world, step):
     # the freed IP goes to the next pod while no agent runs
     w.create_pod("next", {})
     nxt = wait_for(lambda: (w.pod("next") or {}).get("status", {}).get("podIP"), 20, "next IP")
+    if step == "dead-before-deletion":
+        # the next pod got the freed IP with the old pod's EIP still on it
+        assert any("now pod next's" in b for b in w.leaks()), w.leaks()
     w.agent = w.start_agent("node-1")
     wait_for(lambda: not w.eips_of_uid(uid), 60, f"{step}: EIP of the gone pod released")
     wait_for(lambda: w.podeip("p") is None, 20, f"{step}: PodEIP deleted")
