@@ -233,15 +233,12 @@ static void ready(http_exchange *ex, struct controller *c, bool by_ip, const cha
 
 /* ---- handlers ---- */
 
-static void on_pods(http_exchange *ex, void *arg)
+json_t *api_pods_json(struct controller *c)
 {
-    struct controller *c = arg;
     json_t *items = json_array();
     json_t *out = items ? json_pack("{s:s,s:o}", "node", c->cfg->node_name, "pods", items) : NULL;
-    if (!out) {
-        http_exchange_reply_error(ex, 500, "out of memory");
-        return;
-    }
+    if (!out)
+        return NULL;
     eip_list_node *pos;
     eip_list_foreach(&c->pods, pos)
     {
@@ -250,9 +247,18 @@ static void on_pods(http_exchange *ex, void *arg)
             continue;
         if (json_array_append_new(items, pod_view(p))) {
             json_decref(out);
-            http_exchange_reply_error(ex, 500, "out of memory");
-            return;
+            return NULL;
         }
+    }
+    return out;
+}
+
+static void on_pods(http_exchange *ex, void *arg)
+{
+    json_t *out = api_pods_json(arg);
+    if (!out) {
+        http_exchange_reply_error(ex, 500, "out of memory");
+        return;
     }
     http_exchange_reply_json(ex, 200, out);
 }

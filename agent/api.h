@@ -15,6 +15,9 @@
  * answer goes out from the state transition itself, so within the loop turn
  * that wrote the condition. */
 
+/* {"node": ..., "pods": [pod_view...]} of this node's EIP pods (ghosts left out):
+ * what GET /v1/pods answers. New reference, NULL on allocation failure. */
+json_t *api_pods_json(struct controller *c);
 /* Registers the routes (controller_routes calls this). */
 int api_routes(struct controller *c, http_server *s);
 /* p changed state: answers the long-polls it satisfies. */
