@@ -59,6 +59,7 @@ static void agent_maybe_free(struct agent *a)
 {
     if (!a->free_requested || a->open_handles)
         return;
+    cluster_free(a->cluster);
     controller_free(a->ctl);
     metrics_free(a->metrics);
     readiness_free(a->ready);
@@ -90,18 +91,51 @@ int agent_add_stop_hook(struct agent *a, void (*cb)(struct agent *a, void *arg),
 
 /* Stops the product before the HTTP client goes: pods' steps, the watch, the
  * cloud and Kubernetes clients, in that order (each uses the next). */
+static void on_lease_released(void *arg)
+{
+    struct agent *a = arg;
+    if (!a->lease_pending)
+        return;
+    a->lease_pending = false;
+    log_debug("lease released");
+    agent_kube_free(a->kube);
+    a->kube = NULL;
+    http_client_free(a->http);
+    a->http = NULL;
+}
+
 static void stop_product(struct agent *a)
 {
     if (a->link_timer.loop)
         uv_timer_stop(&a->link_timer);
     controller_stop(a->ctl);
+    if (a->cluster && a->kube && !a->lease_pending) {
+        /* a leader hands the Lease back so the next one takes over at once; that
+         * needs the Kubernetes client (and the HTTP client) a little longer */
+        a->lease_pending = true;
+        cluster_stop(a->cluster, on_lease_released, a);
+    }
     if (a->creds_waiter.owner)
         aliyun_creds_waiter_cancel(&a->creds_waiter);
     agent_cloud_free(a->cloud);
     a->cloud = NULL;
+    if (!a->lease_pending) {
+        agent_kube_free(a->kube);
+        a->kube = NULL;
+    }
+    a->kube_link = a->cloud_link = a->creds_link = LINK_IDLE;
+}
+
+/* No more waiting for the Lease: cancel it and let the clients go. */
+static void abandon_lease(struct agent *a)
+{
+    if (!a->lease_pending)
+        return;
+    a->lease_pending = false;
+    cluster_free(a->cluster);
+    a->cluster = NULL;
     agent_kube_free(a->kube);
     a->kube = NULL;
-    a->kube_link = a->cloud_link = a->creds_link = LINK_IDLE;
 }
 
 static void run_stop_hooks(struct agent *a)
@@ -127,6 +161,7 @@ static void close_all(struct agent *a)
     uv_unref((uv_handle_t *)&a->sig_hup);
     close_if_open((uv_handle_t *)&a->drain_timer);
     close_if_open((uv_handle_t *)&a->link_timer);
+    abandon_lease(a);
     http_server_free(a->server);
     a->server = NULL;
     http_client_free(a->http);
@@ -167,9 +202,12 @@ void agent_stop(struct agent *a)
     if (a->notify)
         agent_notify_stopping(a->notify, "draining");
     run_stop_hooks(a);
-    /* In-flight outgoing requests are cancelled; their callbacks see HTTP_E_CANCELLED. */
-    http_client_free(a->http);
-    a->http = NULL;
+    /* In-flight outgoing requests are cancelled; their callbacks see HTTP_E_CANCELLED
+     * (the Lease release, when there is one, frees the client when it is done). */
+    if (!a->lease_pending) {
+        http_client_free(a->http);
+        a->http = NULL;
+    }
     if (!was_running || !a->server) {
         close_all(a);
         return;
@@ -307,6 +345,11 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
             goto fail_msg;
         if ((r = controller_routes(a->ctl, a->server)))
             goto fail;
+        cluster_opts go = {.loop = loop, .cfg = cfg, .ctl = a->ctl, .metrics = a->metrics};
+        if ((r = cluster_new(&a->cluster, &go, err, errcap)))
+            goto fail_msg;
+        if ((r = cluster_routes(a->cluster, a->server)))
+            goto fail;
     }
 
     http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
@@ -373,11 +416,14 @@ static void connect_kube(struct agent *a)
         r = controller_start(a->ctl, agent_kube_client(a->kube));
         if (r)
             snprintf(err, sizeof(err), "cannot watch pods: %s", strerror(-r));
+        else if ((r = cluster_start(a->cluster, agent_kube_client(a->kube))))
+            snprintf(err, sizeof(err), "cannot start the leader election: %s", strerror(-r));
     }
     if (r) {
         log_error("kubernetes: %s (retrying)", err);
         readiness_set(a->ready, READY_PODS_SYNCED, false, err);
         controller_stop_kube(a->ctl);
+        cluster_stop_kube(a->cluster);
         agent_kube_free(a->kube);
         a->kube = NULL;
         link_retry(a, &a->kube_link, &a->kube_failures);
@@ -437,6 +483,7 @@ static void on_cloud(agent_cloud *c, int err, const char *detail, void *arg)
         link_retry(a, &a->cloud_link, &a->cloud_failures);
         return;
     }
+    cluster_set_cloud(a->cluster, agent_cloud_client(a->cloud));
     a->cloud_link = LINK_UP;
     a->cloud_failures = 0;
     log_info("cloud: region %s, VPC %s", agent_cloud_region(a->cloud),

@@ -267,6 +267,8 @@ static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
     bool bound = e->instance_id[0] && strcmp(e->status, "Available") != 0;
     if (is_static && !bound)
         return; /* a user's EIP, unbound: nothing of ours to undo */
+    if (!bound && json_object_get(c->kept, e->allocation_id))
+        return; /* kept by its PodEIP, seen before: the cluster GC decides its end */
     const char *ns = aliyun_eip_tag(e, EIP_TAG_NAMESPACE);
     const char *name = aliyun_eip_tag(e, EIP_TAG_NAME);
     struct pod *g = pod_new(c, NULL, ns ? ns : "", name ? name : "", uid);
@@ -282,6 +284,36 @@ static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
     log_info("node GC: %s (%s) belongs to pod %s/%s (uid %s), which is gone: %s", e->allocation_id,
              e->ip_address, g->ns, g->name, uid,
              is_static ? "unbinding it (Static)" : "releasing it unless its PodEIP keeps it");
+    pod_observe(g, e);
+    g->eip.known = false; /* act only on a fresh describe */
+    pod_kick(g);
+}
+
+void controller_note_kept(struct controller *c, const char *allocation_id)
+{
+    if (json_object_size(c->kept) < 100000)
+        json_object_set_new(c->kept, allocation_id, json_true());
+}
+
+void controller_gc_ghost(struct controller *c, const aliyun_eip *e, const char *reason)
+{
+    if (c->stopping || find_allocation(c, e->allocation_id))
+        return;
+    const char *type = aliyun_eip_tag(e, EIP_TAG_TYPE);
+    const char *ns = aliyun_eip_tag(e, EIP_TAG_NAMESPACE);
+    const char *name = aliyun_eip_tag(e, EIP_TAG_NAME);
+    const char *uid = aliyun_eip_tag(e, EIP_TAG_UID);
+    struct pod *g = pod_new(c, NULL, ns ? ns : "", name ? name : "", uid ? uid : "");
+    if (!g) {
+        log_error("cluster GC: out of memory: %s left for the next run", e->allocation_id);
+        return;
+    }
+    g->type = type && strcmp(type, "Static") == 0 ? EIP_ALLOC_STATIC : EIP_ALLOC_AUTO;
+    g->gc_reason = reason;
+    g->podeip_read = true; /* the leader decided: nothing keeps it */
+    snprintf(g->eip.allocation_id, sizeof(g->eip.allocation_id), "%s", e->allocation_id);
+    eip_list_push_back(&c->pods, &g->node);
+    c->stats.ghosts++;
     pod_observe(g, e);
     g->eip.known = false; /* act only on a fresh describe */
     pod_kick(g);
@@ -425,12 +457,15 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     c->ready = opts->ready;
     c->slots_max = cfg->max_concurrent_reconciles > 0 ? cfg->max_concurrent_reconciles : 10;
     c->gc_period_ms =
-        (uint64_t)(cfg->gc_period_minutes > 0 ? cfg->gc_period_minutes : 5) * 60 * 1000;
+        cfg->gc_period_seconds > 0
+            ? (uint64_t)cfg->gc_period_seconds * 1000
+            : (uint64_t)(cfg->gc_period_minutes > 0 ? cfg->gc_period_minutes : 5) * 60 * 1000;
     eip_list_init(&c->pods);
     eip_list_init(&c->slot_queue);
     eip_list_init(&c->waiters);
+    c->kept = json_object();
     c->gc_timer = malloc(sizeof(*c->gc_timer));
-    if (!c->gc_timer)
+    if (!c->gc_timer || !c->kept)
         goto fail;
     if ((r = uv_timer_init(opts->loop, c->gc_timer))) {
         free(c->gc_timer);
@@ -536,5 +571,6 @@ void controller_free(struct controller *c)
     controller_stop(c);
     if (c->gc_timer)
         uv_close((uv_handle_t *)c->gc_timer, timer_closed);
+    json_decref(c->kept);
     free(c);
 }

@@ -73,10 +73,12 @@ static void pod_set_state(struct pod *p, enum pod_state s, const char *reason, c
         else if (old == POD_BOUND)
             p->bound_ms = 0;
     }
-    enum eip_log_level lvl = old == s                         ? EIP_LOG_DEBUG
-                             : s == POD_FAILED                ? EIP_LOG_WARN
-                             : (s == POD_WAITING && p->ghost) ? EIP_LOG_DEBUG
-                                                              : EIP_LOG_INFO;
+    enum eip_log_level lvl = old == s          ? EIP_LOG_DEBUG
+                             : s == POD_FAILED ? EIP_LOG_WARN
+                             : p->ghost && (s == POD_WAITING || !strcmp(reason, "Kept") ||
+                                            !strcmp(reason, "ReadingPodEIP"))
+                                 ? EIP_LOG_DEBUG
+                                 : EIP_LOG_INFO;
     eip_log(lvl, "pod %s/%s%s: %s -> %s (eip %s, eni %s, ip %s): %s: %s", p->ns, p->name,
             p->ghost ? " (gone)" : "", pod_state_name(old), pod_state_name(s),
             p->eip.allocation_id[0] ? p->eip.allocation_id : "-", p->eni_id[0] ? p->eni_id : "-",
@@ -473,6 +475,8 @@ static void on_tagged(const aliyun_result *res, void *arg)
     struct pod *p = arg;
     if (res->status == 0) {
         p->tagged = true;
+        if (p->adopted && p->type == EIP_ALLOC_AUTO)
+            p->ours = true; /* re-tagged for this pod: it goes with this pod now */
         copy(p->eip.tag_uid, sizeof(p->eip.tag_uid), p->uid);
         copy(p->eip.tag_node, sizeof(p->eip.tag_node), p->ctl->cfg->node_name);
     }
@@ -602,7 +606,7 @@ static void on_released(const aliyun_result *res, void *arg)
         p->ctl->stats.released++;
         metrics_inc(p->ctl->m.releases, NULL);
         if (p->ghost) {
-            const char *reason[] = {"pod-gone"};
+            const char *reason[] = {p->gc_reason ? p->gc_reason : "pod-gone"};
             metrics_inc(p->ctl->m.gc_released, reason);
         }
         log_info("pod %s/%s: released %s (%s)", p->ns, p->name, p->eip.allocation_id,
@@ -895,6 +899,46 @@ static void start_record(struct pod *p, bool value, const char *reason, const ch
 
 /* -- PodEIP -- */
 
+/* A gone pod's PodEIP keeps its EIP when it points at it with TTL or Never. */
+static void ghost_read_podeip(struct pod *p, const struct podeip_info *info)
+{
+    p->podeip_keep = false;
+    p->podeip_seen_set =
+        info && info->exists && info->pod_last_seen_ms > 0 && strcmp(info->status, "InUse") != 0;
+    if (info && info->exists && strcmp(info->allocation_id, p->eip.allocation_id) == 0 &&
+        info->strategy != EIP_RELEASE_FOLLOW) {
+        p->podeip_keep = true;
+        p->strategy = info->strategy;
+        p->release_after_ms = info->release_after_ms;
+        copy(p->release_after, sizeof(p->release_after), info->release_after);
+    }
+}
+
+/* Before allocating, the pod's PodEIP may name the EIP to use: the pod's own
+ * (written before a restart), one kept for this name by its TTL/Never strategy
+ * (a StatefulSet pod recreated, on any node), or one that
+ * ack-extend-network-controller wrote for this pod (adopted when that EIP is
+ * bound to the pod already). */
+static void adopt_from_podeip(struct pod *p, const struct podeip_info *info)
+{
+    if (!info || !info->exists || info->deleting || !info->allocation_id[0] ||
+        p->eip.allocation_id[0] || strcmp(info->allocation_id, p->hint_rejected) == 0)
+        return;
+    bool mine = info->pod_uid[0] && strcmp(info->pod_uid, p->uid) == 0;
+    bool kept = info->strategy != EIP_RELEASE_FOLLOW && p->stateful;
+    bool ack = !info->pod_uid[0];
+    if (!mine && !kept && !ack)
+        return; /* another incarnation's Follow EIP: it goes with that pod */
+    copy(p->eip.allocation_id, sizeof(p->eip.allocation_id), info->allocation_id);
+    p->eip.known = false;
+    p->adopted = true;
+    p->adopt_if_on_target = !mine && !kept;
+    log_info("pod %s/%s: reusing %s from its PodEIP (%s)", p->ns, p->name, info->allocation_id,
+             mine   ? "written for this pod"
+             : kept ? (info->strategy == EIP_RELEASE_NEVER ? "kept: Never" : "kept: TTL")
+                    : "written by ack-extend-network-controller");
+}
+
 static void on_podeip(int err, const char *detail, const struct podeip_info *info, void *arg)
 {
     struct pod *p = arg;
@@ -913,14 +957,10 @@ static void on_podeip(int err, const char *detail, const struct podeip_info *inf
         break;
     case OP_PODEIP_GET:
         p->podeip_read = true;
-        p->podeip_keep = false;
-        if (info && info->exists && strcmp(info->allocation_id, p->eip.allocation_id) == 0 &&
-            info->strategy != EIP_RELEASE_FOLLOW) {
-            p->podeip_keep = true;
-            p->strategy = info->strategy;
-            p->release_after_ms = info->release_after_ms;
-            copy(p->release_after, sizeof(p->release_after), info->release_after);
-        }
+        if (p->ghost)
+            ghost_read_podeip(p, info);
+        else
+            adopt_from_podeip(p, info);
         break;
     case OP_PODEIP_DONE:
         p->podeip_written = false;
@@ -991,6 +1031,12 @@ static void start_podeip_done(struct pod *p)
 {
     podeip_op *h = NULL;
     int r;
+    if (keeps_eip(p) && p->ghost && p->podeip_seen_set) {
+        /* podLastSeen was written when the pod went: the TTL runs from there */
+        p->podeip_done = true;
+        pod_kick(p);
+        return;
+    }
     if (keeps_eip(p)) {
         struct podeip_info i;
         fill_podeip(p, &i);
@@ -1083,6 +1129,8 @@ static void reconcile_release(struct pod *p)
                                                 : "Released",
                   p->eip.allocation_id, p->eip.address[0] ? p->eip.address : "-");
     }
+    if (p->ghost && keeps_eip(p))
+        controller_note_kept(p->ctl, p->eip.allocation_id);
     pod_set_state(p, POD_RELEASED, keeps_eip(p) ? "Kept" : "Released", "%s %s",
                   keeps_eip(p)                  ? "kept"
                   : p->type == EIP_ALLOC_STATIC ? "unbound"
@@ -1128,6 +1176,11 @@ static void reconcile_bind(struct pod *p)
         start_eni(p);
         return;
     }
+    if (!p->eip.allocation_id[0] && p->type == EIP_ALLOC_AUTO && !p->podeip_read) {
+        pod_set_state(p, POD_ALLOCATING, "ReadingPodEIP", "looking for a PodEIP to reuse");
+        start_podeip_get(p);
+        return;
+    }
     if (!p->eip.allocation_id[0]) {
         if (p->req.allocation_id &&
             (p->type == EIP_ALLOC_STATIC || strcmp(p->req.allocation_id, p->hint_rejected) != 0)) {
@@ -1156,13 +1209,24 @@ static void reconcile_bind(struct pod *p)
                  p->eip.allocation_id);
         if (p->ours)
             p->token_gen++;
-        if (p->req.allocation_id && strcmp(p->req.allocation_id, p->eip.allocation_id) == 0)
-            copy(p->hint_rejected, sizeof(p->hint_rejected), p->req.allocation_id);
+        if ((p->req.allocation_id && strcmp(p->req.allocation_id, p->eip.allocation_id) == 0) ||
+            p->adopted)
+            copy(p->hint_rejected, sizeof(p->hint_rejected), p->eip.allocation_id);
+        p->adopted = false;
         eip_forget(p);
         pod_kick(p);
         return;
     }
-    if (p->type == EIP_ALLOC_AUTO && !p->ours) {
+    if (p->adopted && p->adopt_if_on_target && !p->tagged && !eip_on_target(p)) {
+        log_info("pod %s/%s: %s of the PodEIP is not bound to this pod: not reusing it", p->ns,
+                 p->name, p->eip.allocation_id);
+        copy(p->hint_rejected, sizeof(p->hint_rejected), p->eip.allocation_id);
+        eip_forget(p);
+        p->adopted = false;
+        pod_kick(p);
+        return;
+    }
+    if (p->type == EIP_ALLOC_AUTO && !p->ours && !p->adopted) {
         if (eip_owned(p)) {
             p->ours = true;
             p->tagged = true;
@@ -1196,7 +1260,7 @@ static void reconcile_bind(struct pod *p)
         check_holder(p);
         return;
     }
-    if (!p->tagged && p->type == EIP_ALLOC_STATIC) {
+    if (!p->tagged && (p->type == EIP_ALLOC_STATIC || p->adopted)) {
         if (eip_owned(p) && strcmp(p->eip.tag_node, c->cfg->node_name) == 0) {
             p->tagged = true;
         } else {
