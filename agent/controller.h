@@ -57,8 +57,14 @@ struct controller {
     bool granting;      /* inside grant_slots: no recursion */
     int allocs_holding; /* slots held by AllocateEipAddress calls */
     bool synced;        /* the first pod list is in */
-    bool cloud_ready;   /* the cloud client is built */
-    bool inventoried;   /* the first inventory of this node's EIPs is in */
+    bool node_known;    /* the Node object was read (virtual or not) */
+    bool virtual_node;  /* an ACS/ECI virtual node: no instance metadata, ENIs from the API */
+    k8s_call *node_call;
+    uv_timer_t *node_timer; /* retries reading the Node */
+    aliyun_metadata *md;    /* as given by controller_set_cloud */
+    char *vpc_id;
+    bool cloud_ready; /* the cloud client is built */
+    bool inventoried; /* the first inventory of this node's EIPs is in */
     bool stopping;
 
     /* node GC */
