@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "common/err.h"
 #include "common/pct.h"
 
 static void rfc3986_unreserved_kept(void **state)
@@ -46,12 +47,26 @@ static void buffer_form_leaves_nothing_on_error(void **state)
     eip_buf_free(&b);
 }
 
+static void seterr_formats_and_cuts(void **state)
+{
+    (void)state;
+    char e[8];
+    eip_seterr(e, sizeof(e), "%s %d", "abc", 42);
+    assert_string_equal(e, "abc 42");
+    eip_seterr(e, sizeof(e), "%s", "a long message");
+    assert_string_equal(e, "a long ");
+    eip_seterr(NULL, 0, "%s", "nothing");
+    eip_seterr(e, 0, "%s", "nothing");
+    assert_string_equal(e, "a long ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc3986_unreserved_kept),
         cmocka_unit_test(too_small_is_e2big),
         cmocka_unit_test(buffer_form_leaves_nothing_on_error),
+        cmocka_unit_test(seterr_formats_and_cuts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
