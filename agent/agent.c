@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/backoff.h"
+#include "common/err.h"
 #include "common/log.h"
 
 static const char *const state_names[] = {"starting", "running", "draining", "stopped"};
@@ -20,24 +21,12 @@ static void agent_set_state(struct agent *a, enum agent_state s)
     a->state = s;
 }
 
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || !cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 static void on_observe(const char *route, const char *method, int status, void *arg)
 {
     (void)method;
     struct agent *a = arg;
     char code[16];
-    snprintf(code, sizeof(code), "%d", status);
+    eip_seterr(code, sizeof(code), "%d", status); /* an int: always fits */
     const char *labels[] = {route && *route ? route : "other", code};
     metrics_inc(a->m_http_requests, labels);
 }
@@ -49,7 +38,7 @@ static void on_readiness(readiness *r, void *arg)
         return;
     char summary[200], status[300];
     readiness_summary(r, summary, sizeof(summary));
-    snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
+    eip_seterr(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_status(a->notify, status);
 }
 
@@ -293,7 +282,7 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     *out = NULL;
     struct agent *a = calloc(1, sizeof(*a));
     if (!a) {
-        seterr(err, errcap, "out of memory");
+        eip_seterr(err, errcap, "out of memory");
         return -ENOMEM;
     }
     a->loop = loop;
@@ -355,7 +344,7 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
     a->http = http_client_new(loop, &copts);
     if (!a->http) {
-        seterr(err, errcap, "cannot create the HTTP client (libcurl)");
+        eip_seterr(err, errcap, "cannot create the HTTP client (libcurl)");
         r = -ENOMEM;
         goto fail_msg;
     }
@@ -368,7 +357,7 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     *out = a;
     return 0;
 fail:
-    seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
+    eip_seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
 fail_msg:
     agent_set_state(a, AGENT_DRAINING);
     close_all(a);
@@ -415,9 +404,9 @@ static void connect_kube(struct agent *a)
     if (!r) {
         r = controller_start(a->ctl, agent_kube_client(a->kube));
         if (r)
-            snprintf(err, sizeof(err), "cannot watch pods: %s", strerror(-r));
+            eip_seterr(err, sizeof(err), "cannot watch pods: %s", strerror(-r));
         else if ((r = cluster_start(a->cluster, agent_kube_client(a->kube))))
-            snprintf(err, sizeof(err), "cannot start the leader election: %s", strerror(-r));
+            eip_seterr(err, sizeof(err), "cannot start the leader election: %s", strerror(-r));
     }
     if (r) {
         log_error("kubernetes: %s (retrying)", err);
@@ -500,7 +489,7 @@ static void connect_cloud(struct agent *a)
         a->cloud_link = LINK_PENDING;
         r = agent_cloud_start(a->cloud, on_cloud, a);
         if (r)
-            snprintf(err, sizeof(err), "cannot start: %s", strerror(-r));
+            eip_seterr(err, sizeof(err), "cannot start: %s", strerror(-r));
     }
     if (r) {
         log_error("cloud: %s (retrying)", err);
@@ -516,9 +505,9 @@ int agent_start(struct agent *a, char *err, size_t errcap)
     int r = http_server_listen(a->server, a->cfg->listen);
     if (r) {
         if (r == -EADDRINUSE)
-            seterr(err, errcap, "cannot listen on %s: address already in use", a->cfg->listen);
+            eip_seterr(err, errcap, "cannot listen on %s: address already in use", a->cfg->listen);
         else
-            seterr(err, errcap, "cannot listen on %s: %s", a->cfg->listen, strerror(-r));
+            eip_seterr(err, errcap, "cannot listen on %s: %s", a->cfg->listen, strerror(-r));
         return r;
     }
     /* The configured host with the bound port (the port may have been 0). */
@@ -526,13 +515,17 @@ int agent_start(struct agent *a, char *err, size_t errcap)
     const char *colon = strrchr(a->cfg->listen, ':');
     if (colon)
         host_len = (size_t)(colon - a->cfg->listen);
-    snprintf(a->listen_addr, sizeof(a->listen_addr), "%.*s:%d", (int)host_len, a->cfg->listen,
-             http_server_port(a->server));
+    int n = snprintf(a->listen_addr, sizeof(a->listen_addr), "%.*s:%d", (int)host_len,
+                     a->cfg->listen, http_server_port(a->server));
+    if (n < 0 || (size_t)n >= sizeof(a->listen_addr)) {
+        eip_seterr(err, errcap, "listen address too long: %s", a->cfg->listen);
+        return -E2BIG;
+    }
     agent_set_state(a, AGENT_RUNNING);
     char summary[200], status[300];
     readiness_summary(a->ready, summary, sizeof(summary));
     log_info("eip-agent %s listening on http://%s; %s", EIP_AGENT_VERSION, a->listen_addr, summary);
-    snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
+    eip_seterr(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_ready(a->notify, status);
     if (a->ctl) {
         connect_kube(a);

@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "common/pct.h"
 #include "common/timeutil.h"
+#include "common/err.h"
+#include "common/str.h"
 #include "k8s/lease.h"
 
 #define LEASE_NAME "eip-agent"
@@ -188,8 +190,8 @@ static void on_list(k8s_call *call, const k8s_response *resp, void *arg)
     g->call = NULL;
     if (resp->result != K8S_OK) {
         char d[600];
-        snprintf(d, sizeof(d), "%s%s%.500s", k8s_result_name(resp->result),
-                 resp->status.message[0] ? ": " : "", resp->status.message);
+        eip_seterr(d, sizeof(d), "%s%s%.500s", k8s_result_name(resp->result),
+                   resp->status.message[0] ? ": " : "", resp->status.message);
         run_failed(g, step_base(g->step), d);
         return;
     }
@@ -203,7 +205,7 @@ static void on_list(k8s_call *call, const k8s_response *resp, void *arg)
             run_failed(g, step_base(g->step), "continue token too long");
             return;
         }
-        snprintf(g->cont, sizeof(g->cont), "%s", cont);
+        eip_strcpy(g->cont, sizeof(g->cont), cont); /* length checked above */
     } else {
         g->cont[0] = '\0';
         set_step(g, g->step == GC_NODES ? GC_PODS : g->step == GC_PODS ? GC_PODEIPS : GC_EIPS);
@@ -247,7 +249,9 @@ static void decide(struct cluster *g, const aliyun_eip *e, int64_t now)
 {
     const char *uid = tag(e, EIP_TAG_UID), *node = tag(e, EIP_TAG_NODE);
     char key[600];
-    snprintf(key, sizeof(key), "%s/%s", tag(e, EIP_TAG_NAMESPACE), tag(e, EIP_TAG_NAME));
+    int kn = snprintf(key, sizeof(key), "%s/%s", tag(e, EIP_TAG_NAMESPACE), tag(e, EIP_TAG_NAME));
+    if (kn < 0 || (size_t)kn >= sizeof(key))
+        return; /* tag values are at most 128 characters: cannot happen */
     const char *live_uid = jstr(g->pods, key);
     bool is_static = strcmp(tag(e, EIP_TAG_TYPE), "Static") == 0;
     if (!*uid)
@@ -500,7 +504,7 @@ static void run_next(struct cluster *g)
     }
     if (r) {
         char d[80];
-        snprintf(d, sizeof(d), "cannot send: %s", strerror(-r));
+        eip_seterr(d, sizeof(d), "cannot send: %s", strerror(-r));
         run_failed(g, step_names[g->step], d);
     }
 }
@@ -570,7 +574,8 @@ static void on_new_leader(k8s_leader *l, const char *identity, void *arg)
 {
     (void)l;
     struct cluster *g = arg;
-    snprintf(g->holder, sizeof(g->holder), "%s", identity ? identity : "");
+    if (eip_strcpy(g->holder, sizeof(g->holder), identity))
+        eip_strcpy(g->holder, sizeof(g->holder), "(a name too long to show)");
     log_info("cluster GC: leader is %s", g->holder[0] ? g->holder : "(none)");
 }
 
@@ -714,7 +719,7 @@ int cluster_new(struct cluster **out, const cluster_opts *opts, char *err, size_
     *out = g;
     return 0;
 fail:
-    snprintf(err, errlen, "cannot build the cluster GC: out of memory");
+    eip_seterr(err, errlen, "cannot build the cluster GC: out of memory");
     cluster_free(g);
     return -ENOMEM;
 }
@@ -739,8 +744,9 @@ static void on_eips_route(http_exchange *ex, void *arg)
     struct cluster *g = arg;
     if (!g->leading) {
         char msg[400];
-        snprintf(msg, sizeof(msg), "this agent does not lead the cluster GC; the leader is %.255s",
-                 g->holder[0] ? g->holder : "(none yet)");
+        eip_seterr(msg, sizeof(msg),
+                   "this agent does not lead the cluster GC; the leader is %.255s",
+                   g->holder[0] ? g->holder : "(none yet)");
         json_t *j = json_pack("{s:s,s:i,s:s}", "error", msg, "status", 404, "leader", g->holder);
         if (j)
             http_exchange_reply_json(ex, 404, j);

@@ -8,6 +8,8 @@
 
 #include "agent/api.h"
 #include "common/log.h"
+#include "common/err.h"
+#include "common/str.h"
 
 #define GC_RETRY_MS 10000
 
@@ -280,7 +282,10 @@ static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
     }
     g->type = is_static ? EIP_ALLOC_STATIC : EIP_ALLOC_AUTO;
     g->periodic = periodic;
-    snprintf(g->eip.allocation_id, sizeof(g->eip.allocation_id), "%s", e->allocation_id);
+    if (eip_strcpy(g->eip.allocation_id, sizeof(g->eip.allocation_id), e->allocation_id)) {
+        pod_free(g);
+        return;
+    }
     eip_list_push_back(&c->pods, &g->node);
     c->stats.ghosts++;
     log_info("node GC: %s (%s) belongs to pod %s/%s (uid %s), which is gone: %s", e->allocation_id,
@@ -313,7 +318,10 @@ void controller_gc_ghost(struct controller *c, const aliyun_eip *e, const char *
     g->type = type && strcmp(type, "Static") == 0 ? EIP_ALLOC_STATIC : EIP_ALLOC_AUTO;
     g->gc_reason = reason;
     g->podeip_read = true; /* the leader decided: nothing keeps it */
-    snprintf(g->eip.allocation_id, sizeof(g->eip.allocation_id), "%s", e->allocation_id);
+    if (eip_strcpy(g->eip.allocation_id, sizeof(g->eip.allocation_id), e->allocation_id)) {
+        pod_free(g);
+        return;
+    }
     eip_list_push_back(&c->pods, &g->node);
     c->stats.ghosts++;
     pod_observe(g, e);
@@ -495,7 +503,7 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     *out = c;
     return 0;
 fail:
-    snprintf(err, errlen, "cannot build the pod controller: %s", strerror(-r));
+    eip_seterr(err, errlen, "cannot build the pod controller: %s", strerror(-r));
     controller_free(c);
     return r;
 }

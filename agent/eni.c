@@ -9,6 +9,8 @@
 #include "aliyun/ecs.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "common/err.h"
+#include "common/str.h"
 
 #define API_BATCH 100
 
@@ -171,7 +173,7 @@ static void answer(eni_req *r, int err, const char *eni_id, bool primary, const 
         if (!(r->eni_id = strdup(eni_id)))
             r->err = -ENOMEM;
     }
-    snprintf(r->detail, sizeof(r->detail), "%.255s", detail ? detail : "");
+    eip_seterr(r->detail, sizeof(r->detail), "%.255s", detail ? detail : "");
     eip_list_push_back(&er->done, &r->node);
     if (r->err == 0)
         er->stats.resolved++;
@@ -290,7 +292,8 @@ static void on_md_primary(int err, const char *value, size_t len, void *arg)
     if (err) {
         /* The ENI is known; only whether the IP is its primary is not. */
         char d[160];
-        snprintf(d, sizeof(d), "metadata primary-ip-address of %.40s: %s", r->mac, strerror(-err));
+        eip_seterr(d, sizeof(d), "metadata primary-ip-address of %.40s: %s", r->mac,
+                   strerror(-err));
         log_debug("eni: %s; asking the API", d);
         to_api(r);
         md_next(er);
@@ -441,7 +444,7 @@ static void on_batch(const aliyun_result *res, const aliyun_eni_page *pg, void *
     }
     if (b->listing && pg->next_token && *pg->next_token && !eip_list_empty(&b->reqs) &&
         strlen(pg->next_token) < sizeof(b->next_token)) {
-        snprintf(b->next_token, sizeof(b->next_token), "%s", pg->next_token);
+        eip_strcpy(b->next_token, sizeof(b->next_token), pg->next_token); /* length checked */
         if (send_batch(b) == 0)
             return;
     }

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/pct.h"
+#include "common/str.h"
 
 static void rfc3986_unreserved_kept(void **state)
 {
@@ -60,6 +61,19 @@ static void seterr_formats_and_cuts(void **state)
     assert_string_equal(e, "a long ");
 }
 
+static void strcpy_refuses_to_cut(void **state)
+{
+    (void)state;
+    char d[4] = "xyz";
+    assert_int_equal(eip_strcpy(d, sizeof(d), "abc"), 0);
+    assert_string_equal(d, "abc");
+    assert_int_equal(eip_strcpy(d, sizeof(d), "abcd"), -E2BIG);
+    assert_string_equal(d, "");
+    assert_int_equal(eip_strcpy(d, sizeof(d), NULL), 0);
+    assert_string_equal(d, "");
+    assert_int_equal(eip_strcpy(d, 0, "a"), -E2BIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -67,6 +81,7 @@ int main(void)
         cmocka_unit_test(too_small_is_e2big),
         cmocka_unit_test(buffer_form_leaves_nothing_on_error),
         cmocka_unit_test(seterr_formats_and_cuts),
+        cmocka_unit_test(strcpy_refuses_to_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
