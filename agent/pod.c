@@ -25,7 +25,7 @@
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS (5 * 60 * 1000)
 /* Quota exhausted: slowly. */
-#define QUOTA_BASE_MS 30000
+#define QUOTA_BASE_MS 10000
 /* A Static EIP held by a live pod: look again. */
 #define HOLDER_BASE_MS 2000
 #define HOLDER_CAP_MS 30000
