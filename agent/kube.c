@@ -19,7 +19,11 @@ int agent_kube_new(agent_kube **out, const agent_kube_opts *opts, char *err, siz
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int r = k8s_config_load(opts->cfg->kubeconfig, &k->cfg, err, errlen);
+    const struct agent_config *cfg = opts->cfg;
+    k8s_config_opts cc = {.kubeconfig = cfg->kubeconfig,
+                          .service_host = cfg->kube_service_host,
+                          .service_port = cfg->kube_service_port};
+    int r = k8s_config_load(&k->cfg, &cc, err, errlen);
     if (r)
         goto fail;
     k8s_client_opts o = {.qps = opts->cfg->kube_qps, .burst = opts->cfg->kube_burst};

@@ -535,12 +535,17 @@ int main(int argc, char **argv)
     const char *cmd = argv[i++];
     char err[1024] = "";
     int r;
+    /* Like the agent's configuration, the driver reads the environment and
+     * hands k8s/ what it found. */
+    k8s_config_opts cc = {.kubeconfig = kubeconfig ? kubeconfig : getenv("KUBECONFIG"),
+                          .context = context,
+                          .service_host = getenv("KUBERNETES_SERVICE_HOST"),
+                          .service_port = getenv("KUBERNETES_SERVICE_PORT"),
+                          .sa_dir = incluster};
     if (incluster)
-        r = k8s_config_incluster(incluster, &a.cfg, err, sizeof(err));
-    else if (kubeconfig || context)
-        r = k8s_config_kubeconfig(kubeconfig, context, &a.cfg, err, sizeof(err));
+        r = k8s_config_incluster(&a.cfg, &cc, err, sizeof(err));
     else
-        r = k8s_config_load(NULL, &a.cfg, err, sizeof(err));
+        r = k8s_config_load(&a.cfg, &cc, err, sizeof(err));
     if (r) {
         emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail", err));
         return 3;
