@@ -12,7 +12,7 @@
 #include "common/rand.h"
 #include "common/timeutil.h"
 #include "k8s/internal.h"
-#include "k8s/watch.h"
+#include "k8s/watch_internal.h"
 
 #define KEY_MAX 512
 #define SHORT_WATCH_MS 1000

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/tokenbucket.h"
+#include "k8s/status_internal.h"
 
 #define ERROR_BODY_MAX (64 * 1024)
 
