@@ -41,6 +41,7 @@
 typedef struct app {
     uv_loop_t *loop;
     k8s_config *cfg;
+    http_client *http;
     k8s_client *client;
     k8s_reflector *refl;
     k8s_recorder *rec;
@@ -488,6 +489,8 @@ static void close_all(app *a)
     a->leader = NULL;
     k8s_client_free(a->client);
     a->client = NULL;
+    http_client_free(a->http);
+    a->http = NULL;
     if (!uv_is_closing((uv_handle_t *)&a->sigterm)) {
         uv_close((uv_handle_t *)&a->sigterm, NULL);
         uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -551,9 +554,15 @@ int main(int argc, char **argv)
         return 3;
     }
     a.loop = uv_default_loop();
-    a.client = k8s_client_new(a.loop, NULL, a.cfg, &copts, err, sizeof(err));
-    if (!a.client) {
-        emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail", err));
+    a.http = http_client_new(a.loop, NULL);
+    copts.loop = a.loop;
+    copts.http = a.http;
+    copts.config = a.cfg;
+    if (!a.http || k8s_client_new(&a.client, &copts, err, sizeof(err)) != 0) {
+        emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail",
+                       a.http ? err : "cannot create the HTTP client"));
+        http_client_free(a.http);
+        uv_run(a.loop, UV_RUN_DEFAULT);
         k8s_config_free(a.cfg);
         return 3;
     }

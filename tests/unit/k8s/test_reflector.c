@@ -30,6 +30,7 @@ typedef struct step {
 typedef struct fx {
     uv_loop_t loop;
     http_server *srv;
+    http_client *http;
     k8s_config cfg;
     k8s_client *client;
     k8s_reflector *refl;
@@ -148,9 +149,10 @@ static int setup(void **state)
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", http_server_port(f->srv));
     f->cfg.server = f->url;
     char err[256];
-    k8s_client_opts o = {.qps = -1};
-    f->client = k8s_client_new(&f->loop, NULL, &f->cfg, &o, err, sizeof(err));
-    assert_non_null(f->client);
+    f->http = http_client_new(&f->loop, NULL);
+    assert_non_null(f->http);
+    k8s_client_opts o = {.loop = &f->loop, .http = f->http, .config = &f->cfg, .qps = -1};
+    assert_int_equal(k8s_client_new(&f->client, &o, err, sizeof(err)), 0);
     *state = f;
     return 0;
 }
@@ -160,6 +162,7 @@ static int teardown(void **state)
     fx *f = *state;
     k8s_reflector_free(f->refl);
     k8s_client_free(f->client);
+    http_client_free(f->http);
     http_server_free(f->srv);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
