@@ -112,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!f->http || k8s_client_new(&f->client, &co, err, sizeof(err)) != 0)
         abort();
     k8s_reflector_opts o = {
+        .client = f->client,
         .path = "/api/v1/pods",
         .field_selector = "spec.nodeName=node-1",
         .page_size = 2,
@@ -126,8 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .on_error = on_error,
         .arg = f,
     };
-    f->refl = k8s_reflector_new(f->client, &o);
-    if (!f->refl || k8s_reflector_start(f->refl) != 0)
+    if (k8s_reflector_new(&f->refl, &o, NULL, 0) != 0 || k8s_reflector_start(f->refl) != 0)
         abort();
 
     /* a tick keeps the loop turning while backoff timers are pending */

@@ -198,14 +198,16 @@ static int cmd_watch(app *a, int argc, char **argv)
         snprintf(fs, sizeof(fs), "spec.nodeName=%s", node);
         o.field_selector = fs;
     }
+    o.client = a->client;
     o.path = resource;
     o.on_event = on_event;
     o.on_synced = on_synced;
     o.on_error = on_refl_error;
     o.arg = a;
-    a->refl = k8s_reflector_new(a->client, &o);
-    if (!a->refl || k8s_reflector_start(a->refl) != 0) {
-        fprintf(stderr, "k8s_reflect: cannot start the reflector\n");
+    char err[256] = "";
+    if (k8s_reflector_new(&a->refl, &o, err, sizeof(err)) != 0 ||
+        k8s_reflector_start(a->refl) != 0) {
+        fprintf(stderr, "k8s_reflect: cannot start the reflector: %s\n", err);
         return 1;
     }
     if (duration > 0)

@@ -197,6 +197,7 @@ static void start(fx *f, const step *script, size_t n, int timeout_s, long long 
     f->script = script;
     f->nsteps = n;
     k8s_reflector_opts o = {
+        .client = f->client,
         .path = "/api/v1/pods",
         .field_selector = "spec.nodeName=node-1",
         .page_size = 2,
@@ -210,8 +211,7 @@ static void start(fx *f, const step *script, size_t n, int timeout_s, long long 
         .on_error = on_error,
         .arg = f,
     };
-    f->refl = k8s_reflector_new(f->client, &o);
-    assert_non_null(f->refl);
+    assert_int_equal(k8s_reflector_new(&f->refl, &o, NULL, 0), 0);
     assert_int_equal(k8s_reflector_get_state(f->refl), K8S_REFLECTOR_IDLE);
     assert_int_equal(k8s_reflector_start(f->refl), 0);
     assert_int_equal(k8s_reflector_start(f->refl), -EALREADY);
@@ -329,6 +329,7 @@ static void oversized_event_relists(void **state)
     script[3] = (step){true, "8", NULL, 0, ""};
     f->script = script;
     k8s_reflector_opts o = {
+        .client = f->client,
         .path = "/api/v1/pods",
         .field_selector = "spec.nodeName=node-1",
         .page_size = 2,
@@ -340,8 +341,7 @@ static void oversized_event_relists(void **state)
         .arg = f,
     };
     f->nsteps = 4;
-    f->refl = k8s_reflector_new(f->client, &o);
-    assert_non_null(f->refl);
+    assert_int_equal(k8s_reflector_new(&f->refl, &o, NULL, 0), 0);
     assert_int_equal(k8s_reflector_start(f->refl), 0);
     run_script(f, 4, 5000);
     assert_int_equal(f->next, 4);
