@@ -511,14 +511,14 @@ int controller_start(struct controller *c, k8s_client *kc)
                              .on_synced = on_synced,
                              .on_error = on_watch_error,
                              .arg = c};
-    k8s_recorder_opts eo = {.host = c->cfg->node_name, .on_error = on_event_error, .arg = c};
+    k8s_recorder_opts eo = {
+        .client = kc, .host = c->cfg->node_name, .on_error = on_event_error, .arg = c};
     c->kc = kc;
     int r = k8s_reflector_new(&c->reflector, &ro, NULL, 0);
+    if (!r)
+        r = k8s_recorder_new(&c->recorder, &eo, NULL, 0);
     if (r)
         return r;
-    c->recorder = k8s_recorder_new(kc, &eo);
-    if (!c->recorder)
-        return -ENOMEM;
     if (!c->node_known)
         read_node(c);
     return k8s_reflector_start(c->reflector);

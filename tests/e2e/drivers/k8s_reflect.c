@@ -356,9 +356,8 @@ static int cmd_event(app *a, int argc, char **argv)
     }
     char host[256] = "test-host";
     gethostname(host, sizeof(host) - 1);
-    k8s_recorder_opts o = {.host = host, .on_error = event_error, .arg = a};
-    a->rec = k8s_recorder_new(a->client, &o);
-    if (!a->rec)
+    k8s_recorder_opts o = {.client = a->client, .host = host, .on_error = event_error, .arg = a};
+    if (k8s_recorder_new(&a->rec, &o, NULL, 0) != 0)
         return 1;
     k8s_object_ref ref = {
         .kind = "Pod", .api_version = "v1", .namespace = argv[0], .name = argv[1], .uid = uid};
