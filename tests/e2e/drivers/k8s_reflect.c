@@ -426,6 +426,7 @@ static int cmd_lease(app *a, int argc, char **argv)
         usage();
     k8s_leader_opts o;
     memset(&o, 0, sizeof(o));
+    o.client = a->client;
     o.namespace = argv[0];
     o.name = argv[1];
     o.identity = argv[2];
@@ -454,8 +455,7 @@ static int cmd_lease(app *a, int argc, char **argv)
     o.on_new_leader = on_new_leader;
     o.on_error = on_lease_error;
     o.arg = a;
-    a->leader = k8s_leader_new(a->client, &o);
-    if (!a->leader)
+    if (k8s_leader_new(&a->leader, &o, NULL, 0) != 0)
         return 1;
     return k8s_leader_start(a->leader) ? 1 : 0;
 }
