@@ -593,6 +593,7 @@ int cluster_start(struct cluster *g, k8s_client *kc)
         return -EALREADY;
     g->kc = kc;
     k8s_leader_opts o = {
+        .client = kc,
         .namespace = g->cfg->leader_namespace ? g->cfg->leader_namespace : "kube-system",
         .name = LEASE_NAME,
         .identity = g->cfg->node_name,
@@ -602,8 +603,9 @@ int cluster_start(struct cluster *g, k8s_client *kc)
         .on_error = on_lease_error,
         .arg = g,
     };
-    g->leader = k8s_leader_new(kc, &o);
-    int r = g->leader ? k8s_leader_start(g->leader) : -ENOMEM;
+    int r = k8s_leader_new(&g->leader, &o, NULL, 0);
+    if (!r)
+        r = k8s_leader_start(g->leader);
     if (r)
         cluster_stop_kube(g);
     return r;

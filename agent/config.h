@@ -50,7 +50,9 @@ struct agent_config {
     enum eip_log_format log_format;
 
     /* Kubernetes */
-    char *kubeconfig; /* NULL: in-cluster */
+    char *kubeconfig;        /* NULL: in-cluster */
+    char *kube_service_host; /* in-cluster API server host: KUBERNETES_SERVICE_HOST */
+    char *kube_service_port; /* in-cluster API server port: KUBERNETES_SERVICE_PORT */
     int kube_qps;
     int kube_burst;
 

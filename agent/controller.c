@@ -512,18 +512,21 @@ int controller_start(struct controller *c, k8s_client *kc)
 {
     if (c->reflector)
         return -EALREADY;
-    k8s_reflector_opts ro = {.path = "/api/v1/pods",
+    k8s_reflector_opts ro = {.client = kc,
+                             .path = "/api/v1/pods",
                              .field_selector = c->field_selector,
                              .on_event = on_pod_event,
                              .on_synced = on_synced,
                              .on_error = on_watch_error,
                              .arg = c};
-    k8s_recorder_opts eo = {.host = c->cfg->node_name, .on_error = on_event_error, .arg = c};
+    k8s_recorder_opts eo = {
+        .client = kc, .host = c->cfg->node_name, .on_error = on_event_error, .arg = c};
     c->kc = kc;
-    c->reflector = k8s_reflector_new(kc, &ro);
-    c->recorder = k8s_recorder_new(kc, &eo);
-    if (!c->reflector || !c->recorder)
-        return -ENOMEM;
+    int r = k8s_reflector_new(&c->reflector, &ro, NULL, 0);
+    if (!r)
+        r = k8s_recorder_new(&c->recorder, &eo, NULL, 0);
+    if (r)
+        return r;
     if (!c->node_known)
         read_node(c);
     return k8s_reflector_start(c->reflector);

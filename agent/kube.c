@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/err.h"
 #include "k8s/config.h"
 
 struct agent_kube {
@@ -20,15 +21,21 @@ int agent_kube_new(agent_kube **out, const agent_kube_opts *opts, char *err, siz
         eip_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    int r = k8s_config_load(opts->cfg->kubeconfig, &k->cfg, err, errlen);
+    const struct agent_config *cfg = opts->cfg;
+    k8s_config_opts cc = {.kubeconfig = cfg->kubeconfig,
+                          .service_host = cfg->kube_service_host,
+                          .service_port = cfg->kube_service_port};
+    int r = k8s_config_load(&k->cfg, &cc, err, errlen);
     if (r)
         goto fail;
-    k8s_client_opts o = {.qps = opts->cfg->kube_qps, .burst = opts->cfg->kube_burst};
-    k->client = k8s_client_new(opts->loop, opts->http, k->cfg, &o, err, errlen);
-    if (!k->client) {
-        r = -EINVAL;
+    k8s_client_opts o = {.loop = opts->loop,
+                         .http = opts->http,
+                         .config = k->cfg,
+                         .qps = cfg->kube_qps,
+                         .burst = cfg->kube_burst};
+    r = k8s_client_new(&k->client, &o, err, errlen);
+    if (r)
         goto fail;
-    }
     *out = k;
     return 0;
 fail:

@@ -11,8 +11,9 @@
 
 /* The Kubernetes side of the agent, built from the configuration in one place
  * for the agent and for --check-config: the API server configuration (the
- * kubeconfig named by the configuration or $KUBECONFIG, else in-cluster) and
- * the client with the configured QPS and burst. */
+ * kubeconfig named by the configuration or $KUBECONFIG, else in-cluster from
+ * kubernetesServiceHost/Port, i.e. $KUBERNETES_SERVICE_HOST/PORT) and the
+ * client with the configured QPS and burst. */
 
 typedef struct agent_kube agent_kube;
 

@@ -2,26 +2,36 @@
 #include "k8s/check.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/internal.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/pct.h"
+
+#define PATH_MAX_BYTES 2048
 
 struct k8s_check {
     k8s_client *c;
     k8s_call *call;
-    char node[256];
-    char version[64];
+    char *node;
+    char *version;
     k8s_check_cb cb;
     void *arg;
 };
+
+static void check_free(k8s_check *chk)
+{
+    free(chk->node);
+    free(chk->version);
+    free(chk);
+}
 
 static void finish(k8s_check *chk, bool ok, const char *detail)
 {
     k8s_check_cb cb = chk->cb;
     void *arg = chk->arg;
-    free(chk);
+    check_free(chk);
     cb(ok, detail, arg);
 }
 
@@ -29,8 +39,9 @@ static void finish(k8s_check *chk, bool ok, const char *detail)
 static void fail(k8s_check *chk, const char *method, const char *what, const k8s_response *resp)
 {
     char msg[1024];
-    snprintf(msg, sizeof(msg), "%s %s%s failed: %s (%s)", method, k8s_client_config(chk->c)->server,
-             what, k8s_result_name(resp->result), resp->status.message);
+    eip_seterr(msg, sizeof(msg), "%s %s%s failed: %s (%s)", method,
+               k8s_client_config(chk->c)->server, what, k8s_result_name(resp->result),
+               resp->status.message);
     finish(chk, false, msg);
 }
 
@@ -47,10 +58,29 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
         finish(chk, false, "LIST pods: the answer has no items");
         return;
     }
-    char msg[512];
-    snprintf(msg, sizeof(msg), "API server %s (%s), pods of node %s can be listed",
-             k8s_client_config(chk->c)->server, chk->version, chk->node);
+    char msg[1024];
+    eip_seterr(msg, sizeof(msg), "API server %s (%s), pods of node %s can be listed",
+               k8s_client_config(chk->c)->server, chk->version, chk->node);
     finish(chk, true, msg);
+}
+
+/* GET /api/v1/pods?fieldSelector=spec.nodeName%3D<node>&limit=1 */
+static int send_list(k8s_check *chk)
+{
+    static const char sel[] = "spec.nodeName=";
+    eip_buf path;
+    eip_buf_init(&path, PATH_MAX_BYTES);
+    int e = eip_buf_appends(&path, "/api/v1/pods?fieldSelector=");
+    if (!e)
+        e = eip_pct_encode(&path, sel, sizeof(sel) - 1);
+    if (!e)
+        e = eip_pct_encode(&path, chk->node, strlen(chk->node));
+    if (!e)
+        e = eip_buf_appends(&path, "&limit=1");
+    if (!e)
+        e = k8s_get(chk->c, path.data, list_done, chk, &chk->call);
+    eip_buf_free(&path);
+    return e;
 }
 
 static void version_done(k8s_call *call, const k8s_response *resp, void *arg)
@@ -63,19 +93,11 @@ static void version_done(k8s_call *call, const k8s_response *resp, void *arg)
         return;
     }
     const char *v = json_string_value(json_object_get(resp->json, "gitVersion"));
-    k8s_strlcpy(chk->version, v ? v : "unknown version", sizeof(chk->version));
-    char sel[600], path[900];
-    char raw[300];
-    snprintf(raw, sizeof(raw), "spec.nodeName=%s", chk->node);
-    if (!k8s_query_escape(sel, sizeof(sel), raw)) {
-        finish(chk, false, "node name too long");
-        return;
-    }
-    snprintf(path, sizeof(path), "/api/v1/pods?fieldSelector=%s&limit=1", sel);
-    int e = k8s_get(chk->c, path, list_done, chk, &chk->call);
+    chk->version = strdup(v ? v : "unknown version");
+    int e = chk->version ? send_list(chk) : -ENOMEM;
     if (e) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "cannot send the pod LIST: %s", strerror(-e));
+        eip_seterr(msg, sizeof(msg), "cannot send the pod LIST: %s", strerror(-e));
         finish(chk, false, msg);
     }
 }
@@ -93,10 +115,10 @@ int k8s_check_start(k8s_client *c, const char *node_name, k8s_check_cb cb, void 
     chk->c = c;
     chk->cb = cb;
     chk->arg = arg;
-    k8s_strlcpy(chk->node, node_name, sizeof(chk->node));
-    int e = k8s_get(c, "/version", version_done, chk, &chk->call);
+    chk->node = strdup(node_name);
+    int e = chk->node ? k8s_get(c, "/version", version_done, chk, &chk->call) : -ENOMEM;
     if (e) {
-        free(chk);
+        check_free(chk);
         return e;
     }
     if (out)
@@ -109,5 +131,5 @@ void k8s_check_cancel(k8s_check *chk)
     if (!chk)
         return;
     k8s_call_cancel(chk->call);
-    free(chk);
+    check_free(chk);
 }

@@ -21,22 +21,26 @@ typedef struct k8s_client k8s_client;
 typedef struct k8s_call k8s_call;
 
 typedef struct k8s_client_opts {
+    uv_loop_t *loop;            /* borrowed: runs every timer and request */
+    http_client *http;          /* borrowed: sends every request; outlives the client */
+    const k8s_config *config;   /* borrowed: server, TLS and token; outlives the client */
     double qps;                 /* 0: 20; < 0: unlimited (kubeClientQPS) */
     int burst;                  /* 0: 30 (kubeClientBurst) */
     size_t max_response_bytes;  /* buffered body cap; 0: 32 MiB */
     long timeout_ms;            /* per request total unless the request says; 0: 60 s */
     long long token_refresh_ms; /* re-read the token file this often; 0: 60 s */
-    const char *user_agent;     /* NULL: "eip-agent/<version>" */
+    const char *user_agent;     /* copied; NULL: "eip-agent/<version>" */
 } k8s_client_opts;
 
-/* cfg and http are borrowed and must outlive the client; http NULL: the
- * client makes and owns one. NULL on allocation failure or when the token
- * cannot be read (reason in err). */
-k8s_client *k8s_client_new(uv_loop_t *loop, http_client *http, const k8s_config *cfg,
-                           const k8s_client_opts *opts, char *err, size_t errlen);
+/* A client of the API server opts->config names. 0 and *out, or a negative
+ * errno with a one-line reason in err: -EINVAL without a loop, an HTTP client
+ * or a configuration with a server; the error of reading the token file;
+ * -ENOMEM. On failure nothing is left open. */
+int k8s_client_new(k8s_client **out, const k8s_client_opts *opts, char *err, size_t errlen);
 /* Drops every queued and in-flight call without calling their callbacks (free
- * the reflectors, recorders and electors that use the client first). An owned
- * http client is released once the loop has run. NULL is a no-op. */
+ * the reflectors, recorders and electors that use the client first); the
+ * memory goes once the loop has closed the client's timer. The HTTP client is
+ * the caller's (free it after this). NULL is a no-op. */
 void k8s_client_free(k8s_client *c);
 
 uv_loop_t *k8s_client_loop(const k8s_client *c);

@@ -2,31 +2,20 @@
 #include "k8s/config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "common/buf.h"
+#include "common/err.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "k8s/internal.h"
 
 #define TOKEN_MAX (64 * 1024)
 #define KUBECONFIG_MAX (4 * 1024 * 1024)
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void k8s_config_free(k8s_config *c)
 {
@@ -64,7 +53,7 @@ int k8s_config_read_token(const k8s_config *cfg, char **out, char *err, size_t e
         char *data = NULL;
         int r = eip_read_file(cfg->token_file, TOKEN_MAX, &data, NULL);
         if (r) {
-            set_err(err, errlen, "cannot read token file %s: %s", cfg->token_file, strerror(-r));
+            eip_seterr(err, errlen, "cannot read token file %s: %s", cfg->token_file, strerror(-r));
             return r;
         }
         char *t = trim_dup(data);
@@ -73,7 +62,7 @@ int k8s_config_read_token(const k8s_config *cfg, char **out, char *err, size_t e
             return -ENOMEM;
         if (!*t) {
             free(t);
-            set_err(err, errlen, "token file %s is empty", cfg->token_file);
+            eip_seterr(err, errlen, "token file %s is empty", cfg->token_file);
             return -EINVAL;
         }
         *out = t;
@@ -88,77 +77,94 @@ int k8s_config_read_token(const k8s_config *cfg, char **out, char *err, size_t e
 
 /* ---- in-cluster ---- */
 
+#define SERVER_MAX 4096
+
+/* dir/name, malloc'd; NULL on allocation failure. */
 static char *path_join(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+    size_t dl = strlen(dir), nl = strlen(name);
+    char *p = malloc(dl + nl + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, nl + 1);
     return p;
 }
 
-int k8s_config_incluster(const char *sa_dir, k8s_config **out, char *err, size_t errlen)
+/* https://host:port (an IPv6 host bracketed) into c->server. */
+static int incluster_server(k8s_config *c, const char *host, const char *port, char *err,
+                            size_t errlen)
 {
-    *out = NULL;
-    if (!sa_dir)
-        sa_dir = K8S_SA_DIR;
-    const char *host = getenv("KUBERNETES_SERVICE_HOST");
-    const char *port = getenv("KUBERNETES_SERVICE_PORT");
     if (!host || !*host || !port || !*port) {
-        set_err(err, errlen,
-                "in-cluster configuration: KUBERNETES_SERVICE_HOST and "
-                "KUBERNETES_SERVICE_PORT must be set (or give a kubeconfig)");
+        eip_seterr(err, errlen,
+                   "in-cluster configuration: KUBERNETES_SERVICE_HOST and "
+                   "KUBERNETES_SERVICE_PORT must be set (or give a kubeconfig)");
         return -ENOENT;
     }
     for (const char *p = port; *p; p++) {
         if (*p < '0' || *p > '9') {
-            set_err(err, errlen, "in-cluster configuration: bad KUBERNETES_SERVICE_PORT \"%s\"",
-                    port);
+            eip_seterr(err, errlen, "in-cluster configuration: bad KUBERNETES_SERVICE_PORT \"%s\"",
+                       port);
             return -EINVAL;
         }
     }
-    int r = -ENOMEM;
-    k8s_config *c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
     bool v6 = strchr(host, ':') != NULL && host[0] != '[';
-    size_t n = strlen(host) + strlen(port) + 16;
-    c->server = malloc(n);
-    if (!c->server)
-        goto fail;
-    snprintf(c->server, n, v6 ? "https://[%s]:%s" : "https://%s:%s", host, port);
+    eip_buf b;
+    eip_buf_init(&b, SERVER_MAX);
+    int r = eip_buf_appendf(&b, v6 ? "https://[%s]:%s" : "https://%s:%s", host, port);
+    if (r == -E2BIG)
+        eip_seterr(err, errlen, "in-cluster configuration: KUBERNETES_SERVICE_HOST is too long");
+    else if (r)
+        eip_seterr(err, errlen, "out of memory");
+    if (!r)
+        c->server = eip_buf_steal(&b);
+    eip_buf_free(&b);
+    return r;
+}
+
+int k8s_config_incluster(k8s_config **out, const k8s_config_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    const char *sa_dir = opts->sa_dir ? opts->sa_dir : K8S_SA_DIR;
+    char *ns_path = NULL, *ns = NULL, *tok = NULL;
+    k8s_config *c = calloc(1, sizeof(*c));
+    int r = c ? 0 : -ENOMEM;
+    if (!r)
+        r = incluster_server(c, opts->service_host, opts->service_port, err, errlen);
+    if (r)
+        goto out;
     c->source = strdup("in-cluster");
     c->token_file = path_join(sa_dir, "token");
     c->ca_file = path_join(sa_dir, "ca.crt");
-    char *ns_path = path_join(sa_dir, "namespace");
+    ns_path = path_join(sa_dir, "namespace");
     if (!c->source || !c->token_file || !c->ca_file || !ns_path) {
-        free(ns_path);
-        goto fail;
+        r = -ENOMEM;
+        goto out;
     }
-    char *ns = NULL;
-    if (eip_read_file(ns_path, 4096, &ns, NULL) == 0) {
-        c->namespace = trim_dup(ns);
-        free(ns);
+    if (eip_read_file(ns_path, 4096, &ns, NULL) == 0 && !(c->namespace = trim_dup(ns))) {
+        r = -ENOMEM;
+        goto out;
     }
-    free(ns_path);
     if (access(c->ca_file, R_OK) != 0) {
         r = -errno;
-        set_err(err, errlen, "in-cluster configuration: cannot read %s: %s", c->ca_file,
-                strerror(errno));
-        goto fail;
+        eip_seterr(err, errlen, "in-cluster configuration: cannot read %s: %s", c->ca_file,
+                   strerror(-r));
+        goto out;
     }
-    char *tok = NULL;
     r = k8s_config_read_token(c, &tok, err, errlen);
+out:
+    if (r == -ENOMEM)
+        eip_seterr(err, errlen, "out of memory");
+    free(ns_path);
+    free(ns);
     free(tok);
-    if (r)
-        goto fail;
+    if (r) {
+        k8s_config_free(c);
+        return r;
+    }
     *out = c;
     return 0;
-fail:
-    if (r == -ENOMEM)
-        set_err(err, errlen, "out of memory");
-    k8s_config_free(c);
-    return r;
 }
 
 /* ---- kubeconfig ---- */
@@ -169,6 +175,8 @@ typedef struct kc {
     char *dir;
     char *err;
     size_t errlen;
+    /* the entry being read, for messages: kind "cluster" or "user" and its name */
+    const char *kind, *name;
 } kc;
 
 static yaml_node_t *node_get(kc *k, yaml_node_t *map, const char *key)
@@ -194,8 +202,8 @@ static int scalar_get(kc *k, yaml_node_t *map, const char *key, const char **out
     if (!n)
         return -ENOENT;
     if (n->type != YAML_SCALAR_NODE) {
-        set_err(k->err, k->errlen, "kubeconfig %s:%zu: \"%s\" must be a string", k->path,
-                n->start_mark.line + 1, key);
+        eip_seterr(k->err, k->errlen, "kubeconfig %s:%zu: \"%s\" must be a string", k->path,
+                   n->start_mark.line + 1, key);
         return -EINVAL;
     }
     const char *v = (const char *)n->data.scalar.value;
@@ -247,37 +255,113 @@ static bool parse_bool(const char *v, bool *out)
     return false;
 }
 
-/* file: key holding a path, data: key holding base64 PEM. Sets *file or *pem. */
-static int load_file_or_data(kc *k, yaml_node_t *map, const char *what, const char *file_key,
-                             const char *data_key, char **file, char **pem)
+/* A credential given either as a file or inline as base64 PEM. */
+typedef struct pem_source {
+    const char *file_key; /* the key holding a path */
+    const char *data_key; /* the key holding base64 PEM (wins over file_key) */
+    char **file, **pem;   /* where the result goes */
+} pem_source;
+
+/* Sets *src->file or *src->pem from map (of entry k->kind k->name). */
+static int load_file_or_data(kc *k, yaml_node_t *map, const pem_source *src)
 {
     const char *v = NULL;
-    int r = scalar_get(k, map, data_key, &v);
-    if (r == -EINVAL)
-        return r;
+    int r = scalar_get(k, map, src->data_key, &v);
     if (r == 0) {
-        size_t n = 0;
-        r = k8s_base64_decode(v, strlen(v), pem, &n);
+        r = k8s_base64_decode(v, strlen(v), src->pem, NULL);
         if (r == -EINVAL)
-            set_err(k->err, k->errlen, "kubeconfig %s: %s of %s is not valid base64", k->path,
-                    data_key, what);
-        if (r)
-            return r;
-        return 0;
+            eip_seterr(k->err, k->errlen, "kubeconfig %s: %s of %s \"%s\" is not valid base64",
+                       k->path, src->data_key, k->kind, k->name);
+        return r;
     }
-    r = scalar_get(k, map, file_key, &v);
     if (r == -EINVAL)
         return r;
-    if (r == 0) {
-        *file = resolve_path(k, v);
-        if (!*file)
-            return -ENOMEM;
-        if (access(*file, R_OK) != 0) {
-            int e = errno;
-            set_err(k->err, k->errlen, "kubeconfig %s: %s %s of %s: %s", k->path, file_key, *file,
-                    what, strerror(e));
-            return -e;
-        }
+    r = scalar_get(k, map, src->file_key, &v);
+    if (r == -ENOENT)
+        return 0;
+    if (r)
+        return r;
+    *src->file = resolve_path(k, v);
+    if (!*src->file)
+        return -ENOMEM;
+    if (access(*src->file, R_OK) != 0) {
+        r = -errno;
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: %s %s of %s \"%s\": %s", k->path,
+                   src->file_key, *src->file, k->kind, k->name, strerror(-r));
+    }
+    return r;
+}
+
+/* The cluster entry cl (named k->name): server, CA, TLS options. */
+static int load_cluster(kc *k, yaml_node_t *cl, k8s_config *c)
+{
+    const char *v = NULL;
+    if (scalar_get(k, cl, "server", &v)) {
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: cluster \"%s\" has no server", k->path,
+                   k->name);
+        return -EINVAL;
+    }
+    if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
+        eip_seterr(k->err, k->errlen,
+                   "kubeconfig %s: server \"%s\" of cluster \"%s\" is not an http(s) URL", k->path,
+                   v, k->name);
+        return -EINVAL;
+    }
+    size_t sl = strlen(v);
+    while (sl > 8 && v[sl - 1] == '/')
+        sl--;
+    if (!(c->server = strndup(v, sl)))
+        return -ENOMEM;
+    pem_source ca = {"certificate-authority", "certificate-authority-data", &c->ca_file,
+                     &c->ca_pem};
+    int r = load_file_or_data(k, cl, &ca);
+    if (r)
+        return r;
+    if (scalar_get(k, cl, "insecure-skip-tls-verify", &v) == 0 &&
+        !parse_bool(v, &c->insecure_skip_verify)) {
+        eip_seterr(k->err, k->errlen,
+                   "kubeconfig %s: insecure-skip-tls-verify of cluster \"%s\" must be true or "
+                   "false, not \"%s\"",
+                   k->path, k->name, v);
+        return -EINVAL;
+    }
+    if (scalar_get(k, cl, "tls-server-name", &v) == 0 && !(c->tls_server_name = strdup(v)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* The user entry u (named k->name): a token, a token file or a client certificate. */
+static int load_user(kc *k, yaml_node_t *u, k8s_config *c)
+{
+    const char *v = NULL;
+    if (scalar_get(k, u, "token", &v) == 0 && !(c->token = strdup(v)))
+        return -ENOMEM;
+    if (scalar_get(k, u, "tokenFile", &v) == 0 && !(c->token_file = resolve_path(k, v)))
+        return -ENOMEM;
+    pem_source cert = {"client-certificate", "client-certificate-data", &c->client_cert_file,
+                       &c->client_cert_pem};
+    pem_source key = {"client-key", "client-key-data", &c->client_key_file, &c->client_key_pem};
+    int r = load_file_or_data(k, u, &cert);
+    if (!r)
+        r = load_file_or_data(k, u, &key);
+    if (r)
+        return r;
+    bool have_cert = c->client_cert_file || c->client_cert_pem;
+    bool have_key = c->client_key_file || c->client_key_pem;
+    if (have_cert != have_key) {
+        eip_seterr(k->err, k->errlen,
+                   "kubeconfig %s: user \"%s\" has a client certificate without a key or a key "
+                   "without a certificate",
+                   k->path, k->name);
+        return -EINVAL;
+    }
+    if (!c->token && !c->token_file && !have_cert &&
+        (node_get(k, u, "exec") || node_get(k, u, "auth-provider"))) {
+        eip_seterr(k->err, k->errlen,
+                   "kubeconfig %s: user \"%s\" uses exec/auth-provider credentials, which "
+                   "eip-agent does not support (use a token, tokenFile or client certificate)",
+                   k->path, k->name);
+        return -ENOTSUP;
     }
     return 0;
 }
@@ -286,134 +370,57 @@ static int load_kubeconfig_doc(kc *k, const char *context, k8s_config *c)
 {
     yaml_node_t *root = yaml_document_get_root_node(&k->doc);
     if (!root || root->type != YAML_MAPPING_NODE) {
-        set_err(k->err, k->errlen, "kubeconfig %s: not a YAML mapping", k->path);
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: not a YAML mapping", k->path);
         return -EINVAL;
     }
     const char *ctx_name = context;
-    int r;
-    if (!ctx_name) {
-        r = scalar_get(k, root, "current-context", &ctx_name);
-        if (r == -ENOENT)
-            set_err(k->err, k->errlen, "kubeconfig %s: no current-context is set", k->path);
-        if (r)
-            return -EINVAL;
-    }
+    int r = ctx_name ? 0 : scalar_get(k, root, "current-context", &ctx_name);
+    if (r == -ENOENT)
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: no current-context is set", k->path);
+    if (r)
+        return -EINVAL;
     yaml_node_t *ctx = named_entry(k, root, "contexts", "context", ctx_name);
     if (!ctx) {
-        set_err(k->err, k->errlen, "kubeconfig %s: context \"%s\" not found", k->path, ctx_name);
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: context \"%s\" not found", k->path, ctx_name);
         return -EINVAL;
     }
     const char *cluster_name = NULL, *user_name = NULL, *ns = NULL;
     if (scalar_get(k, ctx, "cluster", &cluster_name)) {
-        set_err(k->err, k->errlen, "kubeconfig %s: context \"%s\" names no cluster", k->path,
-                ctx_name);
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: context \"%s\" names no cluster", k->path,
+                   ctx_name);
         return -EINVAL;
     }
     if (scalar_get(k, ctx, "namespace", &ns) == 0 && !(c->namespace = strdup(ns)))
         return -ENOMEM;
     yaml_node_t *cl = named_entry(k, root, "clusters", "cluster", cluster_name);
     if (!cl) {
-        set_err(k->err, k->errlen, "kubeconfig %s: cluster \"%s\" (of context \"%s\") not found",
-                k->path, cluster_name, ctx_name);
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: cluster \"%s\" (of context \"%s\") not found",
+                   k->path, cluster_name, ctx_name);
         return -EINVAL;
     }
-    const char *v = NULL;
-    if (scalar_get(k, cl, "server", &v)) {
-        set_err(k->err, k->errlen, "kubeconfig %s: cluster \"%s\" has no server", k->path,
-                cluster_name);
-        return -EINVAL;
-    }
-    if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0) {
-        set_err(k->err, k->errlen,
-                "kubeconfig %s: server \"%s\" of cluster \"%s\" is not an http(s) URL", k->path, v,
-                cluster_name);
-        return -EINVAL;
-    }
-    size_t sl = strlen(v);
-    while (sl > 8 && v[sl - 1] == '/')
-        sl--;
-    if (!(c->server = strndup(v, sl)))
-        return -ENOMEM;
-    char what[300];
-    snprintf(what, sizeof(what), "cluster \"%s\"", cluster_name);
-    r = load_file_or_data(k, cl, what, "certificate-authority", "certificate-authority-data",
-                          &c->ca_file, &c->ca_pem);
-    if (r)
+    k->kind = "cluster";
+    k->name = cluster_name;
+    r = load_cluster(k, cl, c);
+    if (r || scalar_get(k, ctx, "user", &user_name) != 0)
         return r;
-    if (scalar_get(k, cl, "insecure-skip-tls-verify", &v) == 0 &&
-        !parse_bool(v, &c->insecure_skip_verify)) {
-        set_err(k->err, k->errlen,
-                "kubeconfig %s: insecure-skip-tls-verify of %s must be true or false, not \"%s\"",
-                k->path, what, v);
+    yaml_node_t *u = named_entry(k, root, "users", "user", user_name);
+    if (!u) {
+        eip_seterr(k->err, k->errlen, "kubeconfig %s: user \"%s\" (of context \"%s\") not found",
+                   k->path, user_name, ctx_name);
         return -EINVAL;
     }
-    if (scalar_get(k, cl, "tls-server-name", &v) == 0 && !(c->tls_server_name = strdup(v)))
-        return -ENOMEM;
-
-    if (scalar_get(k, ctx, "user", &user_name) == 0) {
-        yaml_node_t *u = named_entry(k, root, "users", "user", user_name);
-        if (!u) {
-            set_err(k->err, k->errlen, "kubeconfig %s: user \"%s\" (of context \"%s\") not found",
-                    k->path, user_name, ctx_name);
-            return -EINVAL;
-        }
-        snprintf(what, sizeof(what), "user \"%s\"", user_name);
-        if (scalar_get(k, u, "token", &v) == 0 && !(c->token = strdup(v)))
-            return -ENOMEM;
-        if (scalar_get(k, u, "tokenFile", &v) == 0) {
-            if (!(c->token_file = resolve_path(k, v)))
-                return -ENOMEM;
-        }
-        r = load_file_or_data(k, u, what, "client-certificate", "client-certificate-data",
-                              &c->client_cert_file, &c->client_cert_pem);
-        if (r)
-            return r;
-        r = load_file_or_data(k, u, what, "client-key", "client-key-data", &c->client_key_file,
-                              &c->client_key_pem);
-        if (r)
-            return r;
-        bool have_cert = c->client_cert_file || c->client_cert_pem;
-        bool have_key = c->client_key_file || c->client_key_pem;
-        if (have_cert != have_key) {
-            set_err(k->err, k->errlen,
-                    "kubeconfig %s: %s has a client certificate without a key or a key "
-                    "without a certificate",
-                    k->path, what);
-            return -EINVAL;
-        }
-        if (!c->token && !c->token_file && !have_cert &&
-            (node_get(k, u, "exec") || node_get(k, u, "auth-provider"))) {
-            set_err(k->err, k->errlen,
-                    "kubeconfig %s: %s uses exec/auth-provider credentials, which eip-agent "
-                    "does not support (use a token, tokenFile or client certificate)",
-                    k->path, what);
-            return -ENOTSUP;
-        }
-    }
-    return 0;
+    k->kind = "user";
+    k->name = user_name;
+    return load_user(k, u, c);
 }
 
-int k8s_config_kubeconfig(const char *path, const char *context, k8s_config **out, char *err,
-                          size_t errlen)
+int k8s_config_kubeconfig(k8s_config **out, const k8s_config_opts *opts, char *err, size_t errlen)
 {
     *out = NULL;
-    char *owned_path = NULL;
-    if (!path) {
-        const char *env = getenv("KUBECONFIG");
-        if (env && *env) {
-            const char *colon = strchr(env, ':');
-            owned_path = colon ? strndup(env, (size_t)(colon - env)) : strdup(env);
-        } else {
-            const char *home = getenv("HOME");
-            if (!home) {
-                set_err(err, errlen, "no kubeconfig: KUBECONFIG and HOME are unset");
-                return -ENOENT;
-            }
-            owned_path = path_join(home, ".kube/config");
-        }
-        if (!owned_path)
-            return -ENOMEM;
-        path = owned_path;
+    const char *path = opts->kubeconfig;
+    if (!path || !*path) {
+        eip_seterr(err, errlen, "no kubeconfig file given");
+        return -EINVAL;
     }
     kc k = {.path = path, .err = err, .errlen = errlen};
     k8s_config *c = NULL;
@@ -424,42 +431,37 @@ int k8s_config_kubeconfig(const char *path, const char *context, k8s_config **ou
     bool have_parser = false;
     int r = eip_read_file(path, KUBECONFIG_MAX, &data, &len);
     if (r) {
-        set_err(err, errlen, "kubeconfig %s: %s", path, strerror(-r));
+        eip_seterr(err, errlen, "kubeconfig %s: %s", path, strerror(-r));
         goto out;
     }
     const char *slash = strrchr(path, '/');
     k.dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     c = calloc(1, sizeof(*c));
-    if (!k.dir || !c || !(c->source = strdup(path))) {
-        r = -ENOMEM;
-        goto out;
-    }
-    if (!yaml_parser_initialize(&parser)) {
+    if (!k.dir || !c || !(c->source = strdup(path)) || !yaml_parser_initialize(&parser)) {
         r = -ENOMEM;
         goto out;
     }
     have_parser = true;
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &k.doc)) {
-        set_err(err, errlen, "kubeconfig %s:%zu:%zu: invalid YAML: %s%s%s", path,
-                parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                parser.context ? parser.context : "");
+        eip_seterr(err, errlen, "kubeconfig %s:%zu:%zu: invalid YAML: %s%s%s", path,
+                   parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                   parser.problem ? parser.problem : "error", parser.context ? " " : "",
+                   parser.context ? parser.context : "");
         r = -EINVAL;
         goto out;
     }
     have_doc = true;
-    r = load_kubeconfig_doc(&k, context, c);
-    if (r == -ENOMEM)
-        set_err(err, errlen, "out of memory");
+    r = load_kubeconfig_doc(&k, opts->context, c);
 out:
+    if (r == -ENOMEM)
+        eip_seterr(err, errlen, "out of memory");
     if (have_doc)
         yaml_document_delete(&k.doc);
     if (have_parser)
         yaml_parser_delete(&parser);
     free(data);
     free(k.dir);
-    free(owned_path);
     if (r) {
         k8s_config_free(c);
         return r;
@@ -469,12 +471,9 @@ out:
     return 0;
 }
 
-int k8s_config_load(const char *kubeconfig, k8s_config **out, char *err, size_t errlen)
+int k8s_config_load(k8s_config **out, const k8s_config_opts *opts, char *err, size_t errlen)
 {
-    if (kubeconfig && *kubeconfig)
-        return k8s_config_kubeconfig(kubeconfig, NULL, out, err, errlen);
-    const char *env = getenv("KUBECONFIG");
-    if (env && *env)
-        return k8s_config_kubeconfig(NULL, NULL, out, err, errlen);
-    return k8s_config_incluster(NULL, out, err, errlen);
+    if (opts->kubeconfig && *opts->kubeconfig)
+        return k8s_config_kubeconfig(out, opts, err, errlen);
+    return k8s_config_incluster(out, opts, err, errlen);
 }

@@ -25,21 +25,32 @@ typedef struct k8s_config {
 /* Default service-account directory of a pod. */
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
-/* In-cluster configuration from KUBERNETES_SERVICE_HOST/PORT (an IPv6 host is
- * bracketed) and sa_dir/{token,ca.crt,namespace} (sa_dir NULL: K8S_SA_DIR).
- * 0 and *out, or a negative errno with a one-line reason in err. */
-int k8s_config_incluster(const char *sa_dir, k8s_config **out, char *err, size_t errlen);
+/* Where the configuration comes from. Nothing here reads the environment: the
+ * agent's configuration maps KUBECONFIG, KUBERNETES_SERVICE_HOST and
+ * KUBERNETES_SERVICE_PORT and passes what it found. Strings are borrowed for
+ * the duration of the call (the result holds copies). */
+typedef struct k8s_config_opts {
+    const char *kubeconfig;   /* a kubeconfig file; NULL or "": in-cluster (k8s_config_load) */
+    const char *context;      /* kubeconfig context; NULL: current-context */
+    const char *service_host; /* in-cluster API server host (KUBERNETES_SERVICE_HOST) */
+    const char *service_port; /* in-cluster API server port (KUBERNETES_SERVICE_PORT) */
+    const char *sa_dir;       /* in-cluster service-account directory; NULL: K8S_SA_DIR */
+} k8s_config_opts;
 
-/* Kubeconfig YAML at path (NULL: the first file of $KUBECONFIG, else
- * ~/.kube/config). context NULL: current-context. Relative file names are
- * resolved against the kubeconfig's directory. 0 and *out, or a negative errno
- * with a reason in err that names the file (and the line for YAML errors). */
-int k8s_config_kubeconfig(const char *path, const char *context, k8s_config **out, char *err,
-                          size_t errlen);
+/* In-cluster configuration: https://service_host:service_port (an IPv6 host is
+ * bracketed) and sa_dir/{token,ca.crt,namespace}. 0 and *out, or a negative
+ * errno with a one-line reason in err (-ENOENT without a host and port). */
+int k8s_config_incluster(k8s_config **out, const k8s_config_opts *opts, char *err, size_t errlen);
 
-/* The agent's choice: an explicit kubeconfig path, else $KUBECONFIG, else
- * in-cluster. */
-int k8s_config_load(const char *kubeconfig, k8s_config **out, char *err, size_t errlen);
+/* Kubeconfig YAML at opts->kubeconfig (required: -EINVAL without), context
+ * opts->context (NULL: current-context). Relative file names are resolved
+ * against the kubeconfig's directory. 0 and *out, or a negative errno with a
+ * reason in err that names the file (and the line for YAML errors). */
+int k8s_config_kubeconfig(k8s_config **out, const k8s_config_opts *opts, char *err, size_t errlen);
+
+/* The agent's choice: the kubeconfig when opts->kubeconfig is set, else
+ * in-cluster. Same results as the two above. */
+int k8s_config_load(k8s_config **out, const k8s_config_opts *opts, char *err, size_t errlen);
 
 /* Reads the current bearer token: token_file when set (trimmed), else token.
  * 0 and *out (caller frees; NULL when the config has no token), or -errno

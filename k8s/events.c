@@ -1,26 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-#include "k8s/events.h"
+#include "k8s/events_internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/buf.h"
-#include "common/log.h"
+#include "common/err.h"
+#include "common/list.h"
 #include "common/timeutil.h"
 #include "common/tokenbucket.h"
-#include "k8s/internal.h"
 
-/* ---- a small LRU: key -> slot, slots in a doubly linked recency list ---- */
+/* ---- a small LRU: key -> slot ----
+ * The slots are one array allocated once (cache_size entries, so nothing is
+ * allocated per event and no node ever moves); their recency order is a
+ * common/list.h list. */
 
 typedef struct lru_slot {
-    char *key;
-    int prev, next; /* -1 ends */
+    char *key;          /* NULL: free */
+    eip_list_node node; /* in lru.recency */
     /* payload: dedup entries use name/count/times, spam entries the bucket */
-    char name[320];
-    char namespace[256];
+    char name[sizeof(((k8s_event_decision *)0)->name)];
+    char namespace[sizeof(((k8s_event_decision *)0)->namespace)];
     int count;
     int64_t first_us, last_mono_ms;
     eip_tokenbucket bucket;
@@ -30,7 +32,7 @@ typedef struct lru {
     json_t *index; /* key -> integer slot */
     lru_slot *slots;
     size_t cap, used;
-    int head, tail; /* head = most recent */
+    eip_list recency; /* the most recent first */
 } lru;
 
 static int lru_init(lru *l, size_t cap)
@@ -39,10 +41,12 @@ static int lru_init(lru *l, size_t cap)
     l->slots = calloc(cap, sizeof(*l->slots));
     l->cap = cap;
     l->used = 0;
-    l->head = l->tail = -1;
+    eip_list_init(&l->recency);
     if (!l->index || !l->slots) {
         json_decref(l->index);
         free(l->slots);
+        l->index = NULL;
+        l->slots = NULL;
         return -ENOMEM;
     }
     return 0;
@@ -57,41 +61,15 @@ static void lru_free(lru *l)
     json_decref(l->index);
 }
 
-static void lru_unlink(lru *l, int i)
-{
-    lru_slot *s = &l->slots[i];
-    if (s->prev >= 0)
-        l->slots[s->prev].next = s->next;
-    else
-        l->head = s->next;
-    if (s->next >= 0)
-        l->slots[s->next].prev = s->prev;
-    else
-        l->tail = s->prev;
-    s->prev = s->next = -1;
-}
-
-static void lru_push_front(lru *l, int i)
-{
-    lru_slot *s = &l->slots[i];
-    s->prev = -1;
-    s->next = l->head;
-    if (l->head >= 0)
-        l->slots[l->head].prev = i;
-    l->head = i;
-    if (l->tail < 0)
-        l->tail = i;
-}
-
 static lru_slot *lru_get(lru *l, const char *key)
 {
     json_t *v = json_object_get(l->index, key);
     if (!v)
         return NULL;
-    int i = (int)json_integer_value(v);
-    lru_unlink(l, i);
-    lru_push_front(l, i);
-    return &l->slots[i];
+    lru_slot *s = &l->slots[json_integer_value(v)];
+    eip_list_remove(&l->recency, &s->node);
+    eip_list_push_front(&l->recency, &s->node);
+    return s;
 }
 
 /* A fresh zeroed slot for key (evicting the least recently used). */
@@ -100,39 +78,44 @@ static lru_slot *lru_put(lru *l, const char *key)
     char *k = strdup(key);
     if (!k)
         return NULL;
-    int i;
+    lru_slot *s;
     if (l->used < l->cap) {
-        i = (int)l->used++;
+        s = &l->slots[l->used++];
     } else {
-        i = l->tail;
-        lru_unlink(l, i);
-        json_object_del(l->index, l->slots[i].key);
-        free(l->slots[i].key);
+        eip_list_node *last = eip_list_last(&l->recency);
+        if (!last) { /* every slot was lost to allocation failures */
+            free(k);
+            return NULL;
+        }
+        s = eip_container_of(last, lru_slot, node);
+        eip_list_remove(&l->recency, &s->node);
+        json_object_del(l->index, s->key);
+        free(s->key);
     }
-    if (json_object_set_new(l->index, k, json_integer(i)) != 0) {
+    memset(s, 0, sizeof(*s));
+    eip_list_node_init(&s->node);
+    if (json_object_set_new(l->index, k, json_integer(s - l->slots)) != 0) {
         free(k);
-        l->slots[i].key = NULL;
         /* the slot is lost until reused; only on allocation failure */
-        if ((size_t)i == l->used - 1)
+        if (s == &l->slots[l->used - 1])
             l->used--;
         return NULL;
     }
-    memset(&l->slots[i], 0, sizeof(l->slots[i]));
-    l->slots[i].key = k;
-    lru_push_front(l, i);
-    return &l->slots[i];
+    s->key = k;
+    eip_list_push_front(&l->recency, &s->node);
+    return s;
 }
 
 /* ---- recorder ---- */
 
 #define MAX_QUEUED_WRITES 1024
+#define PATH_MAX_BYTES 1024
 
 typedef struct op {
     k8s_recorder *rec;
-    struct op *next;
+    eip_list_node node; /* in rec->ops */
     k8s_call *call;
     json_t *event; /* full object, to create again when a PATCH finds nothing */
-    char path[700];
     bool is_patch;
 } op;
 
@@ -141,8 +124,7 @@ struct k8s_recorder {
     k8s_recorder_opts o;
     char *component, *host;
     lru spam, dedup;
-    op *ops, *ops_tail; /* FIFO; the head is in flight */
-    size_t n_ops;
+    eip_list ops; /* FIFO of writes; the first is in flight */
     k8s_recorder_stats stats;
     unsigned seq;
 };
@@ -181,16 +163,10 @@ int k8s_object_ref_from_json(const json_t *obj, const char *kind, const char *ap
     return (ref->name && *ref->name && ref->kind) ? 0 : -EINVAL;
 }
 
-k8s_recorder *k8s_recorder_new(k8s_client *c, const k8s_recorder_opts *opts)
+/* Defaults for what opts left 0; the borrowed strings are not kept. */
+static void set_defaults(k8s_recorder *r, const k8s_recorder_opts *opts)
 {
-    k8s_recorder *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    r->c = c;
-    if (opts)
-        r->o = *opts;
-    r->component = strdup(r->o.component ? r->o.component : "eip-agent");
-    r->host = r->o.host ? strdup(r->o.host) : NULL;
+    r->o = *opts;
     r->o.component = r->o.host = NULL;
     if (r->o.spam_burst <= 0)
         r->o.spam_burst = 25;
@@ -200,31 +176,51 @@ k8s_recorder *k8s_recorder_new(k8s_client *c, const k8s_recorder_opts *opts)
         r->o.cache_size = 4096;
     if (r->o.dedup_window_ms <= 0)
         r->o.dedup_window_ms = 10 * 60 * 1000;
-    bool ok = r->component && (!opts || !opts->host || r->host);
-    if (ok && lru_init(&r->spam, r->o.cache_size) == 0) {
-        if (lru_init(&r->dedup, r->o.cache_size) == 0)
-            return r;
-        lru_free(&r->spam);
+}
+
+int k8s_recorder_new(k8s_recorder **out, const k8s_recorder_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts) {
+        eip_seterr(err, errlen, "k8s recorder: no options");
+        return -EINVAL;
     }
-    free(r->component);
-    free(r->host);
-    free(r);
-    return NULL;
+    k8s_recorder *r = calloc(1, sizeof(*r));
+    if (!r) {
+        eip_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r->c = opts->client;
+    set_defaults(r, opts);
+    eip_list_init(&r->ops);
+    r->component = strdup(opts->component ? opts->component : "eip-agent");
+    r->host = opts->host ? strdup(opts->host) : NULL;
+    int e = (!r->component || (opts->host && !r->host)) ? -ENOMEM : 0;
+    if (!e)
+        e = lru_init(&r->spam, r->o.cache_size);
+    if (!e)
+        e = lru_init(&r->dedup, r->o.cache_size);
+    if (e) {
+        eip_seterr(err, errlen, "out of memory");
+        k8s_recorder_free(r);
+        return e;
+    }
+    *out = r;
+    return 0;
 }
 
 /* Writes go out one at a time in order (client-go records from one goroutine):
  * a PATCH never overtakes the create of its Event, and counts only grow. */
-static void op_pop(k8s_recorder *r)
+static op *op_first(const k8s_recorder *r)
 {
-    op *x = r->ops;
-    r->ops = x->next;
-    if (!r->ops)
-        r->ops_tail = NULL;
-    r->n_ops--;
+    eip_list_node *n = eip_list_first(&r->ops);
+    return n ? eip_container_of(n, op, node) : NULL;
 }
 
-static void op_free(op *x)
+/* Unlinks and frees x (its call is over or cancelled). */
+static void op_drop(op *x)
 {
+    eip_list_remove(&x->rec->ops, &x->node);
     json_decref(x->event);
     free(x);
 }
@@ -233,11 +229,10 @@ void k8s_recorder_free(k8s_recorder *r)
 {
     if (!r)
         return;
-    while (r->ops) {
-        op *x = r->ops;
-        op_pop(r);
+    op *x;
+    while ((x = op_first(r))) {
         k8s_call_cancel(x->call);
-        op_free(x);
+        op_drop(x);
     }
     lru_free(&r->spam);
     lru_free(&r->dedup);
@@ -255,70 +250,94 @@ static int object_key(const k8s_recorder *r, const k8s_object_ref *ref, eip_buf 
                            ref->uid ? ref->uid : "", ref->api_version ? ref->api_version : "");
 }
 
+/* The spam filter (client-go EventSourceObjectSpamFilter): whether the
+ * source+object key has a token left. */
+static int spam_allows(k8s_recorder *r, const char *key, int64_t now, bool *allowed)
+{
+    lru_slot *s = lru_get(&r->spam, key);
+    if (!s) {
+        s = lru_put(&r->spam, key);
+        if (!s)
+            return -ENOMEM;
+        eip_tokenbucket_init(&s->bucket, r->o.spam_refill_per_s, r->o.spam_burst, now);
+    }
+    *allowed = eip_tokenbucket_take(&s->bucket, now) == 0;
+    return 0;
+}
+
+/* The clocks, read once per event. */
+typedef struct moment {
+    int64_t mono_ms, wall_us;
+} moment;
+
+/* The dedup cache: the same event (key) within the window patches the Event
+ * recorded before, else a new Event is named. Names are never cut: -E2BIG. */
+static int dedup(k8s_recorder *r, const char *key, const k8s_object_ref *ref, moment now,
+                 k8s_event_decision *out)
+{
+    lru_slot *d = lru_get(&r->dedup, key);
+    if (d && now.mono_ms - d->last_mono_ms <= r->o.dedup_window_ms) {
+        d->count++;
+        d->last_mono_ms = now.mono_ms;
+        out->action = K8S_EVENT_PATCH;
+        memcpy(out->name, d->name, sizeof(out->name));
+        memcpy(out->namespace, d->namespace, sizeof(out->namespace));
+        out->count = d->count;
+        out->first_us = d->first_us;
+        out->last_us = now.wall_us;
+        return 0;
+    }
+    const char *ns = ref->namespace && *ref->namespace ? ref->namespace : "default";
+    size_t ns_len = strlen(ns);
+    /* client-go: fmt.Sprintf("%v.%x", ref.Name, t.UnixNano()) */
+    r->seq = (r->seq + 1) % 1000; /* sub-microsecond part: keeps names unique */
+    int n = snprintf(out->name, sizeof(out->name), "%s.%llx", ref->name,
+                     (unsigned long long)now.wall_us * 1000ull + r->seq);
+    if (n < 0 || (size_t)n >= sizeof(out->name) || ns_len >= sizeof(out->namespace))
+        return -E2BIG;
+    memcpy(out->namespace, ns, ns_len + 1);
+    if (!d)
+        d = lru_put(&r->dedup, key);
+    if (!d)
+        return -ENOMEM;
+    d->count = 1;
+    d->first_us = now.wall_us;
+    d->last_mono_ms = now.mono_ms;
+    memcpy(d->name, out->name, sizeof(d->name));
+    memcpy(d->namespace, out->namespace, sizeof(d->namespace));
+    out->action = K8S_EVENT_CREATE;
+    out->count = 1;
+    out->first_us = out->last_us = now.wall_us;
+    return 0;
+}
+
 int k8s_recorder_decide(k8s_recorder *r, const k8s_object_ref *ref, const char *type,
                         const char *reason, const char *message, k8s_event_decision *out)
 {
     memset(out, 0, sizeof(*out));
     if (!ref || !ref->name || !*ref->name || !type || !reason || !message)
         return -EINVAL;
-    int64_t now = mono_ms(r);
-    int64_t wall = wall_us(r);
+    moment now = {mono_ms(r), wall_us(r)};
     eip_buf key;
     eip_buf_init(&key, 64 * 1024);
+    bool allowed = false;
     int e = object_key(r, ref, &key);
+    if (!e)
+        e = spam_allows(r, key.data, now.mono_ms, &allowed);
     if (e)
         goto out;
-    lru_slot *s = lru_get(&r->spam, key.data);
-    if (!s) {
-        s = lru_put(&r->spam, key.data);
-        if (!s) {
-            e = -ENOMEM;
-            goto out;
-        }
-        eip_tokenbucket_init(&s->bucket, r->o.spam_refill_per_s, r->o.spam_burst, now);
-    }
-    if (eip_tokenbucket_take(&s->bucket, now) > 0) {
+    if (!allowed) {
         out->action = K8S_EVENT_DROPPED;
         r->stats.dropped++;
         goto out;
     }
     /* client-go getEventKey: the object plus type, reason and message. */
     e = eip_buf_appendf(&key, "\x1f%s\x1f%s\x1f%s", type, reason, message);
-    if (e)
-        goto out;
-    const char *ns = ref->namespace && *ref->namespace ? ref->namespace : "default";
-    lru_slot *d = lru_get(&r->dedup, key.data);
-    if (d && now - d->last_mono_ms <= r->o.dedup_window_ms) {
-        d->count++;
-        d->last_mono_ms = now;
-        out->action = K8S_EVENT_PATCH;
-        k8s_strlcpy(out->name, d->name, sizeof(out->name));
-        k8s_strlcpy(out->namespace, d->namespace, sizeof(out->namespace));
-        out->count = d->count;
-        out->first_us = d->first_us;
-        out->last_us = wall;
-        goto out;
-    }
-    if (!d)
-        d = lru_put(&r->dedup, key.data);
-    if (!d) {
-        e = -ENOMEM;
-        goto out;
-    }
-    d->count = 1;
-    d->first_us = wall;
-    d->last_mono_ms = now;
-    /* client-go: fmt.Sprintf("%v.%x", ref.Name, t.UnixNano()) */
-    r->seq = (r->seq + 1) % 1000; /* sub-microsecond part: keeps names unique */
-    snprintf(d->name, sizeof(d->name), "%s.%llx", ref->name,
-             (unsigned long long)wall * 1000ull + r->seq);
-    k8s_strlcpy(d->namespace, ns, sizeof(d->namespace));
-    out->action = K8S_EVENT_CREATE;
-    k8s_strlcpy(out->name, d->name, sizeof(out->name));
-    k8s_strlcpy(out->namespace, ns, sizeof(out->namespace));
-    out->count = 1;
-    out->first_us = out->last_us = wall;
+    if (!e)
+        e = dedup(r, key.data, ref, now, out);
 out:
+    if (e)
+        memset(out, 0, sizeof(*out));
     eip_buf_free(&key);
     return e;
 }
@@ -360,28 +379,33 @@ json_t *k8s_recorder_build(const k8s_recorder *r, const k8s_object_ref *ref, con
 
 static void op_done(k8s_call *call, const k8s_response *resp, void *arg);
 
+static const char *event_meta(const op *x, const char *field)
+{
+    return json_string_value(json_object_get(json_object_get(x->event, "metadata"), field));
+}
+
+/* POSTs the Event or PATCHes its count, lastTimestamp and message. */
 static int op_send(op *x, bool patch)
 {
     k8s_recorder *r = x->rec;
     x->is_patch = patch;
-    int e;
-    const char *ns =
-        json_string_value(json_object_get(json_object_get(x->event, "metadata"), "namespace"));
-    const char *name =
-        json_string_value(json_object_get(json_object_get(x->event, "metadata"), "name"));
-    if (patch) {
-        snprintf(x->path, sizeof(x->path), "/api/v1/namespaces/%s/events/%s", ns, name);
-        json_t *p = json_pack("{s:O, s:O, s:O}", "count", json_object_get(x->event, "count"),
-                              "lastTimestamp", json_object_get(x->event, "lastTimestamp"),
-                              "message", json_object_get(x->event, "message"));
-        if (!p)
-            return -ENOMEM;
-        e = k8s_patch(r->c, x->path, K8S_PATCH_STRATEGIC_MERGE, p, op_done, x, &x->call);
-        json_decref(p);
-    } else {
-        snprintf(x->path, sizeof(x->path), "/api/v1/namespaces/%s/events", ns);
-        e = k8s_post(r->c, x->path, x->event, op_done, x, &x->call);
+    eip_buf path;
+    eip_buf_init(&path, PATH_MAX_BYTES);
+    int e = eip_buf_appendf(&path, "/api/v1/namespaces/%s/events", event_meta(x, "namespace"));
+    if (!e && patch)
+        e = eip_buf_appendf(&path, "/%s", event_meta(x, "name"));
+    json_t *p = NULL;
+    if (!e && patch) {
+        p = json_pack("{s:O, s:O, s:O}", "count", json_object_get(x->event, "count"),
+                      "lastTimestamp", json_object_get(x->event, "lastTimestamp"), "message",
+                      json_object_get(x->event, "message"));
+        e = p ? k8s_patch(r->c, path.data, K8S_PATCH_STRATEGIC_MERGE, p, op_done, x, &x->call)
+              : -ENOMEM;
+    } else if (!e) {
+        e = k8s_post(r->c, path.data, x->event, op_done, x, &x->call);
     }
+    json_decref(p);
+    eip_buf_free(&path);
     return e;
 }
 
@@ -390,22 +414,19 @@ static void op_failed(op *x, k8s_result res, const char *detail)
     k8s_recorder *r = x->rec;
     r->stats.failed++;
     if (r->o.on_error)
-        r->o.on_error(
-            json_string_value(json_object_get(json_object_get(x->event, "metadata"), "name")), res,
-            detail, r->o.arg);
+        r->o.on_error(event_meta(x, "name"), res, detail, r->o.arg);
 }
 
 /* Sends the head of the queue; drops writes that cannot even be sent. */
 static void run_queue(k8s_recorder *r)
 {
-    while (r->ops) {
-        op *x = r->ops;
+    op *x;
+    while ((x = op_first(r))) {
         int e = op_send(x, x->is_patch);
         if (e == 0)
             return;
         op_failed(x, K8S_E_TRANSPORT, strerror(-e));
-        op_pop(r);
-        op_free(x);
+        op_drop(x);
     }
 }
 
@@ -430,15 +451,14 @@ static void op_done(k8s_call *call, const k8s_response *resp, void *arg)
     } else {
         op_failed(x, resp->result, resp->status.message);
     }
-    op_pop(r);
-    op_free(x);
+    op_drop(x);
     run_queue(r);
 }
 
 int k8s_recorder_event(k8s_recorder *r, const k8s_object_ref *ref, const char *type,
                        const char *reason, const char *message)
 {
-    if (r->n_ops >= MAX_QUEUED_WRITES)
+    if (r->ops.len >= MAX_QUEUED_WRITES)
         return -ENOBUFS;
     k8s_event_decision d;
     int e = k8s_recorder_decide(r, ref, type, reason, message, &d);
@@ -453,27 +473,17 @@ int k8s_recorder_event(k8s_recorder *r, const k8s_object_ref *ref, const char *t
         return -ENOMEM;
     x->rec = r;
     x->is_patch = d.action == K8S_EVENT_PATCH;
+    eip_list_node_init(&x->node);
     x->event = k8s_recorder_build(r, ref, type, reason, message, &d);
     if (!x->event) {
         free(x);
         return -ENOMEM;
     }
-    bool idle = r->ops == NULL;
-    if (r->ops_tail)
-        r->ops_tail->next = x;
-    else
-        r->ops = x;
-    r->ops_tail = x;
-    r->n_ops++;
-    if (idle) {
-        e = op_send(x, x->is_patch);
-        if (e) {
-            op_pop(r);
-            op_free(x);
-            return e;
-        }
-    }
-    return 0;
+    bool idle = eip_list_empty(&r->ops);
+    eip_list_push_back(&r->ops, &x->node);
+    if (idle && (e = op_send(x, x->is_patch)) != 0)
+        op_drop(x);
+    return e;
 }
 
 void k8s_recorder_get_stats(const k8s_recorder *r, k8s_recorder_stats *out)
@@ -483,5 +493,5 @@ void k8s_recorder_get_stats(const k8s_recorder *r, k8s_recorder_stats *out)
 
 size_t k8s_recorder_pending(const k8s_recorder *r)
 {
-    return r->n_ops;
+    return r->ops.len;
 }

@@ -39,6 +39,7 @@ int k8s_object_ref_from_json(const json_t *obj, const char *kind, const char *ap
                              k8s_object_ref *ref);
 
 typedef struct k8s_recorder_opts {
+    k8s_client *client;        /* borrowed, outlives the recorder; NULL: decisions only (tests) */
     const char *component;     /* NULL: "eip-agent" */
     const char *host;          /* source.host, e.g. the node name; may be NULL */
     double spam_burst;         /* 0: 25 */
@@ -54,34 +55,12 @@ typedef struct k8s_recorder_opts {
     void *arg;
 } k8s_recorder_opts;
 
-/* c may be NULL (decisions only: tests). Strings in opts are copied. */
-k8s_recorder *k8s_recorder_new(k8s_client *c, const k8s_recorder_opts *opts);
+/* A recorder. Strings in opts are copied. 0 and *out, or a negative errno with
+ * a one-line reason in err (-EINVAL without opts, -ENOMEM); on failure nothing
+ * is left allocated. */
+int k8s_recorder_new(k8s_recorder **out, const k8s_recorder_opts *opts, char *err, size_t errlen);
 /* Cancels what is in flight. NULL is a no-op. */
 void k8s_recorder_free(k8s_recorder *rec);
-
-typedef enum k8s_event_action {
-    K8S_EVENT_CREATE,  /* a new Event object */
-    K8S_EVENT_PATCH,   /* count and lastTimestamp of an existing one */
-    K8S_EVENT_DROPPED, /* the spam filter said no */
-} k8s_event_action;
-
-typedef struct k8s_event_decision {
-    k8s_event_action action;
-    char name[320]; /* the Event's metadata.name */
-    char namespace[256];
-    int count;
-    int64_t first_us; /* firstTimestamp, wall clock */
-    int64_t last_us;  /* lastTimestamp */
-} k8s_event_decision;
-
-/* Runs the spam filter and the dedup cache for one event (no I/O) and fills
- * out. Used by k8s_recorder_event(); exposed for tests. 0 or -EINVAL/-ENOMEM. */
-int k8s_recorder_decide(k8s_recorder *rec, const k8s_object_ref *ref, const char *type,
-                        const char *reason, const char *message, k8s_event_decision *out);
-
-/* The Event object for a decision (new reference). */
-json_t *k8s_recorder_build(const k8s_recorder *rec, const k8s_object_ref *ref, const char *type,
-                           const char *reason, const char *message, const k8s_event_decision *d);
 
 /* Records an event (type "Normal" or "Warning"): 0 when sent or queued,
  * -EAGAIN when the spam filter dropped it, other negative errno on failure. */

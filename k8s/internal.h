@@ -11,11 +11,4 @@
  * NUL-terminated *out of *out_len bytes, -EINVAL on a bad character, -ENOMEM. */
 int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len);
 
-/* Percent-encodes s for a URL query value into dst (cap bytes). Returns the
- * length, or 0 when dst is too small. */
-size_t k8s_query_escape(char *dst, size_t cap, const char *s);
-
-/* Copies src into dst (cap bytes), always NUL-terminating, truncating. */
-void k8s_strlcpy(char *dst, const char *src, size_t cap);
-
 #endif

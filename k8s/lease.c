@@ -8,25 +8,35 @@
 #include <time.h>
 
 #include "common/backoff.h"
+#include "common/buf.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/timeutil.h"
-#include "k8s/internal.h"
 
-enum leader_state { L_IDLE, L_CANDIDATE, L_LEADER, L_RELEASING, L_STOPPED };
+#define PATH_MAX_BYTES 1024
+
+/* The elector; set_state() is the only writer of the state. */
+enum leader_state {
+    L_IDLE,      /* created, not campaigning */
+    L_CANDIDATE, /* campaigning: reads the Lease every retry period, takes it when free */
+    L_LEADER,    /* holds the Lease and renews it every retry period */
+    L_RELEASING, /* stopping: handing the Lease back (empty holder, 1 s) */
+    L_STOPPED,   /* stopped (or freed): no timer, no call */
+};
 
 struct k8s_leader {
     k8s_client *c;
     k8s_leader_opts o;
     char *ns, *name, *identity;
-    char path[1300];
-    char coll_path[600];
+    char *path;      /* of the Lease */
+    char *coll_path; /* of the namespace's Leases (to create it) */
     enum leader_state state;
     k8s_call *call;
     json_t *lease;       /* the Lease object last read or written */
     json_t *observed;    /* its spec when last seen to change */
     int64_t observed_ms; /* monotonic time of that change */
     int64_t renewed_ms;  /* monotonic time of the last successful renew */
-    char holder[256];
+    char *holder;        /* last observed, NULL: none */
     long long transitions;
     uv_timer_t timer;
     void (*stop_done)(k8s_leader *l, void *arg);
@@ -102,6 +112,7 @@ static int lease_send(k8s_leader *l, const char *method, const char *path, const
 }
 
 static void tick(uv_timer_t *t);
+static void lost_leadership(k8s_leader *l);
 
 static void schedule(k8s_leader *l, bool jitter)
 {
@@ -110,7 +121,12 @@ static void schedule(k8s_leader *l, bool jitter)
     int64_t ms = l->o.retry_period_ms;
     if (jitter) /* client-go wait.JitterUntil(retryPeriod, 1.2) while acquiring */
         ms += (int64_t)(1.2 * eip_backoff_rand01() * (double)ms);
-    uv_timer_start(&l->timer, tick, (uint64_t)ms, 0);
+    int e = uv_timer_start(&l->timer, tick, (uint64_t)ms, 0);
+    if (e) {
+        /* No more rounds: a leader that cannot renew must not think it leads. */
+        report(l, "timer", K8S_E_TRANSPORT, uv_strerror(e));
+        lost_leadership(l);
+    }
 }
 
 static void observe_holder(k8s_leader *l, const json_t *spec)
@@ -120,11 +136,15 @@ static void observe_holder(k8s_leader *l, const json_t *spec)
         h = "";
     json_t *tr = json_object_get(spec, "leaseTransitions");
     l->transitions = json_is_integer(tr) ? json_integer_value(tr) : 0;
-    if (strcmp(h, l->holder) != 0) {
-        k8s_strlcpy(l->holder, h, sizeof(l->holder));
-        if (l->o.on_new_leader)
-            l->o.on_new_leader(l, h, l->o.arg);
-    }
+    if (strcmp(h, l->holder ? l->holder : "") == 0)
+        return;
+    char *d = strdup(h);
+    if (!d)
+        return; /* keep the older one: it is seen again next round */
+    free(l->holder);
+    l->holder = d;
+    if (l->o.on_new_leader)
+        l->o.on_new_leader(l, h, l->o.arg);
 }
 
 static void became_leader(k8s_leader *l)
@@ -260,7 +280,7 @@ static void get_done(k8s_call *call, const k8s_response *resp, void *arg)
         return;
     }
     remember(l, resp->json);
-    const char *holder = l->holder;
+    const char *holder = l->holder ? l->holder : "";
     bool expired = eip_time_mono_ms() - l->observed_ms >= l->o.lease_duration_ms;
     if (*holder && strcmp(holder, l->identity) != 0 && !expired) {
         /* Someone else holds a valid lease. */
@@ -290,26 +310,11 @@ static void tick(uv_timer_t *t)
     }
 }
 
-k8s_leader *k8s_leader_new(k8s_client *c, const k8s_leader_opts *opts)
+/* Copies of the strings of opts, the Lease's paths, defaults. */
+static int leader_init(k8s_leader *l, const k8s_leader_opts *opts)
 {
-    if (!opts || !opts->namespace || !opts->name || !opts->identity || !*opts->identity ||
-        strlen(opts->namespace) > 253 || strlen(opts->name) > 253)
-        return NULL;
-    k8s_leader *l = calloc(1, sizeof(*l));
-    if (!l)
-        return NULL;
-    l->c = c;
+    l->c = opts->client;
     l->o = *opts;
-    l->ns = strdup(opts->namespace);
-    l->name = strdup(opts->name);
-    l->identity = strdup(opts->identity);
-    if (!l->ns || !l->name || !l->identity) {
-        free(l->ns);
-        free(l->name);
-        free(l->identity);
-        free(l);
-        return NULL;
-    }
     l->o.namespace = l->o.name = l->o.identity = NULL;
     if (l->o.lease_duration_ms <= 0)
         l->o.lease_duration_ms = 15000;
@@ -317,22 +322,74 @@ k8s_leader *k8s_leader_new(k8s_client *c, const k8s_leader_opts *opts)
         l->o.renew_deadline_ms = 10000;
     if (l->o.retry_period_ms <= 0)
         l->o.retry_period_ms = 2000;
-    snprintf(l->coll_path, sizeof(l->coll_path),
-             "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->ns);
-    snprintf(l->path, sizeof(l->path), "%s/%s", l->coll_path, l->name);
-    uv_timer_init(k8s_client_loop(c), &l->timer);
-    l->timer.data = l;
+    l->ns = strdup(opts->namespace);
+    l->name = strdup(opts->name);
+    l->identity = strdup(opts->identity);
+    if (!l->ns || !l->name || !l->identity)
+        return -ENOMEM;
+    eip_buf b;
+    eip_buf_init(&b, PATH_MAX_BYTES);
+    int e = eip_buf_appendf(&b, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", l->ns);
+    l->coll_path = eip_buf_steal(&b);
+    if (!e)
+        e = eip_buf_appendf(&b, "%s/%s", l->coll_path, l->name);
+    l->path = eip_buf_steal(&b);
+    eip_buf_free(&b);
+    return e;
+}
+
+static void leader_release(k8s_leader *l)
+{
+    json_decref(l->lease);
+    json_decref(l->observed);
+    free(l->ns);
+    free(l->name);
+    free(l->identity);
+    free(l->path);
+    free(l->coll_path);
+    free(l->holder);
+    free(l);
+}
+
+int k8s_leader_new(k8s_leader **out, const k8s_leader_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts || !opts->client || !opts->namespace || !opts->name || !opts->identity ||
+        !*opts->identity || strlen(opts->namespace) > 253 || strlen(opts->name) > 253) {
+        eip_seterr(err, errlen,
+                   "k8s leader election: a client, a namespace and a name (at most "
+                   "253 bytes each) and an identity are required");
+        return -EINVAL;
+    }
+    k8s_leader *l = calloc(1, sizeof(*l));
+    int e = l ? leader_init(l, opts) : -ENOMEM;
+    if (e) {
+        eip_seterr(err, errlen, "k8s leader election: %s", strerror(-e));
+        goto out;
+    }
     l->state = L_IDLE;
-    return l;
+    l->timer.data = l;
+    e = uv_timer_init(k8s_client_loop(l->c), &l->timer);
+    if (e)
+        eip_seterr(err, errlen, "k8s leader election: timer: %s", uv_strerror(e));
+out:
+    if (e) {
+        if (l)
+            leader_release(l);
+        return e;
+    }
+    *out = l;
+    return 0;
 }
 
 int k8s_leader_start(k8s_leader *l)
 {
     if (l->state != L_IDLE && l->state != L_STOPPED)
         return -EALREADY;
-    set_state(l, L_CANDIDATE);
-    uv_timer_start(&l->timer, tick, 0, 0);
-    return 0;
+    int e = uv_timer_start(&l->timer, tick, 0, 0);
+    if (!e)
+        set_state(l, L_CANDIDATE);
+    return e;
 }
 
 static void finish_stop(k8s_leader *l)
@@ -355,9 +412,10 @@ static int send_release(k8s_leader *l)
                              microtime_now(), "leaseTransitions", (json_int_t)l->transitions);
     int e = -ENOMEM;
     if (body && spec) {
-        json_object_set_new(body, "spec", spec);
+        int set = json_object_set_new(body, "spec", spec); /* releases spec either way */
         spec = NULL;
-        e = lease_send(l, "PUT", l->path, body, release_done);
+        if (set == 0)
+            e = lease_send(l, "PUT", l->path, body, release_done);
     }
     json_decref(spec);
     json_decref(body);
@@ -441,13 +499,7 @@ void k8s_leader_stop(k8s_leader *l, void (*done)(k8s_leader *l, void *arg), void
 
 static void closed_cb(uv_handle_t *h)
 {
-    k8s_leader *l = h->data;
-    json_decref(l->lease);
-    json_decref(l->observed);
-    free(l->ns);
-    free(l->name);
-    free(l->identity);
-    free(l);
+    leader_release(h->data);
 }
 
 void k8s_leader_free(k8s_leader *l)
@@ -457,7 +509,7 @@ void k8s_leader_free(k8s_leader *l)
     uv_timer_stop(&l->timer);
     k8s_call_cancel(l->call);
     l->call = NULL;
-    l->state = L_STOPPED;
+    set_state(l, L_STOPPED);
     uv_close((uv_handle_t *)&l->timer, closed_cb);
 }
 
@@ -468,7 +520,7 @@ bool k8s_leader_is_leader(const k8s_leader *l)
 
 const char *k8s_leader_holder(const k8s_leader *l)
 {
-    return l->holder;
+    return l->holder ? l->holder : "";
 }
 
 long long k8s_leader_transitions(const k8s_leader *l)

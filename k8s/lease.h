@@ -22,6 +22,7 @@
 typedef struct k8s_leader k8s_leader;
 
 typedef struct k8s_leader_opts {
+    k8s_client *client;          /* borrowed: outlives the elector */
     const char *namespace;       /* of the Lease */
     const char *name;            /* of the Lease */
     const char *identity;        /* this candidate, unique (e.g. pod name or hostname_pid) */
@@ -39,9 +40,12 @@ typedef struct k8s_leader_opts {
     void *arg;
 } k8s_leader_opts;
 
-/* Strings are copied. NULL on allocation failure or bad options. */
-k8s_leader *k8s_leader_new(k8s_client *c, const k8s_leader_opts *opts);
-/* Begins campaigning. 0 or -EALREADY. */
+/* An elector, idle until k8s_leader_start(). Strings in opts are copied. 0 and
+ * *out, or a negative errno with a one-line reason in err (-EINVAL without a
+ * client, namespace, name or identity, or with a namespace or name longer than
+ * 253 bytes; -ENOMEM); on failure nothing is left open. */
+int k8s_leader_new(k8s_leader **out, const k8s_leader_opts *opts, char *err, size_t errlen);
+/* Begins campaigning. 0, -EALREADY, or the libuv error of its timer. */
 int k8s_leader_start(k8s_leader *l);
 /* Stops campaigning. A leader releases the Lease (unless keep_on_stop) and
  * calls on_stopped_leading; done (may be NULL) is called when that is over

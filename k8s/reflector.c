@@ -8,14 +8,16 @@
 
 #include "common/backoff.h"
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/log.h"
+#include "common/pct.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
-#include "k8s/internal.h"
-#include "k8s/watch.h"
+#include "k8s/watch_internal.h"
 
 #define KEY_MAX 512
 #define SHORT_WATCH_MS 1000
+#define QUERY_MAX 16384
 
 enum next_action { NEXT_LIST, NEXT_WATCH };
 
@@ -163,6 +165,8 @@ static void backoff_cb(uv_timer_t *t)
 static void retry_later(k8s_reflector *r, enum next_action next, long long min_ms)
 {
     uv_timer_stop(&r->watchdog);
+    if (r->state == K8S_REFLECTOR_STOPPED)
+        return; /* stopped from the on_error callback that reported the failure */
     int64_t wait = eip_backoff_next(&r->backoff, eip_time_mono_ms(), eip_backoff_rand01());
     if (min_ms > wait)
         wait = min_ms;
@@ -170,47 +174,55 @@ static void retry_later(k8s_reflector *r, enum next_action next, long long min_m
     set_state(r, K8S_REFLECTOR_BACKOFF);
     log_debug("k8s reflector %s: %s again in %lld ms", r->path,
               next == NEXT_WATCH ? "watch" : "list", (long long)wait);
-    uv_timer_start(&r->backoff_timer, backoff_cb, (uint64_t)wait, 0);
+    int e = uv_timer_start(&r->backoff_timer, backoff_cb, (uint64_t)wait, 0);
+    if (e) {
+        /* Without its timer the loop cannot go on: stop, and say so. */
+        set_state(r, K8S_REFLECTOR_STOPPED);
+        report(r, "backoff timer", K8S_E_TRANSPORT, uv_strerror(e));
+    }
+}
+
+static int add_param(eip_buf *b, char *sep, const char *name, const char *value)
+{
+    int e = eip_buf_appendf(b, "%c%s=", *sep, name);
+    if (!e)
+        e = eip_pct_encode(b, value, strlen(value));
+    *sep = '&';
+    return e;
+}
+
+static int add_param_num(eip_buf *b, char *sep, const char *name, long long value)
+{
+    int e = eip_buf_appendf(b, "%c%s=%lld", *sep, name, value);
+    *sep = '&';
+    return e;
 }
 
 /* Builds path?query into b. rv NULL: no resourceVersion parameter. */
 static int build_query(k8s_reflector *r, eip_buf *b, bool watch, const char *rv, const char *cont)
 {
-    char esc[2048];
     int e = eip_buf_appends(b, r->path);
     char sep = strchr(r->path, '?') ? '&' : '?';
-#define ADD_PARAM(name, value)                                                                     \
-    do {                                                                                           \
-        if (!k8s_query_escape(esc, sizeof(esc), (value)) && *(value))                              \
-            return -E2BIG;                                                                         \
-        if (!*(value))                                                                             \
-            esc[0] = '\0';                                                                         \
-        e = e ? e : eip_buf_appendf(b, "%c%s=%s", sep, (name), esc);                               \
-        sep = '&';                                                                                 \
-    } while (0)
-    if (r->field_selector)
-        ADD_PARAM("fieldSelector", r->field_selector);
-    if (r->label_selector)
-        ADD_PARAM("labelSelector", r->label_selector);
-    if (watch) {
-        char t[16];
-        snprintf(t, sizeof(t), "%d", r->watch_timeout_s);
-        ADD_PARAM("watch", "true");
-        ADD_PARAM("allowWatchBookmarks", "true");
-        ADD_PARAM("timeoutSeconds", t);
-    } else if (!rv || strcmp(rv, "0") == 0) {
+    if (!e && r->field_selector)
+        e = add_param(b, &sep, "fieldSelector", r->field_selector);
+    if (!e && r->label_selector)
+        e = add_param(b, &sep, "labelSelector", r->label_selector);
+    if (!e && watch) {
+        e = add_param(b, &sep, "watch", "true");
+        if (!e)
+            e = add_param(b, &sep, "allowWatchBookmarks", "true");
+        if (!e)
+            e = add_param_num(b, &sep, "timeoutSeconds", r->watch_timeout_s);
+    } else if (!e && (!rv || strcmp(rv, "0") == 0)) {
         /* client-go reflector: no limit with a specific resourceVersion. Without one the
          * server answers from its watch cache (not older than rv); with one it is the
          * legacy Exact list at rv (410 once compacted), which misses newer objects. */
-        char l[16];
-        snprintf(l, sizeof(l), "%u", r->o.page_size);
-        ADD_PARAM("limit", l);
+        e = add_param_num(b, &sep, "limit", r->o.page_size);
     }
-    if (cont)
-        ADD_PARAM("continue", cont);
-    if (rv)
-        ADD_PARAM("resourceVersion", rv);
-#undef ADD_PARAM
+    if (!e && cont)
+        e = add_param(b, &sep, "continue", cont);
+    if (!e && rv)
+        e = add_param(b, &sep, "resourceVersion", rv);
     return e;
 }
 
@@ -224,7 +236,7 @@ static bool send_request(k8s_reflector *r, k8s_request_opts *o, bool watch, cons
                          const char *cont)
 {
     eip_buf q;
-    eip_buf_init(&q, 16384);
+    eip_buf_init(&q, QUERY_MAX);
     int e = build_query(r, &q, watch, rv, cont);
     o->path = q.data;
     o->arg = r;
@@ -386,22 +398,35 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
 
 /* ---- WATCH ---- */
 
+/* Ends the watch in flight: reports and lists or watches again after a backoff. */
+static void drop_watch(k8s_reflector *r, k8s_result res, const char *detail, enum next_action next)
+{
+    k8s_call_cancel(r->call);
+    r->call = NULL;
+    report(r, "watch", res, detail);
+    retry_later(r, next, 0);
+}
+
 static void watchdog_cb(uv_timer_t *t)
 {
     k8s_reflector *r = t->data;
     if (r->state != K8S_REFLECTOR_WATCHING)
         return;
     r->stats.dead_watches++;
-    k8s_call_cancel(r->call);
-    r->call = NULL;
-    report(r, "watch", K8S_E_TRANSPORT, "no data for longer than timeoutSeconds plus grace");
-    retry_later(r, NEXT_WATCH, 0);
+    drop_watch(r, K8S_E_TRANSPORT, "no data for longer than timeoutSeconds plus grace", NEXT_WATCH);
 }
 
-static void arm_watchdog(k8s_reflector *r)
+/* (Re)arms the dead-watch timer; when it cannot be, the watch is dropped. */
+static bool arm_watchdog(k8s_reflector *r)
 {
     uint64_t ms = (uint64_t)r->watch_timeout_s * 1000u + (uint64_t)r->o.watch_grace_ms;
-    uv_timer_start(&r->watchdog, watchdog_cb, ms, 0);
+    int e = uv_timer_start(&r->watchdog, watchdog_cb, ms, 0);
+    if (e) {
+        char detail[128];
+        eip_seterr(detail, sizeof(detail), "cannot arm the watchdog: %s", uv_strerror(e));
+        drop_watch(r, K8S_E_TRANSPORT, detail, NEXT_WATCH);
+    }
+    return e == 0;
 }
 
 /* Returns non-zero to stop feeding (stream dropped or reflector stopped). */
@@ -410,8 +435,8 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
     k8s_reflector *r = arg;
     r->watch_events++;
     if (ev->type == K8S_WATCH_ERROR) {
-        snprintf(r->error_detail, sizeof(r->error_detail), "ERROR event on the watch: %d %s: %s",
-                 ev->status.code, ev->status.reason, ev->status.message);
+        eip_seterr(r->error_detail, sizeof(r->error_detail), "ERROR event on the watch: %d %s: %s",
+                   ev->status.code, ev->status.reason, ev->status.message);
         return ev->error_class == K8S_E_GONE ? -ESTALE : -EPROTO;
     }
     if (ev->type == K8S_WATCH_BOOKMARK) {
@@ -455,29 +480,27 @@ static int watch_chunk(k8s_call *call, long status, const char *data, size_t len
     (void)call;
     (void)status;
     k8s_reflector *r = arg;
-    arm_watchdog(r);
+    if (!arm_watchdog(r))
+        return 0; /* the call is cancelled */
     int e = k8s_watch_feed(&r->parser, data, len, on_watch_event, r);
     if (!e)
         return 0;
     if (e == -ECANCELED || r->state == K8S_REFLECTOR_STOPPED)
         return 0; /* stopped from a callback: the call is already cancelled */
-    k8s_call_cancel(r->call);
-    r->call = NULL;
     switch (e) {
     case -ESTALE:
-        report(r, "watch", K8S_E_GONE, r->error_detail);
+        drop_watch(r, K8S_E_GONE, r->error_detail, NEXT_LIST);
         break;
     case -E2BIG:
-        report(r, "watch", K8S_E_TOO_LARGE, "a watch event passed the size cap, relisting");
+        drop_watch(r, K8S_E_TOO_LARGE, "a watch event passed the size cap, relisting", NEXT_LIST);
         break;
     case -EPROTO:
-        report(r, "watch", K8S_E_SERVER, r->error_detail);
+        drop_watch(r, K8S_E_SERVER, r->error_detail, NEXT_LIST);
         break;
     default:
-        report(r, "watch", K8S_E_PARSE, "undecodable watch event, relisting");
+        drop_watch(r, K8S_E_PARSE, "undecodable watch event, relisting", NEXT_LIST);
         break;
     }
-    retry_later(r, NEXT_LIST, 0);
     return 0;
 }
 
@@ -549,28 +572,10 @@ static char *dup_opt(const char *s, bool *ok)
     return d;
 }
 
-k8s_reflector *k8s_reflector_new(k8s_client *c, const k8s_reflector_opts *opts)
+/* Defaults for what opts left 0; the borrowed strings are not kept. */
+static void set_defaults(k8s_reflector *r, const k8s_reflector_opts *opts)
 {
-    if (!opts || !opts->path || opts->path[0] != '/')
-        return NULL;
-    k8s_reflector *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    bool ok = true;
-    r->c = c;
     r->o = *opts;
-    r->path = dup_opt(opts->path, &ok);
-    r->field_selector = dup_opt(opts->field_selector, &ok);
-    r->label_selector = dup_opt(opts->label_selector, &ok);
-    r->store = json_object();
-    if (!ok || !r->store) {
-        free(r->path);
-        free(r->field_selector);
-        free(r->label_selector);
-        json_decref(r->store);
-        free(r);
-        return NULL;
-    }
     r->o.path = r->o.field_selector = r->o.label_selector = NULL;
     if (!r->o.page_size)
         r->o.page_size = 500;
@@ -588,17 +593,85 @@ k8s_reflector *k8s_reflector_new(k8s_client *c, const k8s_reflector_opts *opts)
         r->o.backoff_max_ms = 30000;
     if (r->o.backoff_reset_ms <= 0)
         r->o.backoff_reset_ms = 120000;
+}
+
+static void reflector_release(k8s_reflector *r)
+{
+    json_decref(r->store);
+    json_decref(r->pending);
+    k8s_watch_parser_free(&r->parser);
+    free(r->rv);
+    free(r->cont);
+    free(r->list_rv);
+    free(r->path);
+    free(r->field_selector);
+    free(r->label_selector);
+    free(r);
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+    k8s_reflector *r = h->data;
+    if (--r->closing > 0)
+        return;
+    reflector_release(r);
+}
+
+/* Both timers, or none: a failed second one closes the first (which frees r). */
+static int init_timers(k8s_reflector *r)
+{
+    uv_loop_t *loop = k8s_client_loop(r->c);
+    r->backoff_timer.data = r;
+    r->watchdog.data = r;
+    int e = uv_timer_init(loop, &r->backoff_timer);
+    if (e) {
+        reflector_release(r);
+        return e;
+    }
+    e = uv_timer_init(loop, &r->watchdog);
+    if (e) {
+        r->closing = 1;
+        uv_close((uv_handle_t *)&r->backoff_timer, closed_cb);
+    }
+    return e;
+}
+
+int k8s_reflector_new(k8s_reflector **out, const k8s_reflector_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts || !opts->client || !opts->path || opts->path[0] != '/') {
+        eip_seterr(err, errlen, "k8s reflector: a client and a path starting with / are required");
+        return -EINVAL;
+    }
+    k8s_reflector *r = calloc(1, sizeof(*r));
+    if (!r) {
+        eip_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    bool ok = true;
+    r->c = opts->client;
+    r->path = dup_opt(opts->path, &ok);
+    r->field_selector = dup_opt(opts->field_selector, &ok);
+    r->label_selector = dup_opt(opts->label_selector, &ok);
+    r->store = json_object();
+    if (!ok || !r->store) {
+        reflector_release(r);
+        eip_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    set_defaults(r, opts);
     /* client-go's reflector: 800 ms doubling to 30 s, jitter 1.0, reset after 2 healthy minutes */
     eip_backoff_init(&r->backoff, r->o.backoff_initial_ms, r->o.backoff_max_ms,
                      r->o.backoff_reset_ms, EIP_JITTER_UP, 1.0);
     k8s_watch_parser_init(&r->parser, r->o.max_event_bytes);
-    uv_loop_t *loop = k8s_client_loop(c);
-    uv_timer_init(loop, &r->backoff_timer);
-    uv_timer_init(loop, &r->watchdog);
-    r->backoff_timer.data = r;
-    r->watchdog.data = r;
     r->state = K8S_REFLECTOR_IDLE;
-    return r;
+    int e = init_timers(r);
+    if (e) {
+        eip_seterr(err, errlen, "k8s reflector: timer: %s", uv_strerror(e));
+        return e;
+    }
+    *out = r;
+    return 0;
 }
 
 int k8s_reflector_start(k8s_reflector *r)
@@ -620,23 +693,6 @@ void k8s_reflector_stop(k8s_reflector *r)
     uv_timer_stop(&r->backoff_timer);
     uv_timer_stop(&r->watchdog);
     k8s_watch_parser_reset(&r->parser);
-}
-
-static void closed_cb(uv_handle_t *h)
-{
-    k8s_reflector *r = h->data;
-    if (--r->closing > 0)
-        return;
-    json_decref(r->store);
-    json_decref(r->pending);
-    k8s_watch_parser_free(&r->parser);
-    free(r->rv);
-    free(r->cont);
-    free(r->list_rv);
-    free(r->path);
-    free(r->field_selector);
-    free(r->label_selector);
-    free(r);
 }
 
 void k8s_reflector_free(k8s_reflector *r)

@@ -53,6 +53,7 @@ typedef void (*k8s_reflector_error_cb)(k8s_reflector *r, const char *what, k8s_r
                                        const char *detail, void *arg);
 
 typedef struct k8s_reflector_opts {
+    k8s_client *client;         /* borrowed: outlives the reflector */
     const char *path;           /* collection, e.g. "/api/v1/pods" */
     const char *field_selector; /* e.g. "spec.nodeName=node-1", or NULL */
     const char *label_selector; /* or NULL */
@@ -70,8 +71,12 @@ typedef struct k8s_reflector_opts {
     void *arg;
 } k8s_reflector_opts;
 
-/* Strings in opts are copied. NULL on allocation failure or bad options. */
-k8s_reflector *k8s_reflector_new(k8s_client *c, const k8s_reflector_opts *opts);
+/* A reflector of opts->path, idle until k8s_reflector_start(). Strings in opts
+ * are copied. 0 and *out, or a negative errno with a one-line reason in err
+ * (-EINVAL without a client or a path starting with "/", -ENOMEM); on failure
+ * nothing is left open. */
+int k8s_reflector_new(k8s_reflector **out, const k8s_reflector_opts *opts, char *err,
+                      size_t errlen);
 /* Starts listing. 0 or a negative errno. */
 int k8s_reflector_start(k8s_reflector *r);
 /* Cancels what is in flight; no callback fires afterwards. The store stays. */

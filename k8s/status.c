@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-#include "k8s/status.h"
+#include "k8s/status_internal.h"
 
 #include <string.h>
 
-#include "k8s/internal.h"
+#include "common/err.h"
 
 const char *k8s_result_name(k8s_result r)
 {
@@ -54,12 +54,14 @@ void k8s_status_from_json(const json_t *json, long http_status, k8s_status *st)
     const json_t *code = json_object_get(json, "code");
     if (json_is_integer(code) && json_integer_value(code) > 0 && json_integer_value(code) < 1000)
         st->code = (int)json_integer_value(code);
+    /* A reason is a word the result is classified by: one cut short would be a
+     * different word, so a reason that does not fit is no reason. */
     const json_t *reason = json_object_get(json, "reason");
-    if (json_is_string(reason))
-        k8s_strlcpy(st->reason, json_string_value(reason), sizeof(st->reason));
+    if (json_is_string(reason) && json_string_length(reason) < sizeof(st->reason))
+        memcpy(st->reason, json_string_value(reason), json_string_length(reason) + 1);
     const json_t *msg = json_object_get(json, "message");
     if (json_is_string(msg))
-        k8s_strlcpy(st->message, json_string_value(msg), sizeof(st->message));
+        eip_seterr(st->message, sizeof(st->message), "%s", json_string_value(msg));
 }
 
 void k8s_status_from_body(const char *body, size_t len, long http_status, k8s_status *st)

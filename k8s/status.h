@@ -2,9 +2,6 @@
 #ifndef EIP_K8S_STATUS_H
 #define EIP_K8S_STATUS_H
 
-#include <jansson.h>
-#include <stddef.h>
-
 /* Outcome of a Kubernetes API call, one enum for callers to switch on. */
 typedef enum k8s_result {
     K8S_OK = 0,
@@ -30,22 +27,8 @@ const char *k8s_result_name(k8s_result r);
 /* The metav1.Status error object (kind: Status) of a failed call. */
 typedef struct k8s_status {
     int code;          /* status.code, else the HTTP status */
-    char reason[64];   /* "Conflict", "Expired", "NotFound", ... or "" */
-    char message[512]; /* human text, truncated; "" when none */
+    char reason[64];   /* "Conflict", "Expired", "NotFound", ... or "" (also when longer) */
+    char message[512]; /* human text, cut to fit (a message); "" when none */
 } k8s_status;
-
-/* Fills st from a Status object (json may be NULL or not a Status: then only
- * http_status is used). */
-void k8s_status_from_json(const json_t *json, long http_status, k8s_status *st);
-/* Same from a raw body (parsed leniently, never fails). */
-void k8s_status_from_body(const char *body, size_t len, long http_status, k8s_status *st);
-
-/* The result class of an HTTP status plus Status reason (409 splits into
- * conflict / already-exists; 410 and a 500/other carrying reason Expired or
- * Gone is K8S_E_GONE). */
-k8s_result k8s_result_from_status(long http_status, const char *reason);
-
-/* Retry-After header value (delta-seconds) in ms, or -1 when absent/invalid. */
-long long k8s_parse_retry_after(const char *value);
 
 #endif

@@ -2,7 +2,6 @@
 #include "k8s/internal.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,40 +58,4 @@ int k8s_base64_decode(const char *in, size_t in_len, char **out, size_t *out_len
     if (out_len)
         *out_len = n;
     return 0;
-}
-
-size_t k8s_query_escape(char *dst, size_t cap, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     c == '-' || c == '_' || c == '.' || c == '~';
-        size_t need = plain ? 1 : 3;
-        if (n + need >= cap)
-            return 0;
-        if (plain) {
-            dst[n++] = (char)c;
-        } else {
-            dst[n++] = '%';
-            dst[n++] = hex[c >> 4];
-            dst[n++] = hex[c & 15];
-        }
-    }
-    if (n >= cap)
-        return 0;
-    dst[n] = '\0';
-    return n;
-}
-
-void k8s_strlcpy(char *dst, const char *src, size_t cap)
-{
-    if (!cap)
-        return;
-    size_t n = strlen(src);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "k8s/watch.h"
+#include "k8s/watch_internal.h"
 
 #include <errno.h>
 #include <string.h>

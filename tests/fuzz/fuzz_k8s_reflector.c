@@ -18,6 +18,7 @@
 typedef struct fx {
     uv_loop_t loop;
     http_server *srv;
+    http_client *http;
     k8s_config cfg;
     k8s_client *client;
     k8s_reflector *refl;
@@ -106,11 +107,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", http_server_port(f->srv));
     f->cfg.server = f->url;
     char err[256];
-    k8s_client_opts co = {.qps = -1};
-    f->client = k8s_client_new(&f->loop, NULL, &f->cfg, &co, err, sizeof(err));
-    if (!f->client)
+    f->http = http_client_new(&f->loop, NULL);
+    k8s_client_opts co = {.loop = &f->loop, .http = f->http, .config = &f->cfg, .qps = -1};
+    if (!f->http || k8s_client_new(&f->client, &co, err, sizeof(err)) != 0)
         abort();
     k8s_reflector_opts o = {
+        .client = f->client,
         .path = "/api/v1/pods",
         .field_selector = "spec.nodeName=node-1",
         .page_size = 2,
@@ -125,8 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .on_error = on_error,
         .arg = f,
     };
-    f->refl = k8s_reflector_new(f->client, &o);
-    if (!f->refl || k8s_reflector_start(f->refl) != 0)
+    if (k8s_reflector_new(&f->refl, &o, NULL, 0) != 0 || k8s_reflector_start(f->refl) != 0)
         abort();
 
     /* a tick keeps the loop turning while backoff timers are pending */
@@ -143,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     k8s_reflector_get_stats(f->refl, &st);
     k8s_reflector_free(f->refl);
     k8s_client_free(f->client);
+    http_client_free(f->http);
     http_server_free(f->srv);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&f->loop) != 0)

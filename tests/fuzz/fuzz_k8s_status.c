@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "k8s/status.h"
+#include "k8s/status_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

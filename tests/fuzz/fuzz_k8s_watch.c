@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "k8s/watch.h"
+#include "k8s/watch_internal.h"
 
 #define MAX_EVENTS 256
 

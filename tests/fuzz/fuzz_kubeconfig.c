@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     k8s_config *cfg = NULL;
     char err[512];
     err[0] = '\0';
-    int r = k8s_config_kubeconfig(path, ctx[0] ? ctx : NULL, &cfg, err, sizeof(err));
+    k8s_config_opts o = {.kubeconfig = path, .context = ctx[0] ? ctx : NULL};
+    int r = k8s_config_kubeconfig(&cfg, &o, err, sizeof(err));
     if (r == 0) {
         if (!cfg || !cfg->server || !cfg->source)
             abort();

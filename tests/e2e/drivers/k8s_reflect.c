@@ -41,6 +41,7 @@
 typedef struct app {
     uv_loop_t *loop;
     k8s_config *cfg;
+    http_client *http;
     k8s_client *client;
     k8s_reflector *refl;
     k8s_recorder *rec;
@@ -197,14 +198,16 @@ static int cmd_watch(app *a, int argc, char **argv)
         snprintf(fs, sizeof(fs), "spec.nodeName=%s", node);
         o.field_selector = fs;
     }
+    o.client = a->client;
     o.path = resource;
     o.on_event = on_event;
     o.on_synced = on_synced;
     o.on_error = on_refl_error;
     o.arg = a;
-    a->refl = k8s_reflector_new(a->client, &o);
-    if (!a->refl || k8s_reflector_start(a->refl) != 0) {
-        fprintf(stderr, "k8s_reflect: cannot start the reflector\n");
+    char err[256] = "";
+    if (k8s_reflector_new(&a->refl, &o, err, sizeof(err)) != 0 ||
+        k8s_reflector_start(a->refl) != 0) {
+        fprintf(stderr, "k8s_reflect: cannot start the reflector: %s\n", err);
         return 1;
     }
     if (duration > 0)
@@ -353,9 +356,8 @@ static int cmd_event(app *a, int argc, char **argv)
     }
     char host[256] = "test-host";
     gethostname(host, sizeof(host) - 1);
-    k8s_recorder_opts o = {.host = host, .on_error = event_error, .arg = a};
-    a->rec = k8s_recorder_new(a->client, &o);
-    if (!a->rec)
+    k8s_recorder_opts o = {.client = a->client, .host = host, .on_error = event_error, .arg = a};
+    if (k8s_recorder_new(&a->rec, &o, NULL, 0) != 0)
         return 1;
     k8s_object_ref ref = {
         .kind = "Pod", .api_version = "v1", .namespace = argv[0], .name = argv[1], .uid = uid};
@@ -424,6 +426,7 @@ static int cmd_lease(app *a, int argc, char **argv)
         usage();
     k8s_leader_opts o;
     memset(&o, 0, sizeof(o));
+    o.client = a->client;
     o.namespace = argv[0];
     o.name = argv[1];
     o.identity = argv[2];
@@ -452,8 +455,7 @@ static int cmd_lease(app *a, int argc, char **argv)
     o.on_new_leader = on_new_leader;
     o.on_error = on_lease_error;
     o.arg = a;
-    a->leader = k8s_leader_new(a->client, &o);
-    if (!a->leader)
+    if (k8s_leader_new(&a->leader, &o, NULL, 0) != 0)
         return 1;
     return k8s_leader_start(a->leader) ? 1 : 0;
 }
@@ -488,6 +490,8 @@ static void close_all(app *a)
     a->leader = NULL;
     k8s_client_free(a->client);
     a->client = NULL;
+    http_client_free(a->http);
+    a->http = NULL;
     if (!uv_is_closing((uv_handle_t *)&a->sigterm)) {
         uv_close((uv_handle_t *)&a->sigterm, NULL);
         uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -535,20 +539,31 @@ int main(int argc, char **argv)
     const char *cmd = argv[i++];
     char err[1024] = "";
     int r;
+    /* Like the agent's configuration, the driver reads the environment and
+     * hands k8s/ what it found. */
+    k8s_config_opts cc = {.kubeconfig = kubeconfig ? kubeconfig : getenv("KUBECONFIG"),
+                          .context = context,
+                          .service_host = getenv("KUBERNETES_SERVICE_HOST"),
+                          .service_port = getenv("KUBERNETES_SERVICE_PORT"),
+                          .sa_dir = incluster};
     if (incluster)
-        r = k8s_config_incluster(incluster, &a.cfg, err, sizeof(err));
-    else if (kubeconfig || context)
-        r = k8s_config_kubeconfig(kubeconfig, context, &a.cfg, err, sizeof(err));
+        r = k8s_config_incluster(&a.cfg, &cc, err, sizeof(err));
     else
-        r = k8s_config_load(NULL, &a.cfg, err, sizeof(err));
+        r = k8s_config_load(&a.cfg, &cc, err, sizeof(err));
     if (r) {
         emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail", err));
         return 3;
     }
     a.loop = uv_default_loop();
-    a.client = k8s_client_new(a.loop, NULL, a.cfg, &copts, err, sizeof(err));
-    if (!a.client) {
-        emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail", err));
+    a.http = http_client_new(a.loop, NULL);
+    copts.loop = a.loop;
+    copts.http = a.http;
+    copts.config = a.cfg;
+    if (!a.http || k8s_client_new(&a.client, &copts, err, sizeof(err)) != 0) {
+        emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail",
+                       a.http ? err : "cannot create the HTTP client"));
+        http_client_free(a.http);
+        uv_run(a.loop, UV_RUN_DEFAULT);
         k8s_config_free(a.cfg);
         return 3;
     }

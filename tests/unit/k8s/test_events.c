@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "k8s/events.h"
+#include "k8s/events_internal.h"
 
 typedef struct clock {
     int64_t mono_ms;
@@ -35,8 +35,8 @@ static k8s_recorder *new_recorder(clock_t_ *clk, size_t cache)
         .clock_arg = clk,
         .cache_size = cache,
     };
-    k8s_recorder *r = k8s_recorder_new(NULL, &o);
-    assert_non_null(r);
+    k8s_recorder *r = NULL;
+    assert_int_equal(k8s_recorder_new(&r, &o, NULL, 0), 0);
     return r;
 }
 
@@ -197,6 +197,31 @@ static void caches_are_bounded_lru(void **state)
     k8s_recorder_free(r);
 }
 
+/* An Event's name is never cut: too long is -E2BIG, and nothing is cached. */
+static void name_too_long_is_refused(void **state)
+{
+    (void)state;
+    clock_t_ clk = {.mono_ms = 0, .wall_us = 1764129285000000};
+    k8s_recorder *r = new_recorder(&clk, 0);
+    char name[400];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    k8s_object_ref long_ref = POD;
+    long_ref.name = name;
+    k8s_event_decision d;
+    assert_int_equal(k8s_recorder_decide(r, &long_ref, "Normal", "R", "m", &d), -E2BIG);
+    assert_int_equal(k8s_recorder_decide(r, &long_ref, "Normal", "R", "m", &d), -E2BIG);
+    char ns[300];
+    memset(ns, 's', sizeof(ns) - 1);
+    ns[sizeof(ns) - 1] = '\0';
+    k8s_object_ref long_ns = POD;
+    long_ns.namespace = ns;
+    assert_int_equal(k8s_recorder_decide(r, &long_ns, "Normal", "R", "m", &d), -E2BIG);
+    assert_int_equal(k8s_recorder_decide(r, &POD, "Normal", "R", "m", &d), 0);
+    assert_int_equal(d.action, K8S_EVENT_CREATE);
+    k8s_recorder_free(r);
+}
+
 static void ref_from_json(void **state)
 {
     (void)state;
@@ -230,6 +255,7 @@ int main(void)
         cmocka_unit_test(dedup_within_window_then_new),
         cmocka_unit_test(spam_filter_burst_25_then_one_per_5_minutes),
         cmocka_unit_test(caches_are_bounded_lru),
+        cmocka_unit_test(name_too_long_is_refused),
         cmocka_unit_test(ref_from_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,12 +80,29 @@ static void write_kubeconfig(fixture *f, const char *cluster, const char *user)
     write_file(f->dir, "config", text);
 }
 
+/* k8s_config_kubeconfig of the file at path, context ctx. */
+static int kubeconfig_at(const char *path, const char *ctx, k8s_config **out, char *err,
+                         size_t errlen)
+{
+    k8s_config_opts o = {.kubeconfig = path, .context = ctx};
+    return k8s_config_kubeconfig(out, &o, err, errlen);
+}
+
+/* k8s_config_incluster with the service-account directory dir and the
+ * KUBERNETES_SERVICE_HOST/PORT an agent would have read. */
+static int incluster(const char *dir, const char *host, const char *port, k8s_config **out,
+                     char *err, size_t errlen)
+{
+    k8s_config_opts o = {.service_host = host, .service_port = port, .sa_dir = dir};
+    return k8s_config_incluster(out, &o, err, errlen);
+}
+
 static k8s_config *load_ok(fixture *f, const char *context)
 {
     char path[128], err[512] = "";
     snprintf(path, sizeof(path), "%s/config", f->dir);
     k8s_config *c = NULL;
-    int r = k8s_config_kubeconfig(path, context, &c, err, sizeof(err));
+    int r = kubeconfig_at(path, context, &c, err, sizeof(err));
     if (r)
         fail_msg("unexpected error %d: %s", r, err);
     assert_non_null(c);
@@ -97,7 +114,7 @@ static int load_err(fixture *f, char *err, size_t errlen)
     char path[128];
     snprintf(path, sizeof(path), "%s/config", f->dir);
     k8s_config *c = NULL;
-    int r = k8s_config_kubeconfig(path, NULL, &c, err, errlen);
+    int r = kubeconfig_at(path, NULL, &c, err, errlen);
     assert_null(c);
     assert_int_not_equal(r, 0);
     assert_non_null(strstr(err, path)); /* every message names the file */
@@ -226,9 +243,9 @@ static void explicit_context(void **state)
     snprintf(path, sizeof(path), "%s/config", f->dir);
     k8s_config *c = NULL;
     /* "other" names a cluster that does not exist */
-    assert_int_equal(k8s_config_kubeconfig(path, "other", &c, err, sizeof(err)), -EINVAL);
+    assert_int_equal(kubeconfig_at(path, "other", &c, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "cluster \"nowhere\""));
-    assert_int_equal(k8s_config_kubeconfig(path, "missing", &c, err, sizeof(err)), -EINVAL);
+    assert_int_equal(kubeconfig_at(path, "missing", &c, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "context \"missing\" not found"));
 }
 
@@ -301,22 +318,34 @@ static void missing_file(void **state)
     char path[128], err[512] = "";
     snprintf(path, sizeof(path), "%s/none", f->dir);
     k8s_config *c = NULL;
-    assert_int_equal(k8s_config_kubeconfig(path, NULL, &c, err, sizeof(err)), -ENOENT);
+    assert_int_equal(kubeconfig_at(path, NULL, &c, err, sizeof(err)), -ENOENT);
     assert_non_null(strstr(err, path));
 }
 
-static void kubeconfig_env_first_entry(void **state)
+/* k8s/ reads no environment: the agent's configuration maps KUBECONFIG and
+ * KUBERNETES_SERVICE_HOST/PORT and passes them. */
+static void load_reads_no_environment(void **state)
 {
     fixture *f = *state;
     write_kubeconfig(f, "    server: https://from-env:1\n", "    token: t\n");
-    char env[256];
-    snprintf(env, sizeof(env), "%s/config:/nonexistent/second", f->dir);
-    setenv("KUBECONFIG", env, 1);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/config", f->dir);
+    setenv("KUBECONFIG", path, 1);
+    setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
     k8s_config *c = NULL;
     char err[256] = "";
-    assert_int_equal(k8s_config_load(NULL, &c, err, sizeof(err)), 0);
+    k8s_config_opts none = {.sa_dir = f->dir};
+    assert_int_equal(k8s_config_load(&c, &none, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "KUBERNETES_SERVICE_HOST"));
+    assert_null(c);
+    k8s_config_opts given = {.kubeconfig = path};
+    assert_int_equal(k8s_config_load(&c, &given, err, sizeof(err)), 0);
     assert_string_equal(c->server, "https://from-env:1");
     k8s_config_free(c);
+    k8s_config_opts no_file = {.context = "sim"};
+    assert_int_equal(k8s_config_kubeconfig(&c, &no_file, err, sizeof(err)), -EINVAL);
+    assert_null(c);
 }
 
 static void write_sa(fixture *f)
@@ -330,11 +359,9 @@ static void incluster_ipv6_bracketed(void **state)
 {
     fixture *f = *state;
     write_sa(f);
-    setenv("KUBERNETES_SERVICE_HOST", "fd00:10:96::1", 1);
-    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
     k8s_config *c = NULL;
     char err[256] = "";
-    assert_int_equal(k8s_config_incluster(f->dir, &c, err, sizeof(err)), 0);
+    assert_int_equal(incluster(f->dir, "fd00:10:96::1", "443", &c, err, sizeof(err)), 0);
     assert_string_equal(c->server, "https://[fd00:10:96::1]:443");
     assert_string_equal(c->namespace, "eip-system");
     char want[128];
@@ -346,8 +373,7 @@ static void incluster_ipv6_bracketed(void **state)
     free(tok);
     k8s_config_free(c);
 
-    setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
-    assert_int_equal(k8s_config_incluster(f->dir, &c, err, sizeof(err)), 0);
+    assert_int_equal(incluster(f->dir, "10.96.0.1", "443", &c, err, sizeof(err)), 0);
     assert_string_equal(c->server, "https://10.96.0.1:443");
     k8s_config_free(c);
 }
@@ -357,14 +383,15 @@ static void incluster_errors(void **state)
     fixture *f = *state;
     k8s_config *c = NULL;
     char err[256] = "";
-    assert_int_equal(k8s_config_incluster(f->dir, &c, err, sizeof(err)), -ENOENT);
+    assert_int_equal(incluster(f->dir, NULL, NULL, &c, err, sizeof(err)), -ENOENT);
     assert_non_null(strstr(err, "KUBERNETES_SERVICE_HOST"));
-    setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
-    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-    assert_int_not_equal(k8s_config_incluster(f->dir, &c, err, sizeof(err)), 0);
+    assert_int_equal(incluster(f->dir, "10.96.0.1", "", &c, err, sizeof(err)), -ENOENT);
+    assert_int_equal(incluster(f->dir, "10.96.0.1", "44x", &c, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "bad KUBERNETES_SERVICE_PORT"));
+    assert_int_not_equal(incluster(f->dir, "10.96.0.1", "443", &c, err, sizeof(err)), 0);
     assert_non_null(strstr(err, "ca.crt"));
     write_file(f->dir, "ca.crt", "pem");
-    assert_int_not_equal(k8s_config_incluster(f->dir, &c, err, sizeof(err)), 0);
+    assert_int_not_equal(incluster(f->dir, "10.96.0.1", "443", &c, err, sizeof(err)), 0);
     assert_non_null(strstr(err, "token"));
     assert_null(c);
 }
@@ -404,7 +431,7 @@ static void mutated_kubeconfigs(void **state)
         write_file(f->dir, "config", text);
         k8s_config *c = NULL;
         err[0] = '\0';
-        int r = k8s_config_kubeconfig(path, NULL, &c, err, sizeof(err));
+        int r = kubeconfig_at(path, NULL, &c, err, sizeof(err));
         if (r == 0) {
             assert_non_null(c);
             assert_non_null(c->server);
@@ -430,7 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(malformed_yaml_names_line, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_base64_and_missing_files, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(kubeconfig_env_first_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(load_reads_no_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(incluster_ipv6_bracketed, setup, teardown),
         cmocka_unit_test_setup_teardown(incluster_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(mutated_kubeconfigs, setup, teardown),

@@ -30,6 +30,7 @@ typedef struct step {
 typedef struct fx {
     uv_loop_t loop;
     http_server *srv;
+    http_client *http;
     k8s_config cfg;
     k8s_client *client;
     k8s_reflector *refl;
@@ -148,9 +149,10 @@ static int setup(void **state)
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", http_server_port(f->srv));
     f->cfg.server = f->url;
     char err[256];
-    k8s_client_opts o = {.qps = -1};
-    f->client = k8s_client_new(&f->loop, NULL, &f->cfg, &o, err, sizeof(err));
-    assert_non_null(f->client);
+    f->http = http_client_new(&f->loop, NULL);
+    assert_non_null(f->http);
+    k8s_client_opts o = {.loop = &f->loop, .http = f->http, .config = &f->cfg, .qps = -1};
+    assert_int_equal(k8s_client_new(&f->client, &o, err, sizeof(err)), 0);
     *state = f;
     return 0;
 }
@@ -160,6 +162,7 @@ static int teardown(void **state)
     fx *f = *state;
     k8s_reflector_free(f->refl);
     k8s_client_free(f->client);
+    http_client_free(f->http);
     http_server_free(f->srv);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -194,6 +197,7 @@ static void start(fx *f, const step *script, size_t n, int timeout_s, long long 
     f->script = script;
     f->nsteps = n;
     k8s_reflector_opts o = {
+        .client = f->client,
         .path = "/api/v1/pods",
         .field_selector = "spec.nodeName=node-1",
         .page_size = 2,
@@ -207,8 +211,7 @@ static void start(fx *f, const step *script, size_t n, int timeout_s, long long 
         .on_error = on_error,
         .arg = f,
     };
-    f->refl = k8s_reflector_new(f->client, &o);
-    assert_non_null(f->refl);
+    assert_int_equal(k8s_reflector_new(&f->refl, &o, NULL, 0), 0);
     assert_int_equal(k8s_reflector_get_state(f->refl), K8S_REFLECTOR_IDLE);
     assert_int_equal(k8s_reflector_start(f->refl), 0);
     assert_int_equal(k8s_reflector_start(f->refl), -EALREADY);
@@ -326,6 +329,7 @@ static void oversized_event_relists(void **state)
     script[3] = (step){true, "8", NULL, 0, ""};
     f->script = script;
     k8s_reflector_opts o = {
+        .client = f->client,
         .path = "/api/v1/pods",
         .field_selector = "spec.nodeName=node-1",
         .page_size = 2,
@@ -337,8 +341,7 @@ static void oversized_event_relists(void **state)
         .arg = f,
     };
     f->nsteps = 4;
-    f->refl = k8s_reflector_new(f->client, &o);
-    assert_non_null(f->refl);
+    assert_int_equal(k8s_reflector_new(&f->refl, &o, NULL, 0), 0);
     assert_int_equal(k8s_reflector_start(f->refl), 0);
     run_script(f, 4, 5000);
     assert_int_equal(f->next, 4);

@@ -23,6 +23,7 @@
 typedef struct fx {
     uv_loop_t loop;
     http_server *srv;
+    http_client *http;
     k8s_config cfg;
     char dir[64];
     char token_path[96];
@@ -143,6 +144,8 @@ static int setup(void **state)
     write_token(f, "tok-1");
     f->cfg.server = f->server_url;
     f->cfg.token_file = f->token_path;
+    f->http = http_client_new(&f->loop, NULL);
+    assert_non_null(f->http);
     *state = f;
     return 0;
 }
@@ -150,6 +153,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
+    http_client_free(f->http);
     http_server_free(f->srv);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -214,9 +218,14 @@ static void run_for(fx *f, int64_t ms)
 static k8s_client *new_client(fx *f, double qps, int burst)
 {
     char err[256];
-    k8s_client_opts o = {.qps = qps, .burst = burst, .max_response_bytes = 100000};
-    k8s_client *c = k8s_client_new(&f->loop, NULL, &f->cfg, &o, err, sizeof(err));
-    if (!c)
+    k8s_client_opts o = {.loop = &f->loop,
+                         .http = f->http,
+                         .config = &f->cfg,
+                         .qps = qps,
+                         .burst = burst,
+                         .max_response_bytes = 100000};
+    k8s_client *c = NULL;
+    if (k8s_client_new(&c, &o, err, sizeof(err)) != 0)
         fail_msg("k8s_client_new: %s", err);
     return c;
 }
@@ -334,6 +343,45 @@ static void user_agent_and_bad_path(void **state)
     k8s_client_free(c);
 }
 
+/* A URL is the configured server plus the path, never cut: one that does not
+ * fit is refused at once (no callback), not sent somewhere else. */
+static void url_too_long_is_refused(void **state)
+{
+    fx *f = *state;
+    k8s_client *c = new_client(f, -1, 0);
+    size_t n = 70 * 1024;
+    char *path = malloc(n + 1);
+    assert_non_null(path);
+    memset(path, 'a', n);
+    path[0] = '/';
+    path[n] = '\0';
+    assert_int_equal(k8s_get(c, path, on_done, f, NULL), -E2BIG);
+    assert_int_equal(k8s_client_pending(c), 0);
+    free(path);
+    run_for(f, 50);
+    assert_int_equal(f->done, 0);
+    k8s_client_free(c);
+}
+
+static void constructor_contract(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    k8s_client *c = (k8s_client *)f;                           /* must be reset */
+    k8s_client_opts o = {.loop = &f->loop, .config = &f->cfg}; /* no HTTP client */
+    assert_int_equal(k8s_client_new(&c, &o, err, sizeof(err)), -EINVAL);
+    assert_null(c);
+    assert_non_null(strstr(err, "HTTP client"));
+    /* an unreadable token file: the reason names it */
+    char missing[] = "/nonexistent/token";
+    k8s_config bad = {.server = f->server_url, .token_file = missing};
+    o.http = f->http;
+    o.config = &bad;
+    assert_int_equal(k8s_client_new(&c, &o, err, sizeof(err)), -ENOENT);
+    assert_null(c);
+    assert_non_null(strstr(err, "/nonexistent/token"));
+}
+
 static void cancel_queued_and_free_in_flight(void **state)
 {
     fx *f = *state;
@@ -364,6 +412,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(limiter_paces_fifo, setup, teardown),
+        cmocka_unit_test_setup_teardown(url_too_long_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(constructor_contract, setup, teardown),
         cmocka_unit_test_setup_teardown(token_reread_after_401, setup, teardown),
         cmocka_unit_test_setup_teardown(status_conflict_and_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(size_cap_and_streaming, setup, teardown),

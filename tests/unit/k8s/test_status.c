@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "k8s/status.h"
+#include "k8s/status_internal.h"
 
 static void conflict_status(void **state)
 {
@@ -91,6 +91,24 @@ static void long_message_truncated(void **state)
     assert_int_equal(strlen(st.message), sizeof(st.message) - 1);
 }
 
+/* A reason is what the result is classified by: never cut, left empty. */
+static void long_reason_is_no_reason(void **state)
+{
+    (void)state;
+    char body[512];
+    char reason[100];
+    memset(reason, 'R', sizeof(reason) - 1);
+    reason[sizeof(reason) - 1] = '\0';
+    snprintf(body, sizeof(body), "{\"kind\":\"Status\",\"code\":409,\"reason\":\"%s\"}", reason);
+    k8s_status st;
+    k8s_status_from_body(body, strlen(body), 409, &st);
+    assert_string_equal(st.reason, "");
+    reason[sizeof(st.reason) - 1] = '\0'; /* the longest that fits */
+    snprintf(body, sizeof(body), "{\"kind\":\"Status\",\"code\":409,\"reason\":\"%s\"}", reason);
+    k8s_status_from_body(body, strlen(body), 409, &st);
+    assert_string_equal(st.reason, reason);
+}
+
 static void retry_after(void **state)
 {
     (void)state;
@@ -110,6 +128,7 @@ int main(void)
         cmocka_unit_test(classes),
         cmocka_unit_test(not_a_status),
         cmocka_unit_test(long_message_truncated),
+        cmocka_unit_test(long_reason_is_no_reason),
         cmocka_unit_test(retry_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

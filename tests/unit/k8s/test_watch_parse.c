@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
-#include "k8s/watch.h"
+#include "k8s/watch_internal.h"
 #include "test_seed.h"
 
 typedef struct seen {

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef EIP_K8S_WATCH_H
-#define EIP_K8S_WATCH_H
+#ifndef EIP_K8S_WATCH_INTERNAL_H
+#define EIP_K8S_WATCH_INTERNAL_H
 
 #include <jansson.h>
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "k8s/status.h"
+#include "k8s/status_internal.h"
 
-/* Incremental parser of a watch stream: newline-delimited JSON events
+/* Internal to k8s/ (the reflector; exposed for its unit tests and fuzzers):
+ * the incremental parser of a watch stream, newline-delimited JSON events
  * ({"type":..., "object":...}) split across arbitrary chunk boundaries. */
 
 typedef enum k8s_watch_type {
@@ -48,7 +49,7 @@ void k8s_watch_parser_free(k8s_watch_parser *p);
 int k8s_watch_feed(k8s_watch_parser *p, const char *data, size_t len, k8s_watch_event_cb cb,
                    void *arg);
 
-/* Parses one complete event line (exposed for tests and fuzzing). */
+/* Parses one complete event line. */
 int k8s_watch_parse_line(const char *line, size_t len, k8s_watch_event_cb cb, void *arg);
 
 #endif
