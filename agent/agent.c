@@ -269,7 +269,24 @@ static int register_metrics(struct agent *a)
     a->m_http_requests = metrics_register(
         a->metrics, METRIC_COUNTER, "eip_agent_http_requests_total",
         "HTTP requests answered by the local API, by route pattern and status.", http_labels);
-    if (!build || !a->m_http_requests)
+    static const char *const k8s_labels[] = {"verb", "code", NULL};
+    static const char *const cloud_labels[] = {"action", "code", NULL};
+    static const char *const action_label[] = {"action", NULL};
+    static const double cloud_bounds[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+    a->m_k8s_requests = metrics_register(
+        a->metrics, METRIC_COUNTER, "eip_agent_k8s_requests_total",
+        "Kubernetes API calls finished, by verb and HTTP status (or the transport error).",
+        k8s_labels);
+    a->m_cloud_requests = metrics_register(
+        a->metrics, METRIC_COUNTER, "eip_agent_cloud_requests_total",
+        "Alibaba Cloud OpenAPI requests (every attempt), by action and error code (OK).",
+        cloud_labels);
+    a->m_cloud_seconds = metrics_register_histogram(
+        a->metrics, "eip_agent_cloud_request_duration_seconds",
+        "Alibaba Cloud OpenAPI request time (every attempt), by action.", action_label,
+        cloud_bounds, sizeof(cloud_bounds) / sizeof(cloud_bounds[0]));
+    if (!build || !a->m_http_requests || !a->m_k8s_requests || !a->m_cloud_requests ||
+        !a->m_cloud_seconds)
         return -ENOMEM;
     const char *v[] = {EIP_AGENT_VERSION};
     return metrics_set(build, v, 1);
@@ -399,7 +416,8 @@ static void link_retry(struct agent *a, enum agent_link *link, int *failures)
 static void connect_kube(struct agent *a)
 {
     char err[512];
-    agent_kube_opts ko = {.loop = a->loop, .http = a->http, .cfg = a->cfg};
+    agent_kube_opts ko = {
+        .loop = a->loop, .http = a->http, .cfg = a->cfg, .requests = a->m_k8s_requests};
     int r = agent_kube_new(&a->kube, &ko, err, sizeof(err));
     if (!r) {
         r = controller_start(a->ctl, agent_kube_client(a->kube));

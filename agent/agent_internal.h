@@ -44,7 +44,10 @@ struct agent {
     http_server *server;
     http_client *http; /* NULL once draining started */
     metrics *metrics;
-    metric_family *m_http_requests; /* eip_agent_http_requests_total{path,code} */
+    metric_family *m_http_requests;  /* eip_agent_http_requests_total{path,code} */
+    metric_family *m_k8s_requests;   /* eip_agent_k8s_requests_total{verb,code} */
+    metric_family *m_cloud_requests; /* eip_agent_cloud_requests_total{action,code} */
+    metric_family *m_cloud_seconds;  /* eip_agent_cloud_request_duration_seconds{action} */
     readiness *ready;
     agent_notify *notify;
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "agent/kube.h"
-#include "common/err.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/err.h"
@@ -11,7 +11,20 @@
 struct agent_kube {
     k8s_config *cfg;
     k8s_client *client;
+    metric_family *requests;
 };
+
+static void on_result(const char *verb, long http_status, k8s_result result, void *arg)
+{
+    agent_kube *k = arg;
+    char code[24];
+    if (http_status > 0)
+        eip_seterr(code, sizeof(code), "%ld", http_status); /* a number: always fits */
+    else
+        eip_seterr(code, sizeof(code), "%s", k8s_result_name(result));
+    const char *v[] = {verb, code};
+    metrics_inc(k->requests, v);
+}
 
 int agent_kube_new(agent_kube **out, const agent_kube_opts *opts, char *err, size_t errlen)
 {
@@ -32,7 +45,10 @@ int agent_kube_new(agent_kube **out, const agent_kube_opts *opts, char *err, siz
                          .http = opts->http,
                          .config = k->cfg,
                          .qps = cfg->kube_qps,
-                         .burst = cfg->kube_burst};
+                         .burst = cfg->kube_burst,
+                         .on_result = opts->requests ? on_result : NULL,
+                         .on_result_arg = k};
+    k->requests = opts->requests;
     r = k8s_client_new(&k->client, &o, err, errlen);
     if (r)
         goto fail;

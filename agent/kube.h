@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "agent/config.h"
+#include "agent/metrics.h"
 #include "http/client.h"
 #include "k8s/client.h"
 
@@ -21,6 +22,8 @@ typedef struct agent_kube_opts {
     uv_loop_t *loop;
     http_client *http;              /* borrowed; outlives the kube */
     const struct agent_config *cfg; /* borrowed */
+    /* eip_agent_k8s_requests_total{verb,code} (borrowed; may be NULL) */
+    metric_family *requests;
 } agent_kube_opts;
 
 /* 0 and *out, or -errno with a one-line reason in err naming the file or the

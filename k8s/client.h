@@ -30,6 +30,11 @@ typedef struct k8s_client_opts {
     long timeout_ms;            /* per request total unless the request says; 0: 60 s */
     long long token_refresh_ms; /* re-read the token file this often; 0: 60 s */
     const char *user_agent;     /* copied; NULL: "eip-agent/<version>" */
+    /* Each finished call (for metrics): verb "get", "post", "put", "patch", "delete" or
+     * "watch" (a streaming call), the HTTP status (0 without a response) and the
+     * result. May be NULL. */
+    void (*on_result)(const char *verb, long http_status, k8s_result result, void *arg);
+    void *on_result_arg;
 } k8s_client_opts;
 
 /* A client of the API server opts->config names. 0 and *out, or a negative

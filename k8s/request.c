@@ -214,10 +214,25 @@ static void make_response(const k8s_call *x, const http_response *resp, k8s_resp
 }
 
 /* The call is over: on_done gets r, then the call is freed. */
+static void observe(const k8s_call *x, const k8s_response *r)
+{
+    const k8s_client_opts *o = &x->c->opts;
+    if (!o->on_result)
+        return;
+    char verb[8];
+    size_t i = 0;
+    const char *m = x->on_chunk ? "watch" : x->method;
+    for (; m[i] && i < sizeof(verb) - 1; i++)
+        verb[i] = (char)(m[i] >= 'A' && m[i] <= 'Z' ? m[i] - 'A' + 'a' : m[i]);
+    verb[i] = '\0';
+    o->on_result(verb, r->http_status, r->result, o->on_result_arg);
+}
+
 static void finish(k8s_call *x, const k8s_response *r)
 {
     call_set_state(x, CALL_DONE);
     x->c->stats.results[r->result]++;
+    observe(x, r);
     if (x->on_done)
         x->on_done(x, r, x->arg);
     call_free(x);
