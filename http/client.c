@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "common/buf.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "http/client_internal.h"
 
@@ -51,7 +52,7 @@ enum req_state {
 
 struct http_request {
     http_client *client;
-    http_request *prev, *next;
+    eip_list_node node; /* in client->reqs */
     CURL *easy;
     enum req_state state;
     bool cancelled; /* no callback may fire any more */
@@ -77,7 +78,7 @@ struct sock_ctx {
     uv_poll_t poll;
     http_client *client;
     curl_socket_t fd;
-    struct sock_ctx *prev, *next;
+    eip_list_node node; /* in client->socks */
 };
 
 struct http_client {
@@ -86,8 +87,8 @@ struct http_client {
     uv_timer_t timer;
     char *ca_file;
     char *user_agent;
-    http_request *reqs; /* every request not yet freed */
-    struct sock_ctx *socks;
+    eip_list reqs;   /* every request not yet freed, newest first */
+    eip_list socks;  /* every socket curl asked us to watch */
     size_t active;   /* requests neither cancelled nor finished */
     int in_curl;     /* inside curl_multi_socket_action() */
     int depth;       /* inside dispatch() or teardown (user callbacks may run) */
@@ -406,31 +407,16 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 
 /* ---- request lifetime -------------------------------------------------------- */
 
-static void req_link(http_client *c, http_request *req)
+static http_request *req_at(eip_list_node *n)
 {
-    req->prev = NULL;
-    req->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = req;
-    c->reqs = req;
-}
-
-static void req_unlink(http_client *c, http_request *req)
-{
-    if (req->prev)
-        req->prev->next = req->next;
-    else if (c->reqs == req)
-        c->reqs = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
-    req->prev = req->next = NULL;
+    return eip_container_of(n, http_request, node);
 }
 
 /* Unlinks, detaches from curl and frees. Never inside curl's callbacks. */
 static void req_destroy(http_request *req)
 {
     http_client *c = req->client;
-    req_unlink(c, req);
+    eip_list_remove(&c->reqs, &req->node);
     if (req->state == REQ_ACTIVE && req->easy)
         curl_multi_remove_handle(c->multi, req->easy);
     if (req->easy)
@@ -482,13 +468,12 @@ static void sweep(http_client *c)
 {
     while (c->need_sweep && !c->free_requested) {
         c->need_sweep = false;
-        http_request *req = c->reqs;
-        while (req) {
-            http_request *next = req->next;
-            if (req->state == REQ_FINISHED) {
-                req = next;
+        eip_list_node *pos, *tmp;
+        eip_list_foreach_safe(&c->reqs, pos, tmp)
+        {
+            http_request *req = req_at(pos);
+            if (req->state == REQ_FINISHED)
                 continue;
-            }
             if (req->cancelled) {
                 req_destroy(req);
             } else if (req->forced) {
@@ -505,7 +490,6 @@ static void sweep(http_client *c)
                     c->need_sweep = true;
                 }
             }
-            req = next;
         }
     }
 }
@@ -575,12 +559,7 @@ static void on_sock_closed(uv_handle_t *h)
 
 static void sock_close(http_client *c, struct sock_ctx *sc)
 {
-    if (sc->prev)
-        sc->prev->next = sc->next;
-    else
-        c->socks = sc->next;
-    if (sc->next)
-        sc->next->prev = sc->prev;
+    eip_list_remove(&c->socks, &sc->node);
     uv_poll_stop(&sc->poll);
     c->pending_closes++;
     uv_close((uv_handle_t *)&sc->poll, on_sock_closed);
@@ -639,10 +618,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
         sc->client = c;
         sc->fd = s;
         sc->poll.data = sc;
-        sc->next = c->socks;
-        if (c->socks)
-            c->socks->prev = sc;
-        c->socks = sc;
+        eip_list_push_front(&c->socks, &sc->node);
         curl_multi_assign(c->multi, s, sc);
     }
     int events = 0;
@@ -697,6 +673,8 @@ http_client *http_client_new(uv_loop_t *loop, const http_client_opts *opts)
     if (!c)
         return NULL;
     c->loop = loop;
+    eip_list_init(&c->reqs);
+    eip_list_init(&c->socks);
     if (opts && opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
         goto fail;
     c->user_agent =
@@ -737,11 +715,12 @@ static void client_teardown(http_client *c)
     c->closing = true;
     c->free_requested = true;
     c->depth++;
-    http_request *req;
-    while ((req = c->reqs)) {
+    eip_list_node *n;
+    while ((n = eip_list_first(&c->reqs))) {
+        http_request *req = req_at(n);
         if (req->state == REQ_FINISHED) {
             /* Its on_done is on the stack below us; that frame frees it. */
-            req_unlink(c, req);
+            eip_list_remove(&c->reqs, &req->node);
             continue;
         }
         if (req->cancelled) {
@@ -754,14 +733,15 @@ static void client_teardown(http_client *c)
     c->depth--;
     /* Stop watching while the descriptors are still open (uv_poll_stop drops them
      * from epoll), then let curl close its cached connections. */
-    while (c->socks) {
-        curl_multi_assign(c->multi, c->socks->fd, NULL);
-        sock_close(c, c->socks);
+    while ((n = eip_list_first(&c->socks))) {
+        struct sock_ctx *sc = eip_container_of(n, struct sock_ctx, node);
+        curl_multi_assign(c->multi, sc->fd, NULL);
+        sock_close(c, sc);
     }
     curl_multi_cleanup(c->multi);
     c->multi = NULL;
-    while (c->socks) /* in case curl watched anything during the cleanup */
-        sock_close(c, c->socks);
+    while ((n = eip_list_first(&c->socks))) /* in case curl watched anything during the cleanup */
+        sock_close(c, eip_container_of(n, struct sock_ctx, node));
     uv_timer_stop(&c->timer);
     c->pending_closes++;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -943,6 +923,7 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
     eip_buf_init(&req->body, req->max_body);
     eip_buf_init(&req->resp_headers.buf, MAX_HEADER_BYTES);
     req->state = REQ_QUEUED;
+    eip_list_node_init(&req->node);
 
     r = prepare_url(req, o, &url, &host_header);
     if (r)
@@ -1062,7 +1043,7 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
     } else {
         c->need_sweep = true; /* added once curl returns (see sweep) */
     }
-    req_link(c, req);
+    eip_list_push_front(&c->reqs, &req->node);
     c->active++;
     if (out)
         *out = req;

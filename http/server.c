@@ -12,6 +12,7 @@
 #include <llhttp.h>
 
 #include "common/buf.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "http/router.h"
 #include "http/server_internal.h"
@@ -43,7 +44,7 @@ enum conn_phase {
 
 struct http_exchange {
     conn *c;
-    http_exchange *next;
+    eip_list_node node; /* in c->queue while queued */
     enum ex_state state;
     const char *method; /* static string (llhttp) */
     bool head;
@@ -73,13 +74,12 @@ struct conn {
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
     http_server *s;
-    conn *prev, *next;
+    eip_list_node node; /* in s->conns until its handles are closed */
     llhttp_t parser;
     struct sockaddr_storage peer;
     http_exchange *cur; /* request being parsed */
-    http_exchange *qhead, *qtail;
-    size_t qlen;
-    eip_buf pending; /* received, not parsed yet */
+    eip_list queue;     /* parsed requests, answered in this order */
+    eip_buf pending;    /* received, not parsed yet */
     size_t head_bytes;
     size_t wbytes;
     enum timer_mode tmode;
@@ -103,8 +103,7 @@ struct http_server {
     uv_tcp_t *listener;
     unsigned closing_handles; /* listeners being closed */
     int port;
-    conn *conns;
-    size_t nconns;
+    eip_list conns; /* every connection not yet freed */
     size_t nactive; /* connections not rejected */
     size_t nrejected;
     bool draining;
@@ -211,6 +210,7 @@ static http_exchange *ex_new(conn *c)
     if (!ex)
         return NULL;
     ex->c = c;
+    eip_list_node_init(&ex->node);
     ex->method = "";
     ex->keep_alive = false;
     eip_buf_init(&ex->url, c->s->lim.max_url_bytes);
@@ -283,41 +283,40 @@ static void ex_set_error(http_exchange *ex, int status, const char *msg)
     free(txt);
 }
 
-static void queue_append(conn *c, http_exchange *ex)
+static http_exchange *ex_at(eip_list_node *n)
 {
-    ex->next = NULL;
-    if (c->qtail)
-        c->qtail->next = ex;
-    else
-        c->qhead = ex;
-    c->qtail = ex;
-    c->qlen++;
+    return n ? eip_container_of(n, http_exchange, node) : NULL;
 }
 
-static http_exchange *queue_pop(conn *c)
+/* The first queued exchange (the next to be answered), or NULL. */
+static http_exchange *queue_head(const conn *c)
 {
-    http_exchange *ex = c->qhead;
-    if (!ex)
-        return NULL;
-    c->qhead = ex->next;
-    if (!c->qhead)
-        c->qtail = NULL;
-    c->qlen--;
-    ex->next = NULL;
-    return ex;
+    return ex_at(eip_list_first(&c->queue));
+}
+
+/* The first deferred exchange in the queue, or NULL. */
+static http_exchange *queue_find_deferred(const conn *c)
+{
+    eip_list_node *n;
+    eip_list_foreach(&c->queue, n)
+    {
+        if (ex_at(n)->state == EX_DEFERRED)
+            return ex_at(n);
+    }
+    return NULL;
 }
 
 /* Removes every queued exchange: deferred ones get their cancel callback,
  * all are freed (but one whose handler is running is left to the dispatcher). */
 static void conn_drop_queue(conn *c)
 {
-    http_exchange *list = c->qhead;
-    c->qhead = c->qtail = NULL;
-    c->qlen = 0;
-    while (list) {
-        http_exchange *ex = list;
-        list = ex->next;
-        ex->next = NULL;
+    /* Detached first: what the callbacks do cannot reach these any more. */
+    eip_list list;
+    eip_list_init(&list);
+    eip_list_move(&list, &c->queue);
+    eip_list_node *n;
+    while ((n = eip_list_pop_front(&list))) {
+        http_exchange *ex = ex_at(n);
         if (ex->in_handler) {
             ex->orphan = true;
             continue;
@@ -378,13 +377,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     http_server *s = c->s;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    s->nconns--;
+    eip_list_remove(&s->conns, &c->node);
     eip_buf_free(&c->pending);
     free(c);
     server_after_conn_closed(s);
@@ -466,7 +459,7 @@ static void conn_linger(conn *c)
 
 static bool conn_can_parse(const conn *c)
 {
-    return c->phase == CONN_OPEN && !c->s->draining && c->qlen < c->s->lim.max_pipelined &&
+    return c->phase == CONN_OPEN && !c->s->draining && c->queue.len < c->s->lim.max_pipelined &&
            c->wbytes < WRITE_HIGH;
 }
 
@@ -506,7 +499,7 @@ static void conn_update(conn *c)
     }
     if (c->phase == CONN_LINGERING)
         return;
-    bool idle = c->qlen == 0 && !c->cur && c->phase == CONN_OPEN;
+    bool idle = eip_list_empty(&c->queue) && !c->cur && c->phase == CONN_OPEN;
     if (idle && c->tmode != TM_IDLE)
         conn_timer(c, TM_IDLE, c->s->lim.idle_timeout_ms);
     else if (!idle && c->tmode == TM_IDLE)
@@ -589,10 +582,12 @@ static void conn_flush(conn *c)
 
     if (c->phase >= CONN_LAST_QUEUED)
         return;
-    while ((ex = c->qhead) && ex->state == EX_DONE) {
-        bool last = ex->close_after || !ex->keep_alive || (c->s->draining && !ex->next);
+    while ((ex = queue_head(c)) && ex->state == EX_DONE) {
+        bool last = ex->close_after || !ex->keep_alive ||
+                    (c->s->draining && !eip_list_next(&c->queue, &ex->node));
         int r = conn_write_answer(c, ex, last);
-        ex_free(queue_pop(c));
+        eip_list_remove(&c->queue, &ex->node);
+        ex_free(ex);
         if (r) {
             conn_close(c);
             return;
@@ -739,7 +734,7 @@ static void conn_fail(conn *c, int status, const char *msg)
         ex->method = "";
     ex->close_after = true;
     ex_set_error(ex, status, msg);
-    queue_append(c, ex);
+    eip_list_push_back(&c->queue, &ex->node);
     conn_update(c);
     conn_flush(c);
 }
@@ -804,7 +799,7 @@ static void conn_on_message(conn *c)
     c->cur = NULL;
     if (!ex)
         return;
-    queue_append(c, ex);
+    eip_list_push_back(&c->queue, &ex->node);
     if (!ex->keep_alive)
         conn_set_phase(c, CONN_FINISHING);
     if (ex->route_status == 404)
@@ -886,10 +881,7 @@ static void conn_on_eof(conn *c)
 {
     c->reading = false;
     c->eof = true;
-    bool deferred = false;
-    for (http_exchange *ex = c->qhead; ex; ex = ex->next)
-        if (ex->state == EX_DEFERRED)
-            deferred = true;
+    bool deferred = queue_find_deferred(c) != NULL;
     /* A client that went away cannot get later answers; finish writing what
      * is already on its way, cancel what is not. */
     if (deferred || c->wbytes == 0) {
@@ -962,11 +954,8 @@ static conn *conn_new(http_server *s)
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;
     eip_buf_init(&c->pending, 2 * READ_BUF_SIZE);
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
+    eip_list_init(&c->queue);
+    eip_list_push_front(&s->conns, &c->node);
     c->rejected = true; /* until conn_start counts it */
     s->nrejected++;
     return c;
@@ -1046,6 +1035,7 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_limits *limits)
         return NULL;
     }
     s->loop = loop;
+    eip_list_init(&s->conns);
     if (limits)
         s->lim = *limits;
     if (!s->lim.max_header_bytes)
@@ -1089,7 +1079,7 @@ void http_server_set_observer(http_server *s, http_observe_cb cb, void *arg)
 
 static void server_maybe_free(http_server *s)
 {
-    if (s->freeing && s->nconns == 0 && s->closing_handles == 0 && !s->listener) {
+    if (s->freeing && eip_list_empty(&s->conns) && s->closing_handles == 0 && !s->listener) {
         http_router_free(s->router);
         free(s);
     }
@@ -1101,7 +1091,7 @@ static void server_after_conn_closed(http_server *s)
         server_maybe_free(s);
         return;
     }
-    if (s->draining && s->nconns == 0 && !s->drained_called) {
+    if (s->draining && eip_list_empty(&s->conns) && !s->drained_called) {
         s->drained_called = true;
         if (s->on_drained)
             s->on_drained(s->drained_arg); /* may free s */
@@ -1237,7 +1227,7 @@ int http_server_port(const http_server *s)
 
 size_t http_server_connections(const http_server *s)
 {
-    return s ? s->nconns : 0;
+    return s ? s->conns.len : 0;
 }
 
 static void conn_drain(conn *c)
@@ -1252,7 +1242,7 @@ static void conn_drain(conn *c)
         conn_timer(c, TM_NONE, 0);
     if (c->phase >= CONN_LAST_QUEUED)
         return; /* already finishing */
-    if (c->qlen == 0) {
+    if (eip_list_empty(&c->queue)) {
         if (c->wbytes == 0) {
             conn_close(c);
         } else {
@@ -1263,9 +1253,7 @@ static void conn_drain(conn *c)
     }
     /* Rescan after each callback: it may have answered or closed things. */
     for (;;) {
-        http_exchange *ex = c->qhead;
-        while (ex && ex->state != EX_DEFERRED)
-            ex = ex->next;
+        http_exchange *ex = queue_find_deferred(c);
         if (!ex || c->phase == CONN_CLOSING)
             break;
         ex_cancel_for_drain(ex);
@@ -1284,11 +1272,12 @@ void http_server_shutdown(http_server *s, void (*on_drained)(void *arg), void *a
     s->on_drained = on_drained;
     s->drained_arg = arg;
     close_listener(s);
-    for (conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        conn_drain(c);
+    eip_list_node *pos, *tmp;
+    eip_list_foreach_safe(&s->conns, pos, tmp)
+    {
+        conn_drain(eip_container_of(pos, conn, node));
     }
-    if (s->nconns == 0 && !s->drained_called) {
+    if (eip_list_empty(&s->conns) && !s->drained_called) {
         s->drained_called = true;
         if (on_drained)
             on_drained(arg);
@@ -1302,9 +1291,10 @@ void http_server_free(http_server *s)
     s->freeing = true;
     s->on_drained = NULL;
     close_listener(s);
-    for (conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        conn_close(c);
+    eip_list_node *pos, *tmp;
+    eip_list_foreach_safe(&s->conns, pos, tmp)
+    {
+        conn_close(eip_container_of(pos, conn, node));
     }
     server_maybe_free(s);
 }
