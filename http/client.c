@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "http/client_internal.h"
@@ -657,52 +658,107 @@ static void global_init(void)
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-http_client *http_client_new(uv_loop_t *loop, const http_client_opts *opts)
+/* Whether this process's libcurl can serve the loop: initialised, with an
+ * asynchronous resolver and TLS. 0, or a negative errno and the reason in err. */
+static int libcurl_usable(char *err, size_t errlen)
 {
-    if (!loop)
-        return NULL;
     pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return NULL;
+    if (global_rc != CURLE_OK) {
+        eip_seterr(err, errlen, "cannot create the HTTP client: curl_global_init: %s",
+                   curl_easy_strerror(global_rc));
+        return global_rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+    }
     const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
     if (!vi || !(vi->features & CURL_VERSION_ASYNCHDNS) || !(vi->features & CURL_VERSION_SSL)) {
-        log_debug("http: libcurl without an asynchronous resolver or TLS");
-        return NULL;
+        eip_seterr(err, errlen,
+                   "cannot create the HTTP client: libcurl %s has no asynchronous resolver or "
+                   "no TLS",
+                   vi && vi->version ? vi->version : "(unknown)");
+        return -ENOTSUP;
     }
-    http_client *c = calloc(1, sizeof(*c));
+    return 0;
+}
+
+static int multi_rc(CURLMcode mc)
+{
+    if (mc == CURLM_OK)
+        return 0;
+    if (mc == CURLM_OUT_OF_MEMORY)
+        return -ENOMEM;
+    return mc == CURLM_UNKNOWN_OPTION ? -ENOTSUP : -EINVAL;
+}
+
+/* The multi handle, bridged to this client's poll handles and timer. 0, or a
+ * negative errno and the reason in err. */
+static int multi_setup(http_client *c, long maxconn, char *err, size_t errlen)
+{
+    CURLMcode mc = CURLM_OUT_OF_MEMORY;
+    c->multi = curl_multi_init();
+    if (c->multi)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn);
+    if (mc != CURLM_OK)
+        eip_seterr(err, errlen, "cannot create the HTTP client: libcurl's multi handle: %s",
+                   curl_multi_strerror(mc));
+    return multi_rc(mc);
+}
+
+int http_client_new(http_client **out, const http_client_opts *opts, char *err, size_t errlen)
+{
+    http_client *c = NULL;
+    int r = -EINVAL;
+    *out = NULL;
+    if (!opts || !opts->loop) {
+        eip_seterr(err, errlen, "cannot create the HTTP client: no event loop");
+        goto out;
+    }
+    r = libcurl_usable(err, errlen);
+    if (r)
+        goto out;
+    r = -ENOMEM;
+    c = calloc(1, sizeof(*c));
     if (!c)
-        return NULL;
-    c->loop = loop;
+        goto nomem;
+    c->loop = opts->loop;
     eip_list_init(&c->reqs);
     eip_list_init(&c->socks);
-    if (opts && opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
-        goto fail;
-    c->user_agent =
-        strdup(opts && opts->user_agent ? opts->user_agent : "eip-agent/" EIP_AGENT_VERSION);
+    if (opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
+        goto nomem;
+    c->user_agent = strdup(opts->user_agent ? opts->user_agent : "eip-agent/" EIP_AGENT_VERSION);
     if (!c->user_agent)
-        goto fail;
-    c->multi = curl_multi_init();
-    if (!c->multi)
-        goto fail;
-    long maxconn = opts && opts->max_total_connections > 0 ? opts->max_total_connections
-                                                           : DEFAULT_MAX_CONNECTIONS;
-    if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn) != CURLM_OK)
-        goto fail;
-    if (uv_timer_init(loop, &c->timer) != 0)
-        goto fail;
+        goto nomem;
+    r = multi_setup(
+        c, opts->max_total_connections > 0 ? opts->max_total_connections : DEFAULT_MAX_CONNECTIONS,
+        err, errlen);
+    if (r)
+        goto out;
+    /* The one libuv handle, last: nothing after it can fail. */
+    r = uv_timer_init(c->loop, &c->timer);
+    if (r) {
+        eip_seterr(err, errlen, "cannot create the HTTP client: uv_timer_init: %s", uv_strerror(r));
+        goto out;
+    }
     c->timer.data = c;
-    return c;
-fail:
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
-    free(c->ca_file);
-    free(c->user_agent);
-    free(c);
-    return NULL;
+    *out = c;
+    return 0;
+nomem:
+    eip_seterr(err, errlen, "cannot create the HTTP client: out of memory");
+out:
+    if (c) {
+        if (c->multi)
+            curl_multi_cleanup(c->multi);
+        free(c->ca_file);
+        free(c->user_agent);
+        free(c);
+    }
+    return r;
 }
 
 static void on_timer_closed(uv_handle_t *h)

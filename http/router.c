@@ -21,9 +21,10 @@ struct http_router {
     size_t cap;
 };
 
-http_router *http_router_new(void)
+int http_router_new(http_router **out)
 {
-    return calloc(1, sizeof(http_router));
+    *out = calloc(1, sizeof(http_router));
+    return *out ? 0 : -ENOMEM;
 }
 
 static void route_clear(route *rt)

@@ -12,6 +12,7 @@
 #include <llhttp.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "http/router.h"
@@ -1022,34 +1023,42 @@ int http_server_adopt(http_server *s, uv_os_sock_t fd)
 
 /* ---- server ---- */
 
-http_server *http_server_new(uv_loop_t *loop, const http_server_limits *limits)
+static void limits_defaults(http_server_limits *l)
 {
-    if (!loop)
-        return NULL;
-    http_server *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->router = http_router_new();
-    if (!s->router) {
-        free(s);
-        return NULL;
+    if (!l->max_header_bytes)
+        l->max_header_bytes = 8192;
+    if (!l->max_url_bytes)
+        l->max_url_bytes = 2048;
+    if (!l->max_connections)
+        l->max_connections = 1024;
+    if (!l->header_timeout_ms)
+        l->header_timeout_ms = 5000;
+    if (!l->idle_timeout_ms)
+        l->idle_timeout_ms = 60000;
+    if (!l->max_pipelined)
+        l->max_pipelined = 16;
+}
+
+int http_server_new(http_server **out, const http_server_opts *opts, char *err, size_t errlen)
+{
+    http_server *s = NULL;
+    int r = -EINVAL;
+    *out = NULL;
+    if (!opts || !opts->loop) {
+        eip_seterr(err, errlen, "cannot create the HTTP server: no event loop");
+        goto out;
     }
-    s->loop = loop;
+    r = -ENOMEM;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    r = http_router_new(&s->router);
+    if (r)
+        goto out;
+    s->loop = opts->loop;
     eip_list_init(&s->conns);
-    if (limits)
-        s->lim = *limits;
-    if (!s->lim.max_header_bytes)
-        s->lim.max_header_bytes = 8192;
-    if (!s->lim.max_url_bytes)
-        s->lim.max_url_bytes = 2048;
-    if (!s->lim.max_connections)
-        s->lim.max_connections = 1024;
-    if (!s->lim.header_timeout_ms)
-        s->lim.header_timeout_ms = 5000;
-    if (!s->lim.idle_timeout_ms)
-        s->lim.idle_timeout_ms = 60000;
-    if (!s->lim.max_pipelined)
-        s->lim.max_pipelined = 16;
+    s->lim = opts->limits;
+    limits_defaults(&s->lim);
     llhttp_settings_init(&s->settings);
     s->settings.on_message_begin = on_message_begin;
     s->settings.on_url = on_url;
@@ -1059,7 +1068,14 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_limits *limits)
     s->settings.on_header_value_complete = on_header_value_complete;
     s->settings.on_headers_complete = on_headers_complete;
     s->settings.on_message_complete = on_message_complete;
-    return s;
+    *out = s;
+out:
+    if (r) {
+        if (r == -ENOMEM)
+            eip_seterr(err, errlen, "cannot create the HTTP server: out of memory");
+        free(s);
+    }
+    return r;
 }
 
 int http_server_route(http_server *s, const char *pattern, http_handler h, void *arg)

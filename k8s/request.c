@@ -470,11 +470,9 @@ k8s_client *k8s_client_new(uv_loop_t *loop, http_client *http, const k8s_config 
             goto fail_nomem;
     }
     if (!http) {
-        http = http_client_new(loop, NULL);
-        if (!http) {
-            snprintf(err, errlen, "cannot create the HTTP client");
+        http_client_opts ho = {.loop = loop};
+        if (http_client_new(&http, &ho, err, errlen))
             goto fail;
-        }
         c->own_http = true;
     }
     c->http = http;

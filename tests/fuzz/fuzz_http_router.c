@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *nl = memchr(raw, '\n', len);
     size_t tlen = nl ? (size_t)(nl - raw) : len;
 
-    http_router *r = http_router_new();
-    if (!r)
+    http_router *r = NULL;
+    if (http_router_new(&r) != 0)
         return 0;
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
         if (http_router_add(r, patterns[i], h, NULL) != 0)

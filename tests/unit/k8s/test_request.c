@@ -125,8 +125,8 @@ static int setup(void **state)
     fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->srv = http_server_new(&f->loop, NULL);
-    assert_non_null(f->srv);
+    http_server_opts so = {.loop = &f->loop};
+    assert_int_equal(http_server_new(&f->srv, &so, NULL, 0), 0);
     assert_int_equal(http_server_route(f->srv, "/api/v1/seq/{n}", h_seq, f), 0);
     assert_int_equal(http_server_route(f->srv, "/auth", h_auth, f), 0);
     assert_int_equal(http_server_route(f->srv, "/conflict", h_conflict, f), 0);
