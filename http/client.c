@@ -340,13 +340,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     int r = http_headers_add_line(&req->resp_headers, data, len);
     if (r == -E2BIG) {
         req->fail_error = HTTP_E_TOO_LARGE;
-        snprintf(req->errbuf, sizeof(req->errbuf), "response headers larger than %u bytes",
-                 MAX_HEADER_BYTES);
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "response headers larger than %u bytes",
+                   MAX_HEADER_BYTES);
         return 0;
     }
     if (r) {
         req->fail_error = HTTP_E_INTERNAL;
-        snprintf(req->errbuf, sizeof(req->errbuf), "out of memory storing response headers");
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "out of memory storing response headers");
         return 0;
     }
     return len;
@@ -386,7 +386,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
             return CURL_WRITEFUNC_ERROR;
         if (stop) {
             req->fail_error = HTTP_E_ABORTED;
-            snprintf(req->errbuf, sizeof(req->errbuf), "aborted by the chunk callback");
+            eip_seterr(req->errbuf, sizeof(req->errbuf), "aborted by the chunk callback");
             return CURL_WRITEFUNC_ERROR;
         }
         return len;
@@ -394,13 +394,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
     int r = eip_buf_append(&req->body, data, len);
     if (r == -E2BIG) {
         req->fail_error = HTTP_E_TOO_LARGE;
-        snprintf(req->errbuf, sizeof(req->errbuf), "response body larger than %zu bytes",
-                 req->max_body);
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "response body larger than %zu bytes",
+                   req->max_body);
         return CURL_WRITEFUNC_ERROR;
     }
     if (r) {
         req->fail_error = HTTP_E_INTERNAL;
-        snprintf(req->errbuf, sizeof(req->errbuf), "out of memory storing the response body");
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "out of memory storing the response body");
         return CURL_WRITEFUNC_ERROR;
     }
     return len;
@@ -451,7 +451,7 @@ static void req_finish_curl(http_request *req, CURLcode cc)
     if (cc == CURLE_WRITE_ERROR)
         error = req->fail_error ? req->fail_error : HTTP_E_INTERNAL;
     if (cc != CURLE_OK && req->errbuf[0] == '\0')
-        snprintf(req->errbuf, sizeof(req->errbuf), "%s", curl_easy_strerror(cc));
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "%s", curl_easy_strerror(cc));
     if (cc == CURLE_OK) {
         long code = 0;
         if (curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code)
@@ -487,7 +487,7 @@ static void sweep(http_client *c)
                 } else {
                     req->forced = true;
                     req->fail_error = HTTP_E_INTERNAL;
-                    snprintf(req->errbuf, sizeof(req->errbuf), "curl_multi_add_handle failed");
+                    eip_seterr(req->errbuf, sizeof(req->errbuf), "curl_multi_add_handle failed");
                     c->need_sweep = true;
                 }
             }
@@ -588,7 +588,7 @@ static void force_fail_easy(http_client *c, CURL *easy, const char *why)
         return;
     req->forced = true;
     req->fail_error = HTTP_E_INTERNAL;
-    snprintf(req->errbuf, sizeof(req->errbuf), "%s", why);
+    eip_seterr(req->errbuf, sizeof(req->errbuf), "%s", why);
     c->need_sweep = true;
 }
 
@@ -641,10 +641,17 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     http_client *c = userp;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+        return 0;
+    }
+    int r = uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+    if (r) {
+        /* Only a closing timer refuses; curl then fails every transfer of the
+         * multi handle rather than leaving them without a clock. */
+        log_debug("http: uv_timer_start: %s", uv_strerror(r));
+        return -1;
+    }
     return 0;
 }
 
@@ -783,7 +790,7 @@ static void client_teardown(http_client *c)
             req_destroy(req);
             continue;
         }
-        snprintf(req->errbuf, sizeof(req->errbuf), "client freed");
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "client freed");
         req_finish(req, HTTP_E_CANCELLED);
     }
     c->depth--;

@@ -425,10 +425,18 @@ static void on_timer(uv_timer_t *t)
 static void conn_timer(conn *c, enum timer_mode m, unsigned ms)
 {
     c->tmode = m;
-    if (m == TM_NONE)
+    if (m == TM_NONE) {
         uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, on_timer, ms, 0);
+        return;
+    }
+    int r = uv_timer_start(&c->timer, on_timer, ms, 0);
+    if (r) {
+        /* A connection without its timer could hang forever: close it (only a
+         * closing timer refuses, so it is closing already). */
+        log_debug("http server: uv_timer_start: %s", uv_strerror(r));
+        c->tmode = TM_NONE;
+        conn_close(c);
+    }
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -540,17 +548,15 @@ static int conn_write_answer(conn *c, const http_exchange *ex, bool last)
     const char *ctype = ex->ans ? ex->ans : "text/plain; charset=utf-8";
     /* These never have a body, and 1xx and 204 must not say Content-Length. */
     bool bodyless = ex->status < 200 || ex->status == 204 || ex->status == 304;
-    char clen[48] = "";
 
-    if (!bodyless)
-        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", ex->body_len);
     eip_buf_init(&b, ANSWER_MAX + 4096);
-    r = eip_buf_appendf(&b,
-                        "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
-                        "%sConnection: %s\r\n%s\r\n",
-                        ex->status, status_reason(ex->status), server_date(c->s), ctype, clen,
-                        last ? "close" : "keep-alive",
-                        ex->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    r = eip_buf_appendf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n", ex->status,
+                        status_reason(ex->status), server_date(c->s), ctype);
+    if (!r && !bodyless)
+        r = eip_buf_appendf(&b, "Content-Length: %zu\r\n", ex->body_len);
+    if (!r)
+        r = eip_buf_appendf(&b, "Connection: %s\r\n%s\r\n", last ? "close" : "keep-alive",
+                            ex->status == 405 ? "Allow: GET, HEAD\r\n" : "");
     if (!r && !ex->head && !bodyless)
         r = eip_buf_append(&b, ex->body, ex->body_len);
     if (r)
@@ -937,18 +943,25 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- accepting ---- */
 
-static conn *conn_new(http_server *s)
+/* A connection with its two handles, not yet accepted. 0 and *out, or a
+ * negative errno and nothing left. */
+static int conn_new(http_server *s, conn **out)
 {
+    *out = NULL;
     conn *c = calloc(1, sizeof(*c));
     if (!c)
-        return NULL;
+        return -ENOMEM;
     c->s = s;
-    if (uv_tcp_init(s->loop, &c->tcp) != 0) {
+    int r = uv_timer_init(s->loop, &c->timer);
+    if (!r)
+        r = uv_tcp_init(s->loop, &c->tcp);
+    if (r) {
+        /* The timer never has to be closed: uv_timer_init does not fail once
+         * it got the loop, and uv_tcp_init fails before it starts anything. */
         free(c);
-        return NULL;
+        return r;
     }
     /* Both handles exist from here on and are freed in their close callbacks. */
-    uv_timer_init(s->loop, &c->timer);
     c->open_handles = 2;
     c->tcp.data = c;
     c->timer.data = c;
@@ -959,14 +972,19 @@ static conn *conn_new(http_server *s)
     eip_list_push_front(&s->conns, &c->node);
     c->rejected = true; /* until conn_start counts it */
     s->nrejected++;
-    return c;
+    *out = c;
+    return 0;
 }
 
 static void conn_start(conn *c)
 {
     http_server *s = c->s;
     int len = (int)sizeof(c->peer);
-    uv_tcp_nodelay(&c->tcp, 1);
+    /* A latency hint, not a need: a socketpair (http_server_adopt) has no Nagle
+     * to turn off, and answers go out either way. */
+    int r = uv_tcp_nodelay(&c->tcp, 1);
+    if (r)
+        log_debug("http server: TCP_NODELAY: %s", uv_strerror(r));
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0)
         memset(&c->peer, 0, sizeof(c->peer));
     if (s->nactive >= s->lim.max_connections) {
@@ -993,9 +1011,10 @@ static void on_connection(uv_stream_t *server, int status)
         log_debug("http server: accept failed: %s", uv_strerror(status));
         return;
     }
-    conn *c = conn_new(s);
-    if (!c) {
-        log_debug("http server: out of memory accepting a connection");
+    conn *c;
+    int r = conn_new(s, &c);
+    if (r) {
+        log_debug("http server: cannot accept a connection: %s", uv_strerror(r));
         return;
     }
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
@@ -1009,10 +1028,11 @@ int http_server_adopt(http_server *s, uv_os_sock_t fd)
 {
     if (!s || s->draining || s->freeing)
         return -EINVAL;
-    conn *c = conn_new(s);
-    if (!c)
-        return -ENOMEM;
-    int r = uv_tcp_open(&c->tcp, fd);
+    conn *c;
+    int r = conn_new(s, &c);
+    if (r)
+        return r;
+    r = uv_tcp_open(&c->tcp, fd);
     if (r) {
         conn_close(c);
         return r;
