@@ -27,10 +27,26 @@
  * that unread request bytes do not turn our FIN into a RST that eats the answer. */
 #define LINGER_MS 2000
 #define ANSWER_MAX (64 * 1024 * 1024)
+/* A connection that could not be taken (out of memory) is tried again after this. */
+#define ACCEPT_RETRY_MS 100
 
 typedef struct conn conn;
 
-enum ex_state { EX_PARSING, EX_HANDLER, EX_DEFERRED, EX_DONE };
+/* An exchange's life; ex_set_state() is the only writer. */
+enum ex_state {
+    EX_PARSING,   /* its request is being read */
+    EX_HANDLER,   /* its handler runs */
+    EX_DEFERRED,  /* the handler will answer later */
+    EX_CANCELLED, /* its owner is told (or was) that it goes away: answers are ignored */
+    EX_DONE,      /* answered; waits for its turn to be written */
+};
+/* The server's life; server_set_state() is the only writer. */
+enum server_state {
+    SRV_SERVING,  /* accepts connections and requests */
+    SRV_DRAINING, /* http_server_shutdown(): finishing what is in flight */
+    SRV_DRAINED,  /* every connection closed, on_drained called */
+    SRV_FREEING,  /* http_server_free(): freed once libuv has closed every handle */
+};
 enum timer_mode { TM_NONE, TM_IDLE, TM_HEADER, TM_LINGER };
 enum parse_event { EV_NONE, EV_HEADERS, EV_MESSAGE };
 enum header_state { HS_NONE, HS_FIELD, HS_AWAIT_VALUE, HS_VALUE };
@@ -102,14 +118,13 @@ struct http_server {
     http_observe_cb observe;
     void *observe_arg;
     uv_tcp_t *listener;
-    unsigned closing_handles; /* listeners being closed */
+    uv_timer_t accept_retry;  /* takes a pending connection that found no memory */
+    unsigned closing_handles; /* listeners and the retry timer being closed */
     int port;
     eip_list conns; /* every connection not yet freed */
     size_t nactive; /* connections not rejected */
     size_t nrejected;
-    bool draining;
-    bool drained_called;
-    bool freeing;
+    enum server_state state;
     void (*on_drained)(void *arg);
     void *drained_arg;
     llhttp_settings_t settings;
@@ -203,7 +218,21 @@ static const char *server_date(http_server *s)
 
 static void conn_timer(conn *c, enum timer_mode m, unsigned ms);
 
+static void server_set_state(http_server *s, enum server_state st)
+{
+    static const char *const names[] = {"serving", "draining", "drained", "freeing"};
+    log_debug("http server: %p %s -> %s", (void *)s, names[s->state], names[st]);
+    s->state = st;
+}
+
 /* ---- exchanges ---- */
+
+static void ex_set_state(http_exchange *ex, enum ex_state st)
+{
+    static const char *const names[] = {"parsing", "handler", "deferred", "cancelled", "done"};
+    log_debug("http server: exchange %p %s -> %s", (void *)ex, names[ex->state], names[st]);
+    ex->state = st;
+}
 
 static http_exchange *ex_new(conn *c)
 {
@@ -265,7 +294,7 @@ static void ex_set_answer(http_exchange *ex, int status, const char *ctype, cons
         ex->body_len = 0;
     }
     ex->status = status;
-    ex->state = EX_DONE;
+    ex_set_state(ex, EX_DONE);
     http_server *s = ex->c->s;
     if (s->observe)
         s->observe(ex->match.pattern ? ex->match.pattern : "", ex->method, status, s->observe_arg);
@@ -325,7 +354,7 @@ static void conn_drop_queue(conn *c)
         if (ex->state == EX_DEFERRED && ex->cancel) {
             http_cancel_cb cb = ex->cancel;
             ex->cancel = NULL;
-            ex->state = EX_PARSING; /* an answer now is ignored */
+            ex_set_state(ex, EX_CANCELLED);
             cb(ex, ex->cancel_arg);
         }
         ex_free(ex);
@@ -340,7 +369,7 @@ static bool ex_cancel_for_drain(http_exchange *ex)
     http_cancel_cb cb = ex->cancel;
     ex->cancel = NULL;
     /* Neither answerable nor freeable while its owner is being told. */
-    ex->state = EX_PARSING;
+    ex_set_state(ex, EX_CANCELLED);
     ex->in_handler = true;
     if (cb)
         cb(ex, ex->cancel_arg);
@@ -468,8 +497,8 @@ static void conn_linger(conn *c)
 
 static bool conn_can_parse(const conn *c)
 {
-    return c->phase == CONN_OPEN && !c->s->draining && c->queue.len < c->s->lim.max_pipelined &&
-           c->wbytes < WRITE_HIGH;
+    return c->phase == CONN_OPEN && c->s->state == SRV_SERVING &&
+           c->queue.len < c->s->lim.max_pipelined && c->wbytes < WRITE_HIGH;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -591,7 +620,7 @@ static void conn_flush(conn *c)
         return;
     while ((ex = queue_head(c)) && ex->state == EX_DONE) {
         bool last = ex->close_after || !ex->keep_alive ||
-                    (c->s->draining && !eip_list_next(&c->queue, &ex->node));
+                    (c->s->state != SRV_SERVING && !eip_list_next(&c->queue, &ex->node));
         int r = conn_write_answer(c, ex, last);
         eip_list_remove(&c->queue, &ex->node);
         ex_free(ex);
@@ -782,13 +811,13 @@ static void conn_on_headers(conn *c)
 
 static void conn_dispatch(conn *c, http_exchange *ex)
 {
-    ex->state = EX_HANDLER;
+    ex_set_state(ex, EX_HANDLER);
     ex->in_handler = true;
     ex->match.handler(ex, ex->match.arg);
     ex->in_handler = false;
     if (ex->orphan) {
         if (ex->state == EX_DEFERRED && ex->cancel) {
-            ex->state = EX_PARSING;
+            ex_set_state(ex, EX_CANCELLED);
             ex->cancel(ex, ex->cancel_arg);
         }
         ex_free(ex);
@@ -796,7 +825,7 @@ static void conn_dispatch(conn *c, http_exchange *ex)
     }
     if (ex->state == EX_HANDLER)
         ex_set_error(ex, 500, "handler did not answer");
-    else if (ex->state == EX_DEFERRED && c->s->draining)
+    else if (ex->state == EX_DEFERRED && c->s->state != SRV_SERVING)
         ex_cancel_for_drain(ex);
 }
 
@@ -1004,6 +1033,15 @@ static void conn_start(conn *c)
     conn_update(c);
 }
 
+static void on_connection(uv_stream_t *server, int status);
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    http_server *s = t->data;
+    if (s->listener)
+        on_connection((uv_stream_t *)s->listener, 0);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     http_server *s = server->data;
@@ -1014,9 +1052,16 @@ static void on_connection(uv_stream_t *server, int status)
     conn *c;
     int r = conn_new(s, &c);
     if (r) {
-        log_debug("http server: cannot accept a connection: %s", uv_strerror(r));
+        /* libuv holds the pending socket and stops listening until it is
+         * taken: try again soon rather than never. */
+        log_debug("http server: cannot take a connection: %s", uv_strerror(r));
+        r = uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+        if (r)
+            log_debug("http server: uv_timer_start: %s", uv_strerror(r));
         return;
     }
+    /* A fresh handle fails only with UV_EAGAIN: nothing pending (a retry
+     * after the client went away). */
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -1026,7 +1071,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 int http_server_adopt(http_server *s, uv_os_sock_t fd)
 {
-    if (!s || s->draining || s->freeing)
+    if (!s || s->state != SRV_SERVING)
         return -EINVAL;
     conn *c;
     int r = conn_new(s, &c);
@@ -1088,11 +1133,20 @@ int http_server_new(http_server **out, const http_server_opts *opts, char *err, 
     s->settings.on_header_value_complete = on_header_value_complete;
     s->settings.on_headers_complete = on_headers_complete;
     s->settings.on_message_complete = on_message_complete;
+    /* The one libuv handle, last: nothing after it can fail. */
+    r = uv_timer_init(s->loop, &s->accept_retry);
+    if (r) {
+        eip_seterr(err, errlen, "cannot create the HTTP server: uv_timer_init: %s", uv_strerror(r));
+        goto out;
+    }
+    s->accept_retry.data = s;
     *out = s;
 out:
     if (r) {
         if (r == -ENOMEM)
             eip_seterr(err, errlen, "cannot create the HTTP server: out of memory");
+        if (s)
+            http_router_free(s->router);
         free(s);
     }
     return r;
@@ -1115,7 +1169,8 @@ void http_server_set_observer(http_server *s, http_observe_cb cb, void *arg)
 
 static void server_maybe_free(http_server *s)
 {
-    if (s->freeing && eip_list_empty(&s->conns) && s->closing_handles == 0 && !s->listener) {
+    if (s->state == SRV_FREEING && eip_list_empty(&s->conns) && s->closing_handles == 0 &&
+        !s->listener) {
         http_router_free(s->router);
         free(s);
     }
@@ -1123,12 +1178,12 @@ static void server_maybe_free(http_server *s)
 
 static void server_after_conn_closed(http_server *s)
 {
-    if (s->freeing) {
+    if (s->state == SRV_FREEING) {
         server_maybe_free(s);
         return;
     }
-    if (s->draining && eip_list_empty(&s->conns) && !s->drained_called) {
-        s->drained_called = true;
+    if (s->state == SRV_DRAINING && eip_list_empty(&s->conns)) {
+        server_set_state(s, SRV_DRAINED);
         if (s->on_drained)
             s->on_drained(s->drained_arg); /* may free s */
     }
@@ -1142,8 +1197,16 @@ static void on_listener_closed(uv_handle_t *h)
     server_maybe_free(s);
 }
 
+static void on_retry_closed(uv_handle_t *h)
+{
+    http_server *s = h->data;
+    s->closing_handles--;
+    server_maybe_free(s);
+}
+
 static void close_listener(http_server *s)
 {
+    uv_timer_stop(&s->accept_retry);
     if (!s->listener)
         return;
     uv_close((uv_handle_t *)s->listener, on_listener_closed);
@@ -1219,7 +1282,7 @@ int http_server_listen(http_server *s, const char *addr)
 
     if (!s || !addr)
         return -EINVAL;
-    if (s->listener || s->draining || s->freeing)
+    if (s->listener || s->state != SRV_SERVING)
         return -EBUSY;
     r = parse_listen_addr(addr, &ss);
     if (r)
@@ -1302,9 +1365,9 @@ static void conn_drain(conn *c)
 
 void http_server_shutdown(http_server *s, void (*on_drained)(void *arg), void *arg)
 {
-    if (!s || s->draining || s->freeing)
+    if (!s || s->state != SRV_SERVING)
         return;
-    s->draining = true;
+    server_set_state(s, SRV_DRAINING);
     s->on_drained = on_drained;
     s->drained_arg = arg;
     close_listener(s);
@@ -1313,8 +1376,8 @@ void http_server_shutdown(http_server *s, void (*on_drained)(void *arg), void *a
     {
         conn_drain(eip_container_of(pos, conn, node));
     }
-    if (eip_list_empty(&s->conns) && !s->drained_called) {
-        s->drained_called = true;
+    if (s->state == SRV_DRAINING && eip_list_empty(&s->conns)) {
+        server_set_state(s, SRV_DRAINED);
         if (on_drained)
             on_drained(arg);
     }
@@ -1322,11 +1385,13 @@ void http_server_shutdown(http_server *s, void (*on_drained)(void *arg), void *a
 
 void http_server_free(http_server *s)
 {
-    if (!s || s->freeing)
+    if (!s || s->state == SRV_FREEING)
         return;
-    s->freeing = true;
+    server_set_state(s, SRV_FREEING);
     s->on_drained = NULL;
     close_listener(s);
+    s->closing_handles++;
+    uv_close((uv_handle_t *)&s->accept_retry, on_retry_closed);
     eip_list_node *pos, *tmp;
     eip_list_foreach_safe(&s->conns, pos, tmp)
     {
@@ -1422,7 +1487,7 @@ void http_exchange_defer(http_exchange *ex, http_cancel_cb cancel, void *arg)
 {
     if (!ex || ex->state != EX_HANDLER)
         return;
-    ex->state = EX_DEFERRED;
+    ex_set_state(ex, EX_DEFERRED);
     ex->cancel = cancel;
     ex->cancel_arg = arg;
 }
