@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "common/list.h"
 #include "common/log.h"
-#include "http/router.h"
+#include "http/router_internal.h"
 #include "http/server_internal.h"
 
 #define READ_BUF_SIZE 65536

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The HTTP server's request-target decoding and routing (http/router.h),
+/* The HTTP server's request-target decoding and routing (http/router_internal.h),
  * directly rather than through a connection (fuzz_http_request): the whole
  * decision for a target, percent-decoding with and without '+' as space, and
  * the router's pattern parser. Input: one byte choosing the method, then the
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http/router.h"
+#include "http/router_internal.h"
 
 static void h(http_exchange *ex, void *arg)
 {

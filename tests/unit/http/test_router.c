@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http/router.h"
+#include "http/router_internal.h"
 
 static int h_pod, h_pod_ready, h_self, h_healthz, h_root, h_list;
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef EIP_HTTP_ROUTER_H
-#define EIP_HTTP_ROUTER_H
+#ifndef EIP_HTTP_ROUTER_INTERNAL_H
+#define EIP_HTTP_ROUTER_INTERNAL_H
 
 /* Internal to http/: the server's routing table, request-target decoding
  * (percent-decoding of path segments and query parameters) and the
