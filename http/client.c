@@ -670,7 +670,12 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
         sc->fd = s;
         sc->poll.data = sc;
         eip_list_push_front(&c->socks, &sc->node);
-        curl_multi_assign(c->multi, s, sc);
+        if (curl_multi_assign(c->multi, s, sc) != CURLM_OK) {
+            /* curl would not hand sc back: a second poll for s would follow. */
+            sock_close(c, sc);
+            force_fail_easy(easy, "cannot watch a socket");
+            return 0;
+        }
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -697,8 +702,8 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     }
     int r = uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
     if (r) {
-        /* Only a closing timer refuses; curl then fails every transfer of the
-         * multi handle rather than leaving them without a clock. */
+        /* Only a closing timer refuses (never while curl lives). curl then fails
+         * every transfer, now and later: a client without a clock is no use. */
         log_debug("http: uv_timer_start: %s", uv_strerror(r));
         return -1;
     }
