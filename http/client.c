@@ -355,6 +355,20 @@ static bool req_dead(const http_request *req)
     return req->state != REQ_ACTIVE || req->client->state != CLIENT_OPEN;
 }
 
+/* A response buffer refused data (r from eip_buf, what: "headers" or "body"):
+ * our own reason for the write error curl will report. */
+static void req_buffer_failed(http_request *req, int r, const char *what, size_t max)
+{
+    if (r == -E2BIG) {
+        req->fail_error = HTTP_E_TOO_LARGE;
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "response %s larger than %zu bytes", what,
+                   max);
+    } else {
+        req->fail_error = HTTP_E_INTERNAL;
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "out of memory storing the response %s", what);
+    }
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
     http_request *req = userp;
@@ -368,15 +382,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
         return len;
     }
     int r = http_headers_add_line(&req->resp_headers, data, len);
-    if (r == -E2BIG) {
-        req->fail_error = HTTP_E_TOO_LARGE;
-        eip_seterr(req->errbuf, sizeof(req->errbuf), "response headers larger than %u bytes",
-                   MAX_HEADER_BYTES);
-        return 0;
-    }
     if (r) {
-        req->fail_error = HTTP_E_INTERNAL;
-        eip_seterr(req->errbuf, sizeof(req->errbuf), "out of memory storing response headers");
+        req_buffer_failed(req, r, "headers", MAX_HEADER_BYTES);
         return 0;
     }
     return len;
@@ -422,15 +429,8 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
         return len;
     }
     int r = eip_buf_append(&req->body, data, len);
-    if (r == -E2BIG) {
-        req->fail_error = HTTP_E_TOO_LARGE;
-        eip_seterr(req->errbuf, sizeof(req->errbuf), "response body larger than %zu bytes",
-                   req->max_body);
-        return CURL_WRITEFUNC_ERROR;
-    }
     if (r) {
-        req->fail_error = HTTP_E_INTERNAL;
-        eip_seterr(req->errbuf, sizeof(req->errbuf), "out of memory storing the response body");
+        req_buffer_failed(req, r, "body", req->max_body);
         return CURL_WRITEFUNC_ERROR;
     }
     return len;
