@@ -972,8 +972,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- accepting ---- */
 
+static void on_unborn_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 /* A connection with its two handles, not yet accepted. 0 and *out, or a
- * negative errno and nothing left. */
+ * negative errno and nothing left but, at worst, a handle closing. */
 static int conn_new(http_server *s, conn **out)
 {
     *out = NULL;
@@ -981,19 +986,21 @@ static int conn_new(http_server *s, conn **out)
     if (!c)
         return -ENOMEM;
     c->s = s;
-    int r = uv_timer_init(s->loop, &c->timer);
-    if (!r)
-        r = uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->timer.data = c;
+    int r = uv_tcp_init(s->loop, &c->tcp);
     if (r) {
-        /* The timer never has to be closed: uv_timer_init does not fail once
-         * it got the loop, and uv_tcp_init fails before it starts anything. */
-        free(c);
+        free(c); /* a failed uv_tcp_init leaves nothing on the loop */
+        return r;
+    }
+    r = uv_timer_init(s->loop, &c->timer);
+    if (r) {
+        /* The TCP handle is on the loop: its memory goes in its close callback. */
+        uv_close((uv_handle_t *)&c->tcp, on_unborn_closed);
         return r;
     }
     /* Both handles exist from here on and are freed in their close callbacks. */
     c->open_handles = 2;
-    c->tcp.data = c;
-    c->timer.data = c;
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;
     eip_buf_init(&c->pending, 2 * READ_BUF_SIZE);
