@@ -337,11 +337,9 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
         .header_timeout_ms = (unsigned)cfg->http_header_timeout_ms,
         .idle_timeout_ms = (unsigned)cfg->http_idle_timeout_ms,
     };
-    a->server = http_server_new(loop, &limits);
-    if (!a->server) {
-        r = -ENOMEM;
-        goto fail;
-    }
+    http_server_opts so = {.loop = loop, .limits = limits};
+    if ((r = http_server_new(&a->server, &so, err, errcap)))
+        goto fail_msg;
     http_server_set_observer(a->server, on_observe, a);
     if ((r = agent_health_routes(a)))
         goto fail;
@@ -358,13 +356,9 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
             goto fail;
     }
 
-    http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
-    a->http = http_client_new(loop, &copts);
-    if (!a->http) {
-        eip_seterr(err, errcap, "cannot create the HTTP client (libcurl)");
-        r = -ENOMEM;
+    http_client_opts copts = {.loop = loop, .ca_file = cfg->cloud_ca_file};
+    if ((r = http_client_new(&a->http, &copts, err, errcap)))
         goto fail_msg;
-    }
 
     uv_signal_start(&a->sig_term, on_signal, SIGTERM);
     uv_signal_start(&a->sig_int, on_signal, SIGINT);
@@ -622,8 +616,11 @@ int agent_run_checks(const struct agent_config *cfg, check_registry *reg, FILE *
         fprintf(out, "FAIL checks: cannot create the event loop\n");
         return 1;
     }
-    http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
-    struct check_env env = {&loop, cfg, http_client_new(&loop, &copts)};
+    http_client_opts copts = {.loop = &loop, .ca_file = cfg->cloud_ca_file};
+    struct check_env env = {&loop, cfg, NULL};
+    char herr[256];
+    if (http_client_new(&env.http, &copts, herr, sizeof(herr)))
+        log_warn("%s", herr); /* the checks that need it report "no HTTP client" */
     agent_config_dump(cfg, out);
     int r = check_registry_run(reg, &env, on_checks_done, &rep);
     if (r) {

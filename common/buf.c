@@ -62,7 +62,11 @@ int eip_buf_vappendf(eip_buf *b, const char *fmt, va_list ap)
     int r = buf_reserve(b, (size_t)n);
     if (r)
         return r;
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    /* The room is exactly n + 1 bytes: the same format and arguments fill it. */
+    if (vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap) != n) {
+        b->data[b->len] = '\0';
+        return -EINVAL;
+    }
     b->len += (size_t)n;
     return 0;
 }

@@ -101,6 +101,21 @@ static inline eip_list_node *eip_list_pop_front(eip_list *l)
     return n;
 }
 
+/* Moves every node of src, in order, to the end of dst; src is left empty. For
+ * detaching a whole list before walking it while callbacks may add to the source. */
+static inline void eip_list_move(eip_list *dst, eip_list *src)
+{
+    if (eip_list_empty(src))
+        return;
+    eip_list_node *first = src->head.next, *last = src->head.prev;
+    first->prev = dst->head.prev;
+    dst->head.prev->next = first;
+    last->next = &dst->head;
+    dst->head.prev = last;
+    dst->len += src->len;
+    eip_list_init(src);
+}
+
 /* Iterates over the nodes of l; the current node may be removed (pos is the
  * node, tmp holds the next one). */
 #define eip_list_foreach_safe(l, pos, tmp)                                                         \

@@ -60,9 +60,11 @@ int eip_log_format_parse(const char *s, enum eip_log_format *out)
     return 0;
 }
 
-/* JSON string escaping for the message; control bytes become \u00XX. */
+/* JSON string escaping for the message; control bytes become \u00XX. What
+ * does not fit in cap is cut: a message, cutting it is fine. */
 static size_t json_escape(char *dst, size_t cap, const char *src)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)src; *p && o + 7 < cap; p++) {
         unsigned char c = *p;
@@ -70,7 +72,10 @@ static size_t json_escape(char *dst, size_t cap, const char *src)
             dst[o++] = '\\';
             dst[o++] = (char)c;
         } else if (c < 0x20) {
-            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", c);
+            memcpy(dst + o, "\\u00", 4);
+            dst[o + 4] = hex[c >> 4];
+            dst[o + 5] = hex[c & 15];
+            o += 6;
         } else {
             dst[o++] = (char)c;
         }
@@ -82,11 +87,11 @@ static size_t json_escape(char *dst, size_t cap, const char *src)
 void eip_log_write(enum eip_log_level level, const char *fmt, ...)
 {
     char msg[4096];
-    char ts[40];
+    char ts[40] = ""; /* stays empty if the clock cannot be formatted */
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* a message: cutting it is fine (log.h says so) */
     va_end(ap);
     eip_time_format_rfc3339_ms(ts, sizeof(ts), eip_time_now_ms());
 

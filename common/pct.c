@@ -2,6 +2,7 @@
 #include "common/pct.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -11,20 +12,28 @@ static bool unreserved(unsigned char c)
            c == '_' || c == '.' || c == '~';
 }
 
-static const char hex[] = "0123456789ABCDEF";
+/* The encoding of one byte into e: its length, 1 or 3. Both encoders below use it. */
+static size_t pct_byte(unsigned char c, char e[3])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (unreserved(c)) {
+        e[0] = (char)c;
+        return 1;
+    }
+    e[0] = '%';
+    e[1] = hex[c >> 4];
+    e[2] = hex[c & 15];
+    return 3;
+}
 
 int eip_pct_encode(eip_buf *out, const char *s, size_t len)
 {
     size_t start = out->len;
     int r = 0;
     for (size_t i = 0; i < len && !r; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c)) {
-            r = eip_buf_append(out, &s[i], 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            r = eip_buf_append(out, e, 3);
-        }
+        char e[3];
+        size_t n = pct_byte((unsigned char)s[i], e);
+        r = eip_buf_append(out, e, n);
     }
     if (r && out->data) {
         out->len = start;
@@ -37,23 +46,18 @@ int eip_pct_encode_to(char *dst, size_t cap, const char *s)
 {
     size_t n = 0;
     for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        size_t need = unreserved(c) ? 1 : 3;
-        if (n + need >= cap) {
+        char e[3];
+        size_t k = pct_byte((unsigned char)*s, e);
+        if (n + k >= cap || n + k > (size_t)INT_MAX) {
             if (cap)
                 dst[0] = '\0';
             return -E2BIG;
         }
-        if (need == 1) {
-            dst[n++] = (char)c;
-        } else {
-            dst[n++] = '%';
-            dst[n++] = hex[c >> 4];
-            dst[n++] = hex[c & 15];
-        }
+        memcpy(dst + n, e, k);
+        n += k;
     }
     if (n >= cap)
-        return -E2BIG;
+        return -E2BIG; /* cap 0 */
     dst[n] = '\0';
     return (int)n;
 }

@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 
 #include "common/buf.h"
+#include "common/err.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "http/client_internal.h"
 
@@ -43,20 +45,29 @@
 #define MAX_HEADER_BYTES (64u * 1024u)
 #define MAX_METHOD_LEN 32u
 
+/* A request's life; req_set_state() is the only writer. */
 enum req_state {
-    REQ_QUEUED,   /* waiting for curl_multi_add_handle (sent from inside curl) */
-    REQ_ACTIVE,   /* added to the multi handle */
-    REQ_FINISHED, /* removed; on_done is running or about to */
+    REQ_QUEUED,    /* built while curl was on the stack: the next sweep adds it */
+    REQ_ACTIVE,    /* in the multi handle; its callbacks may fire */
+    REQ_FAILING,   /* fails with fail_error at the next sweep (our own reason) */
+    REQ_CANCELLED, /* no callback fires any more; freed at the next chance */
+    REQ_FINISHED,  /* out of curl; its on_done runs now, then it is freed */
+};
+
+/* The client's life; client_set_state() is the only writer. */
+enum client_state {
+    CLIENT_OPEN,    /* takes requests */
+    CLIENT_FREEING, /* http_client_free() ran inside a callback: torn down once it returns */
+    CLIENT_CLOSING, /* torn down; freed when libuv has closed the last handle */
 };
 
 struct http_request {
     http_client *client;
-    http_request *prev, *next;
+    eip_list_node node; /* in client->reqs */
     CURL *easy;
     enum req_state state;
-    bool cancelled; /* no callback may fire any more */
-    bool forced;    /* fail it with fail_error at the next chance */
-    int fail_error; /* our own reason for a CURLE_WRITE_ERROR, or a forced failure */
+    bool in_multi;  /* curl_multi_add_handle succeeded, no remove yet */
+    int fail_error; /* our own reason for a CURLE_WRITE_ERROR, or for REQ_FAILING */
     bool streaming;
     http_chunk_cb on_chunk;
     http_done_cb on_done;
@@ -77,7 +88,7 @@ struct sock_ctx {
     uv_poll_t poll;
     http_client *client;
     curl_socket_t fd;
-    struct sock_ctx *prev, *next;
+    eip_list_node node; /* in client->socks */
 };
 
 struct http_client {
@@ -86,14 +97,13 @@ struct http_client {
     uv_timer_t timer;
     char *ca_file;
     char *user_agent;
-    http_request *reqs; /* every request not yet freed */
-    struct sock_ctx *socks;
+    eip_list reqs;   /* every request not yet freed, newest first */
+    eip_list socks;  /* every socket curl asked us to watch */
     size_t active;   /* requests neither cancelled nor finished */
     int in_curl;     /* inside curl_multi_socket_action() */
     int depth;       /* inside dispatch() or teardown (user callbacks may run) */
-    bool need_sweep; /* some request is queued, cancelled or forced */
-    bool free_requested;
-    bool closing;
+    bool need_sweep; /* some request is queued, cancelled or failing */
+    enum client_state state;
     unsigned pending_closes;
 };
 
@@ -318,9 +328,45 @@ long http_parse_status_line(const char *line, size_t len)
 
 /* ---- curl callbacks for one transfer ----------------------------------------- */
 
+static const char *req_state_name(enum req_state st)
+{
+    static const char *const names[] = {"queued", "active", "failing", "cancelled", "finished"};
+    return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
+}
+
+static void req_set_state(http_request *req, enum req_state st)
+{
+    log_debug("http client: request %p %s -> %s", (void *)req, req_state_name(req->state),
+              req_state_name(st));
+    req->state = st;
+}
+
+static void client_set_state(http_client *c, enum client_state st)
+{
+    static const char *const names[] = {"open", "freeing", "closing"};
+    log_debug("http client: %p %s -> %s", (void *)c, names[c->state], names[st]);
+    c->state = st;
+}
+
+/* Whether curl should stop this transfer: it was cancelled or failed by us, or
+ * the client is going away. */
 static bool req_dead(const http_request *req)
 {
-    return req->cancelled || req->forced || req->client->free_requested;
+    return req->state != REQ_ACTIVE || req->client->state != CLIENT_OPEN;
+}
+
+/* A response buffer refused data (r from eip_buf, what: "headers" or "body"):
+ * our own reason for the write error curl will report. */
+static void req_buffer_failed(http_request *req, int r, const char *what, size_t max)
+{
+    if (r == -E2BIG) {
+        req->fail_error = HTTP_E_TOO_LARGE;
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "response %s larger than %zu bytes", what,
+                   max);
+    } else {
+        req->fail_error = HTTP_E_INTERNAL;
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "out of memory storing the response %s", what);
+    }
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
@@ -336,15 +382,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
         return len;
     }
     int r = http_headers_add_line(&req->resp_headers, data, len);
-    if (r == -E2BIG) {
-        req->fail_error = HTTP_E_TOO_LARGE;
-        snprintf(req->errbuf, sizeof(req->errbuf), "response headers larger than %u bytes",
-                 MAX_HEADER_BYTES);
-        return 0;
-    }
     if (r) {
-        req->fail_error = HTTP_E_INTERNAL;
-        snprintf(req->errbuf, sizeof(req->errbuf), "out of memory storing response headers");
+        req_buffer_failed(req, r, "headers", MAX_HEADER_BYTES);
         return 0;
     }
     return len;
@@ -384,21 +423,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
             return CURL_WRITEFUNC_ERROR;
         if (stop) {
             req->fail_error = HTTP_E_ABORTED;
-            snprintf(req->errbuf, sizeof(req->errbuf), "aborted by the chunk callback");
+            eip_seterr(req->errbuf, sizeof(req->errbuf), "aborted by the chunk callback");
             return CURL_WRITEFUNC_ERROR;
         }
         return len;
     }
     int r = eip_buf_append(&req->body, data, len);
-    if (r == -E2BIG) {
-        req->fail_error = HTTP_E_TOO_LARGE;
-        snprintf(req->errbuf, sizeof(req->errbuf), "response body larger than %zu bytes",
-                 req->max_body);
-        return CURL_WRITEFUNC_ERROR;
-    }
     if (r) {
-        req->fail_error = HTTP_E_INTERNAL;
-        snprintf(req->errbuf, sizeof(req->errbuf), "out of memory storing the response body");
+        req_buffer_failed(req, r, "body", req->max_body);
         return CURL_WRITEFUNC_ERROR;
     }
     return len;
@@ -406,33 +438,21 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 
 /* ---- request lifetime -------------------------------------------------------- */
 
-static void req_link(http_client *c, http_request *req)
+static http_request *req_at(eip_list_node *n)
 {
-    req->prev = NULL;
-    req->next = c->reqs;
-    if (c->reqs)
-        c->reqs->prev = req;
-    c->reqs = req;
+    return eip_container_of(n, http_request, node);
 }
 
-static void req_unlink(http_client *c, http_request *req)
+static void req_leave_multi(http_request *req)
 {
-    if (req->prev)
-        req->prev->next = req->next;
-    else if (c->reqs == req)
-        c->reqs = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
-    req->prev = req->next = NULL;
+    if (req->in_multi)
+        curl_multi_remove_handle(req->client->multi, req->easy);
+    req->in_multi = false;
 }
 
-/* Unlinks, detaches from curl and frees. Never inside curl's callbacks. */
-static void req_destroy(http_request *req)
+/* Frees a request that is in no list and not in curl. */
+static void req_discard(http_request *req)
 {
-    http_client *c = req->client;
-    req_unlink(c, req);
-    if (req->state == REQ_ACTIVE && req->easy)
-        curl_multi_remove_handle(c->multi, req->easy);
     if (req->easy)
         curl_easy_cleanup(req->easy);
     curl_slist_free_all(req->headers);
@@ -442,15 +462,22 @@ static void req_destroy(http_request *req)
     free(req);
 }
 
+/* Unlinks, detaches from curl and frees. Never inside curl's callbacks. */
+static void req_destroy(http_request *req)
+{
+    http_client *c = req->client;
+    eip_list_remove(&c->reqs, &req->node);
+    req_leave_multi(req);
+    req_discard(req);
+}
+
 /* Completes a request that has not been cancelled: exactly one on_done. */
 static void req_finish(http_request *req, int error)
 {
     http_client *c = req->client;
-    if (req->state == REQ_ACTIVE)
-        curl_multi_remove_handle(c->multi, req->easy);
-    req->state = REQ_FINISHED;
-    if (!req->cancelled) {
-        req->cancelled = true; /* from now on http_request_cancel() is a no-op */
+    req_leave_multi(req);
+    if (req->state != REQ_CANCELLED) {
+        req_set_state(req, REQ_FINISHED); /* from now on http_request_cancel() is a no-op */
         c->active--;
         fill_response(req, error);
         req->on_done(req, &req->resp, req->arg);
@@ -464,7 +491,7 @@ static void req_finish_curl(http_request *req, CURLcode cc)
     if (cc == CURLE_WRITE_ERROR)
         error = req->fail_error ? req->fail_error : HTTP_E_INTERNAL;
     if (cc != CURLE_OK && req->errbuf[0] == '\0')
-        snprintf(req->errbuf, sizeof(req->errbuf), "%s", curl_easy_strerror(cc));
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "%s", curl_easy_strerror(cc));
     if (cc == CURLE_OK) {
         long code = 0;
         if (curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code)
@@ -476,36 +503,48 @@ static void req_finish_curl(http_request *req, CURLcode cc)
 
 static void client_teardown(http_client *c);
 
+/* Marks a live request to fail with error at the next sweep (why: its message). */
+static void req_fail_later(http_request *req, int error, const char *why)
+{
+    if (req->state == REQ_CANCELLED || req->state == REQ_FINISHED)
+        return;
+    req->fail_error = error;
+    eip_seterr(req->errbuf, sizeof(req->errbuf), "%s", why);
+    req_set_state(req, REQ_FAILING);
+    req->client->need_sweep = true;
+}
+
+/* QUEUED -> ACTIVE, or FAILING when curl refuses it. */
+static void req_add_to_multi(http_request *req)
+{
+    CURLMcode mc = curl_multi_add_handle(req->client->multi, req->easy);
+    if (mc != CURLM_OK) {
+        req_fail_later(req, HTTP_E_INTERNAL, curl_multi_strerror(mc));
+        return;
+    }
+    req->in_multi = true;
+    req_set_state(req, REQ_ACTIVE);
+}
+
 /* Carries out what had to wait for curl to return: queued adds, cancels and
- * forced failures. Restarts the walk after anything that may call back the user. */
+ * failures of our own. Restarts the walk after anything that may call back the user. */
 static void sweep(http_client *c)
 {
-    while (c->need_sweep && !c->free_requested) {
+    while (c->need_sweep && c->state == CLIENT_OPEN) {
         c->need_sweep = false;
-        http_request *req = c->reqs;
-        while (req) {
-            http_request *next = req->next;
-            if (req->state == REQ_FINISHED) {
-                req = next;
-                continue;
-            }
-            if (req->cancelled) {
+        eip_list_node *pos, *tmp;
+        eip_list_foreach_safe(&c->reqs, pos, tmp)
+        {
+            http_request *req = req_at(pos);
+            if (req->state == REQ_CANCELLED) {
                 req_destroy(req);
-            } else if (req->forced) {
+            } else if (req->state == REQ_FAILING) {
                 req_finish(req, req->fail_error);
                 c->need_sweep = true; /* the user ran: the list may have changed */
                 break;
             } else if (req->state == REQ_QUEUED) {
-                if (curl_multi_add_handle(c->multi, req->easy) == CURLM_OK) {
-                    req->state = REQ_ACTIVE;
-                } else {
-                    req->forced = true;
-                    req->fail_error = HTTP_E_INTERNAL;
-                    snprintf(req->errbuf, sizeof(req->errbuf), "curl_multi_add_handle failed");
-                    c->need_sweep = true;
-                }
+                req_add_to_multi(req);
             }
-            req = next;
         }
     }
 }
@@ -522,7 +561,7 @@ static void read_completions(http_client *c)
 {
     CURLMsg *msg;
     int left;
-    while (!c->free_requested && (msg = curl_multi_info_read(c->multi, &left))) {
+    while (c->state == CLIENT_OPEN && (msg = curl_multi_info_read(c->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         CURL *easy = msg->easy_handle;
@@ -530,7 +569,7 @@ static void read_completions(http_client *c)
         http_request *req = req_of(easy);
         if (!req)
             continue;
-        if (req->cancelled)
+        if (req->state == REQ_CANCELLED)
             req_destroy(req);
         else
             req_finish_curl(req, cc);
@@ -550,7 +589,7 @@ static void dispatch(http_client *c, curl_socket_t s, int flags)
     read_completions(c);
     sweep(c);
     c->depth--;
-    if (c->depth == 0 && c->free_requested && !c->closing)
+    if (c->depth == 0 && c->state == CLIENT_FREEING)
         client_teardown(c);
 }
 
@@ -558,7 +597,7 @@ static void dispatch(http_client *c, curl_socket_t s, int flags)
 
 static void on_close_done(http_client *c)
 {
-    if (--c->pending_closes == 0 && c->closing) {
+    if (--c->pending_closes == 0 && c->state == CLIENT_CLOSING) {
         free(c->ca_file);
         free(c->user_agent);
         free(c);
@@ -575,12 +614,7 @@ static void on_sock_closed(uv_handle_t *h)
 
 static void sock_close(http_client *c, struct sock_ctx *sc)
 {
-    if (sc->prev)
-        sc->prev->next = sc->next;
-    else
-        c->socks = sc->next;
-    if (sc->next)
-        sc->next->prev = sc->prev;
+    eip_list_remove(&c->socks, &sc->node);
     uv_poll_stop(&sc->poll);
     c->pending_closes++;
     uv_close((uv_handle_t *)&sc->poll, on_sock_closed);
@@ -601,15 +635,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     dispatch(sc->client, sc->fd, flags);
 }
 
-static void force_fail_easy(http_client *c, CURL *easy, const char *why)
+static void force_fail_easy(CURL *easy, const char *why)
 {
     http_request *req = req_of(easy);
-    if (!req || req->cancelled)
-        return;
-    req->forced = true;
-    req->fail_error = HTTP_E_INTERNAL;
-    snprintf(req->errbuf, sizeof(req->errbuf), "%s", why);
-    c->need_sweep = true;
+    if (req)
+        req_fail_later(req, HTTP_E_INTERNAL, why);
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -628,22 +658,24 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
          * transfer instead (it is removed right after curl returns). */
         sc = calloc(1, sizeof(*sc));
         if (!sc) {
-            force_fail_easy(c, easy, "out of memory watching a socket");
+            force_fail_easy(easy, "out of memory watching a socket");
             return 0;
         }
         if (uv_poll_init_socket(c->loop, &sc->poll, s) != 0) {
             free(sc);
-            force_fail_easy(c, easy, "cannot watch a socket");
+            force_fail_easy(easy, "cannot watch a socket");
             return 0;
         }
         sc->client = c;
         sc->fd = s;
         sc->poll.data = sc;
-        sc->next = c->socks;
-        if (c->socks)
-            c->socks->prev = sc;
-        c->socks = sc;
-        curl_multi_assign(c->multi, s, sc);
+        eip_list_push_front(&c->socks, &sc->node);
+        if (curl_multi_assign(c->multi, s, sc) != CURLM_OK) {
+            /* curl would not hand sc back: a second poll for s would follow. */
+            sock_close(c, sc);
+            force_fail_easy(easy, "cannot watch a socket");
+            return 0;
+        }
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -651,7 +683,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
     if (uv_poll_start(&sc->poll, events, on_poll) != 0)
-        force_fail_easy(c, easy, "cannot watch a socket");
+        force_fail_easy(easy, "cannot watch a socket");
     return 0;
 }
 
@@ -664,10 +696,17 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     http_client *c = userp;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+        return 0;
+    }
+    int r = uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0);
+    if (r) {
+        /* Only a closing timer refuses (never while curl lives). curl then fails
+         * every transfer, now and later: a client without a clock is no use. */
+        log_debug("http: uv_timer_start: %s", uv_strerror(r));
+        return -1;
+    }
     return 0;
 }
 
@@ -681,50 +720,107 @@ static void global_init(void)
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-http_client *http_client_new(uv_loop_t *loop, const http_client_opts *opts)
+/* Whether this process's libcurl can serve the loop: initialised, with an
+ * asynchronous resolver and TLS. 0, or a negative errno and the reason in err. */
+static int libcurl_usable(char *err, size_t errlen)
 {
-    if (!loop)
-        return NULL;
     pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK)
-        return NULL;
+    if (global_rc != CURLE_OK) {
+        eip_seterr(err, errlen, "cannot create the HTTP client: curl_global_init: %s",
+                   curl_easy_strerror(global_rc));
+        return global_rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+    }
     const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
     if (!vi || !(vi->features & CURL_VERSION_ASYNCHDNS) || !(vi->features & CURL_VERSION_SSL)) {
-        log_debug("http: libcurl without an asynchronous resolver or TLS");
-        return NULL;
+        eip_seterr(err, errlen,
+                   "cannot create the HTTP client: libcurl %s has no asynchronous resolver or "
+                   "no TLS",
+                   vi && vi->version ? vi->version : "(unknown)");
+        return -ENOTSUP;
     }
-    http_client *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->loop = loop;
-    if (opts && opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
-        goto fail;
-    c->user_agent =
-        strdup(opts && opts->user_agent ? opts->user_agent : "eip-agent/" EIP_AGENT_VERSION);
-    if (!c->user_agent)
-        goto fail;
+    return 0;
+}
+
+static int multi_rc(CURLMcode mc)
+{
+    if (mc == CURLM_OK)
+        return 0;
+    if (mc == CURLM_OUT_OF_MEMORY)
+        return -ENOMEM;
+    return mc == CURLM_UNKNOWN_OPTION ? -ENOTSUP : -EINVAL;
+}
+
+/* The multi handle, bridged to this client's poll handles and timer. 0, or a
+ * negative errno and the reason in err. */
+static int multi_setup(http_client *c, long maxconn, char *err, size_t errlen)
+{
+    CURLMcode mc = CURLM_OUT_OF_MEMORY;
     c->multi = curl_multi_init();
-    if (!c->multi)
-        goto fail;
-    long maxconn = opts && opts->max_total_connections > 0 ? opts->max_total_connections
-                                                           : DEFAULT_MAX_CONNECTIONS;
-    if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
-        curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn) != CURLM_OK)
-        goto fail;
-    if (uv_timer_init(loop, &c->timer) != 0)
-        goto fail;
-    c->timer.data = c;
-    return c;
-fail:
     if (c->multi)
-        curl_multi_cleanup(c->multi);
-    free(c->ca_file);
-    free(c->user_agent);
-    free(c);
-    return NULL;
+        mc = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    if (mc == CURLM_OK)
+        mc = curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn);
+    if (mc != CURLM_OK)
+        eip_seterr(err, errlen, "cannot create the HTTP client: libcurl's multi handle: %s",
+                   curl_multi_strerror(mc));
+    return multi_rc(mc);
+}
+
+int http_client_new(http_client **out, const http_client_opts *opts, char *err, size_t errlen)
+{
+    http_client *c = NULL;
+    int r = -EINVAL;
+    *out = NULL;
+    if (!opts || !opts->loop) {
+        eip_seterr(err, errlen, "cannot create the HTTP client: no event loop");
+        goto out;
+    }
+    r = libcurl_usable(err, errlen);
+    if (r)
+        goto out;
+    r = -ENOMEM;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        goto nomem;
+    c->loop = opts->loop;
+    eip_list_init(&c->reqs);
+    eip_list_init(&c->socks);
+    if (opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
+        goto nomem;
+    c->user_agent = strdup(opts->user_agent ? opts->user_agent : "eip-agent/" EIP_AGENT_VERSION);
+    if (!c->user_agent)
+        goto nomem;
+    r = multi_setup(
+        c, opts->max_total_connections > 0 ? opts->max_total_connections : DEFAULT_MAX_CONNECTIONS,
+        err, errlen);
+    if (r)
+        goto out;
+    /* The one libuv handle, last: nothing after it can fail. */
+    r = uv_timer_init(c->loop, &c->timer);
+    if (r) {
+        eip_seterr(err, errlen, "cannot create the HTTP client: uv_timer_init: %s", uv_strerror(r));
+        goto out;
+    }
+    c->timer.data = c;
+    *out = c;
+    return 0;
+nomem:
+    eip_seterr(err, errlen, "cannot create the HTTP client: out of memory");
+out:
+    if (c) {
+        if (c->multi)
+            curl_multi_cleanup(c->multi);
+        free(c->ca_file);
+        free(c->user_agent);
+        free(c);
+    }
+    return r;
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -734,34 +830,35 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void client_teardown(http_client *c)
 {
-    c->closing = true;
-    c->free_requested = true;
+    client_set_state(c, CLIENT_CLOSING);
     c->depth++;
-    http_request *req;
-    while ((req = c->reqs)) {
+    eip_list_node *n;
+    while ((n = eip_list_first(&c->reqs))) {
+        http_request *req = req_at(n);
         if (req->state == REQ_FINISHED) {
             /* Its on_done is on the stack below us; that frame frees it. */
-            req_unlink(c, req);
+            eip_list_remove(&c->reqs, &req->node);
             continue;
         }
-        if (req->cancelled) {
+        if (req->state == REQ_CANCELLED) {
             req_destroy(req);
             continue;
         }
-        snprintf(req->errbuf, sizeof(req->errbuf), "client freed");
+        eip_seterr(req->errbuf, sizeof(req->errbuf), "client freed");
         req_finish(req, HTTP_E_CANCELLED);
     }
     c->depth--;
     /* Stop watching while the descriptors are still open (uv_poll_stop drops them
      * from epoll), then let curl close its cached connections. */
-    while (c->socks) {
-        curl_multi_assign(c->multi, c->socks->fd, NULL);
-        sock_close(c, c->socks);
+    while ((n = eip_list_first(&c->socks))) {
+        struct sock_ctx *sc = eip_container_of(n, struct sock_ctx, node);
+        curl_multi_assign(c->multi, sc->fd, NULL);
+        sock_close(c, sc);
     }
     curl_multi_cleanup(c->multi);
     c->multi = NULL;
-    while (c->socks) /* in case curl watched anything during the cleanup */
-        sock_close(c, c->socks);
+    while ((n = eip_list_first(&c->socks))) /* in case curl watched anything during the cleanup */
+        sock_close(c, eip_container_of(n, struct sock_ctx, node));
     uv_timer_stop(&c->timer);
     c->pending_closes++;
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
@@ -769,9 +866,9 @@ static void client_teardown(http_client *c)
 
 void http_client_free(http_client *c)
 {
-    if (!c || c->free_requested)
+    if (!c || c->state != CLIENT_OPEN)
         return;
-    c->free_requested = true;
+    client_set_state(c, CLIENT_FREEING);
     if (c->depth > 0)
         return; /* inside a callback: dispatch() finishes the job */
     client_teardown(c);
@@ -836,6 +933,39 @@ static int validate(const http_request_opts *o)
     return 0;
 }
 
+static int url_rc(CURLUcode uc)
+{
+    return uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+}
+
+/* For tls_server_name: CURLOPT_CONNECT_TO "NAME:PORT:HOST:PORT" into
+ * req->connect_to and the "Host:" header of the real authority into
+ * *host_header. 0, -ENOMEM, or -E2BIG (a host longer than the buffers allow). */
+static int connect_to_real_host(http_request *req, const char *server_name, const char *host,
+                                const char *port, const char *explicit_port, char **host_header)
+{
+    eip_buf b;
+    eip_buf_init(&b, 1024);
+    /* HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT; curl keeps IPv6 brackets in host. */
+    int r = eip_buf_appendf(&b, "%s:%s:%s:%s", server_name, port, host, port);
+    if (r)
+        goto out;
+    req->connect_to = curl_slist_append(NULL, b.data);
+    if (!req->connect_to) {
+        r = -ENOMEM;
+        goto out;
+    }
+    eip_buf_reset(&b);
+    r = eip_buf_appendf(&b, "Host: %s%s%s", host, explicit_port ? ":" : "",
+                        explicit_port ? explicit_port : "");
+    if (r)
+        goto out;
+    *host_header = eip_buf_steal(&b);
+out:
+    eip_buf_free(&b);
+    return r;
+}
+
 /* Parses and checks the URL (http or https only). With tls_server_name on https,
  * the URL's host becomes that name, so curl sends it as SNI and verifies the
  * certificate against it, while CURLOPT_CONNECT_TO still connects to the real
@@ -850,7 +980,7 @@ static int prepare_url(http_request *req, const http_request_opts *o, char **url
         return -ENOMEM;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, o->url, 0);
     if (uc != CURLUE_OK) {
-        r = uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+        r = url_rc(uc);
         goto out;
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
@@ -860,46 +990,23 @@ static int prepare_url(http_request *req, const http_request_opts *o, char **url
         goto out;
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0])
         goto out;
-    if (https && o->tls_server_name) {
-        if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-            goto out;
-        if (curl_url_get(u, CURLUPART_PORT, &explicit_port, 0) != CURLUE_OK)
-            explicit_port = NULL;
-        eip_buf b;
-        eip_buf_init(&b, 1024);
-        /* HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT; curl keeps IPv6 brackets in host. */
-        if (eip_buf_appendf(&b, "%s:%s:%s:%s", o->tls_server_name, port, host, port)) {
-            eip_buf_free(&b);
-            r = -ENOMEM;
-            goto out;
-        }
-        struct curl_slist *l = curl_slist_append(NULL, b.data);
-        eip_buf_free(&b);
-        if (!l) {
-            r = -ENOMEM;
-            goto out;
-        }
-        req->connect_to = l;
-        eip_buf_init(&b, 1024);
-        if (eip_buf_appendf(&b, "Host: %s%s%s", host, explicit_port ? ":" : "",
-                            explicit_port ? explicit_port : "")) {
-            eip_buf_free(&b);
-            r = -ENOMEM;
-            goto out;
-        }
-        *host_header = eip_buf_steal(&b);
-        uc = curl_url_set(u, CURLUPART_HOST, o->tls_server_name, 0);
-        if (uc != CURLUE_OK) {
-            r = uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
-            goto out;
-        }
-        uc = curl_url_get(u, CURLUPART_URL, url_out, 0);
-        if (uc != CURLUE_OK) {
-            r = uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
-            goto out;
-        }
-    }
     r = 0;
+    if (!https || !o->tls_server_name)
+        goto out;
+    uc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    if (uc != CURLUE_OK) {
+        r = url_rc(uc);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_PORT, &explicit_port, 0) != CURLUE_OK)
+        explicit_port = NULL;
+    r = connect_to_real_host(req, o->tls_server_name, host, port, explicit_port, host_header);
+    if (r)
+        goto out;
+    uc = curl_url_set(u, CURLUPART_HOST, o->tls_server_name, 0);
+    if (uc == CURLUE_OK)
+        uc = curl_url_get(u, CURLUPART_URL, url_out, 0);
+    r = uc == CURLUE_OK ? 0 : url_rc(uc);
 out:
     curl_free(scheme);
     curl_free(host);
@@ -918,47 +1025,16 @@ static int append_header(struct curl_slist **list, const char *h)
     return 0;
 }
 
-int http_client_send(http_client *c, const http_request_opts *o, http_request **out)
+/* What is not the caller's: our callbacks, no signals, no proxy, keep-alive
+ * probes, timeouts and the response limit. */
+static int set_transfer_opts(http_request *req, const http_request_opts *o, const char *url,
+                             const char *method)
 {
-    if (out)
-        *out = NULL;
-    if (!c || !o)
-        return -EINVAL;
-    if (c->free_requested)
-        return -ESHUTDOWN;
-    int r = validate(o);
-    if (r)
-        return r;
-
-    char *url = NULL, *host_header = NULL;
-    http_request *req = calloc(1, sizeof(*req));
-    if (!req)
-        return -ENOMEM;
-    req->client = c;
-    req->streaming = o->on_chunk != NULL;
-    req->on_chunk = o->on_chunk;
-    req->on_done = o->on_done;
-    req->arg = o->arg;
-    req->max_body = o->max_response_bytes ? o->max_response_bytes : DEFAULT_MAX_RESPONSE_BYTES;
-    eip_buf_init(&req->body, req->max_body);
-    eip_buf_init(&req->resp_headers.buf, MAX_HEADER_BYTES);
-    req->state = REQ_QUEUED;
-
-    r = prepare_url(req, o, &url, &host_header);
-    if (r)
-        goto out;
-    req->easy = curl_easy_init();
-    if (!req->easy) {
-        r = -ENOMEM;
-        goto out;
-    }
     CURL *e = req->easy;
-    const char *method = o->method ? o->method : "GET";
-
+    int r = 0;
     SETOPT(e, CURLOPT_PRIVATE, (void *)req);
     SETOPT(e, CURLOPT_ERRORBUFFER, req->errbuf);
-    /* The caller's URL as given, unless tls_server_name rewrote its host. */
-    SETOPT(e, CURLOPT_URL, url ? url : o->url);
+    SETOPT(e, CURLOPT_URL, url);
     SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -967,7 +1043,7 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
     /* No proxy, whatever http_proxy/https_proxy/no_proxy say: the agent talks to the
      * API server, the cloud API and the metadata service directly. */
     SETOPT(e, CURLOPT_PROXY, "");
-    SETOPT(e, CURLOPT_USERAGENT, c->user_agent);
+    SETOPT(e, CURLOPT_USERAGENT, req->client->user_agent);
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(e, CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(e, CURLOPT_TCP_KEEPINTVL, 15L);
@@ -982,8 +1058,13 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
      * Content-Length describes a body that never comes). */
     if (!req->streaming && strcmp(method, "HEAD") != 0)
         SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body);
+out:
+    return r;
+}
 
-    /* Method and body. */
+static int set_method_and_body(CURL *e, const http_request_opts *o, const char *method)
+{
+    int r = 0;
     if (strcmp(method, "HEAD") == 0) {
         SETOPT(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") == 0 && !o->body) {
@@ -997,8 +1078,14 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
         }
         SETOPT(e, CURLOPT_CUSTOMREQUEST, method);
     }
+out:
+    return r;
+}
 
-    /* Headers: the caller's, plus suppressing curl's defaults that would surprise. */
+/* The caller's headers, plus suppressing curl's defaults that would surprise. */
+static int set_headers(http_request *req, const http_request_opts *o, const char *host_header)
+{
+    int r = 0;
     for (size_t i = 0; o->headers && o->headers[i]; i++)
         if ((r = append_header(&req->headers, o->headers[i])))
             goto out;
@@ -1010,87 +1097,126 @@ int http_client_send(http_client *c, const http_request_opts *o, http_request **
     if (!header_named(o->headers, "Content-Type") &&
         (r = append_header(&req->headers, "Content-Type:")))
         goto out;
-    SETOPT(e, CURLOPT_HTTPHEADER, req->headers);
+    SETOPT(req->easy, CURLOPT_HTTPHEADER, req->headers);
     if (req->connect_to)
-        SETOPT(e, CURLOPT_CONNECT_TO, req->connect_to);
+        SETOPT(req->easy, CURLOPT_CONNECT_TO, req->connect_to);
+out:
+    return r;
+}
 
-    /* TLS. The request's CA (file and/or PEM) replaces the client's default,
-     * which replaces the system store. */
-    if (o->insecure_skip_verify) {
-        SETOPT(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        SETOPT(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else {
-        SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
-        SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    }
+/* The request's CA (file and/or PEM) replaces the client's default, which
+ * replaces the system store; then the client certificate and key. */
+static int set_tls(CURL *e, const http_request_opts *o, const char *client_ca_file)
+{
+    int r = 0;
+    SETOPT(e, CURLOPT_SSL_VERIFYPEER, o->insecure_skip_verify ? 0L : 1L);
+    SETOPT(e, CURLOPT_SSL_VERIFYHOST, o->insecure_skip_verify ? 0L : 2L);
     const char *ca_file = o->ca_file;
     if (!ca_file && !o->ca_pem)
-        ca_file = c->ca_file;
+        ca_file = client_ca_file;
     if (ca_file || o->ca_pem) {
         SETOPT(e, CURLOPT_CAPATH, (char *)NULL);
         SETOPT(e, CURLOPT_CAINFO, ca_file);
     }
     if (o->ca_pem && (r = set_blob(e, CURLOPT_CAINFO_BLOB, o->ca_pem)))
         goto out;
-    if (o->client_cert_file) {
+    if (o->client_cert_file)
         SETOPT(e, CURLOPT_SSLCERT, o->client_cert_file);
+    if (o->client_cert_pem && (r = set_blob(e, CURLOPT_SSLCERT_BLOB, o->client_cert_pem)))
+        goto out;
+    if (o->client_cert_file || o->client_cert_pem)
         SETOPT(e, CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (o->client_cert_pem) {
-        if ((r = set_blob(e, CURLOPT_SSLCERT_BLOB, o->client_cert_pem)))
-            goto out;
-        SETOPT(e, CURLOPT_SSLCERTTYPE, "PEM");
-    }
-    if (o->client_key_file) {
+    if (o->client_key_file)
         SETOPT(e, CURLOPT_SSLKEY, o->client_key_file);
+    if (o->client_key_pem && (r = set_blob(e, CURLOPT_SSLKEY_BLOB, o->client_key_pem)))
+        goto out;
+    if (o->client_key_file || o->client_key_pem)
         SETOPT(e, CURLOPT_SSLKEYTYPE, "PEM");
+out:
+    return r;
+}
+
+static http_request *req_alloc(http_client *c, const http_request_opts *o)
+{
+    http_request *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->client = c;
+    req->state = REQ_QUEUED; /* the first state, before anyone can see it */
+    eip_list_node_init(&req->node);
+    req->streaming = o->on_chunk != NULL;
+    req->on_chunk = o->on_chunk;
+    req->on_done = o->on_done;
+    req->arg = o->arg;
+    req->max_body = o->max_response_bytes ? o->max_response_bytes : DEFAULT_MAX_RESPONSE_BYTES;
+    eip_buf_init(&req->body, req->max_body);
+    eip_buf_init(&req->resp_headers.buf, MAX_HEADER_BYTES);
+    return req;
+}
+
+int http_client_send(http_client *c, const http_request_opts *o, http_request **out)
+{
+    if (out)
+        *out = NULL;
+    if (!c || !o)
+        return -EINVAL;
+    if (c->state != CLIENT_OPEN)
+        return -ESHUTDOWN;
+    int r = validate(o);
+    if (r)
+        return r;
+
+    char *url = NULL, *host_header = NULL;
+    const char *method = o->method ? o->method : "GET";
+    http_request *req = req_alloc(c, o);
+    if (!req)
+        return -ENOMEM;
+    r = prepare_url(req, o, &url, &host_header);
+    if (r)
+        goto out;
+    req->easy = curl_easy_init();
+    if (!req->easy) {
+        r = -ENOMEM;
+        goto out;
     }
-    if (o->client_key_pem) {
-        if ((r = set_blob(e, CURLOPT_SSLKEY_BLOB, o->client_key_pem)))
-            goto out;
-        SETOPT(e, CURLOPT_SSLKEYTYPE, "PEM");
-    }
+    /* The caller's URL as given, unless tls_server_name rewrote its host. */
+    if ((r = set_transfer_opts(req, o, url ? url : o->url, method)) ||
+        (r = set_method_and_body(req->easy, o, method)) || (r = set_headers(req, o, host_header)) ||
+        (r = set_tls(req->easy, o, c->ca_file)))
+        goto out;
 
     req->start_ns = uv_hrtime();
-    if (!c->in_curl) {
-        CURLMcode mc = curl_multi_add_handle(c->multi, e);
+    if (c->in_curl) {
+        c->need_sweep = true; /* added once curl returns (see sweep) */
+    } else {
+        CURLMcode mc = curl_multi_add_handle(c->multi, req->easy);
         if (mc != CURLM_OK) {
             r = mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
             goto out;
         }
-        req->state = REQ_ACTIVE;
-    } else {
-        c->need_sweep = true; /* added once curl returns (see sweep) */
+        req->in_multi = true;
+        req_set_state(req, REQ_ACTIVE);
     }
-    req_link(c, req);
+    eip_list_push_front(&c->reqs, &req->node);
     c->active++;
     if (out)
         *out = req;
-    r = 0;
 out:
     curl_free(url);
     free(host_header);
-    if (r) {
-        req->state = REQ_FINISHED;
-        if (req->easy)
-            curl_easy_cleanup(req->easy);
-        curl_slist_free_all(req->headers);
-        curl_slist_free_all(req->connect_to);
-        eip_buf_free(&req->body);
-        eip_buf_free(&req->resp_headers.buf);
-        free(req);
-    }
+    if (r)
+        req_discard(req);
     return r;
 }
 
 void http_request_cancel(http_request *req)
 {
-    if (!req || req->cancelled)
+    if (!req || req->state == REQ_CANCELLED || req->state == REQ_FINISHED)
         return;
     http_client *c = req->client;
-    req->cancelled = true;
+    req_set_state(req, REQ_CANCELLED);
     c->active--;
-    if (req->state == REQ_ACTIVE && c->in_curl) {
+    if (req->in_multi && c->in_curl) {
         c->need_sweep = true; /* curl is on the stack: removed once it returns */
         return;
     }

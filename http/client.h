@@ -90,13 +90,18 @@ typedef struct http_request_opts {
 } http_request_opts;
 
 typedef struct http_client_opts {
-    const char *ca_file;        /* default CA bundle; NULL: the system store */
-    const char *user_agent;     /* NULL: "eip-agent/<version>" */
-    long max_total_connections; /* 0: 64 */
+    uv_loop_t *loop;            /* borrowed; runs every callback, outlives the client */
+    const char *ca_file;        /* default CA bundle (copied); NULL: the system store */
+    const char *user_agent;     /* copied; NULL: "eip-agent/<version>" */
+    long max_total_connections; /* 0 (or less): 64 */
 } http_client_opts;
 
-/* NULL on allocation or libcurl failure. opts may be NULL. */
-http_client *http_client_new(uv_loop_t *loop, const http_client_opts *opts);
+/* Builds a client on opts->loop. 0 and *out, or a negative errno with a
+ * one-line reason in err (err may be NULL when errlen is 0): -EINVAL (no opts
+ * or no loop), -ENOMEM, -ENOTSUP (libcurl without an asynchronous resolver or
+ * TLS, or refusing a multi option), -EIO (curl_global_init failed). On failure
+ * *out is NULL and nothing is left open. */
+int http_client_new(http_client **out, const http_client_opts *opts, char *err, size_t errlen);
 /* Cancels every request in flight (their on_done gets HTTP_E_CANCELLED), then
  * releases everything once libuv has closed its handles (run the loop). NULL is
  * a no-op. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "http/router.h"
+#include "http/router_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,9 +21,10 @@ struct http_router {
     size_t cap;
 };
 
-http_router *http_router_new(void)
+int http_router_new(http_router **out)
 {
-    return calloc(1, sizeof(http_router));
+    *out = calloc(1, sizeof(http_router));
+    return *out ? 0 : -ENOMEM;
 }
 
 static void route_clear(route *rt)
@@ -166,38 +167,35 @@ static int hexval(char c)
 
 int http_pct_decode(const char *s, size_t n, bool plus_is_space, char **out)
 {
-    char *d = malloc(n + 1);
+    int r = 0;
     size_t o = 0;
-
+    char *d = malloc(n + 1);
     if (!d)
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !r; i++) {
         char c = s[i];
         if (c == '%') {
-            if (n - i < 3) {
-                free(d);
-                return -EINVAL;
-            }
-            int hi = hexval(s[i + 1]);
-            int lo = hexval(s[i + 2]);
+            int hi = n - i >= 3 ? hexval(s[i + 1]) : -1;
+            int lo = n - i >= 3 ? hexval(s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                free(d);
-                return -EINVAL;
+                r = -EINVAL; /* a bad escape, or %00 */
+                break;
             }
             d[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else if (c == '\0') {
-            free(d);
-            return -EINVAL;
-        } else if (c == '+' && plus_is_space) {
-            d[o++] = ' ';
+            r = -EINVAL;
         } else {
-            d[o++] = c;
+            d[o++] = c == '+' && plus_is_space ? ' ' : c;
         }
     }
-    d[o] = '\0';
-    *out = d;
-    return 0;
+    if (r) {
+        free(d);
+    } else {
+        d[o] = '\0';
+        *out = d;
+    }
+    return r;
 }
 
 void http_target_free(http_target *t)

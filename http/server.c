@@ -12,8 +12,10 @@
 #include <llhttp.h>
 
 #include "common/buf.h"
+#include "common/err.h"
+#include "common/list.h"
 #include "common/log.h"
-#include "http/router.h"
+#include "http/router_internal.h"
 #include "http/server_internal.h"
 
 #define READ_BUF_SIZE 65536
@@ -25,10 +27,26 @@
  * that unread request bytes do not turn our FIN into a RST that eats the answer. */
 #define LINGER_MS 2000
 #define ANSWER_MAX (64 * 1024 * 1024)
+/* A connection that could not be taken (out of memory) is tried again after this. */
+#define ACCEPT_RETRY_MS 100
 
 typedef struct conn conn;
 
-enum ex_state { EX_PARSING, EX_HANDLER, EX_DEFERRED, EX_DONE };
+/* An exchange's life; ex_set_state() is the only writer. */
+enum ex_state {
+    EX_PARSING,   /* its request is being read */
+    EX_HANDLER,   /* its handler runs */
+    EX_DEFERRED,  /* the handler will answer later */
+    EX_CANCELLED, /* its owner is told (or was) that it goes away: answers are ignored */
+    EX_DONE,      /* answered; waits for its turn to be written */
+};
+/* The server's life; server_set_state() is the only writer. */
+enum server_state {
+    SRV_SERVING,  /* accepts connections and requests */
+    SRV_DRAINING, /* http_server_shutdown(): finishing what is in flight */
+    SRV_DRAINED,  /* every connection closed, on_drained called */
+    SRV_FREEING,  /* http_server_free(): freed once libuv has closed every handle */
+};
 enum timer_mode { TM_NONE, TM_IDLE, TM_HEADER, TM_LINGER };
 enum parse_event { EV_NONE, EV_HEADERS, EV_MESSAGE };
 enum header_state { HS_NONE, HS_FIELD, HS_AWAIT_VALUE, HS_VALUE };
@@ -43,7 +61,7 @@ enum conn_phase {
 
 struct http_exchange {
     conn *c;
-    http_exchange *next;
+    eip_list_node node; /* in c->queue while queued */
     enum ex_state state;
     const char *method; /* static string (llhttp) */
     bool head;
@@ -73,13 +91,12 @@ struct conn {
     uv_timer_t timer;
     uv_shutdown_t shutdown_req;
     http_server *s;
-    conn *prev, *next;
+    eip_list_node node; /* in s->conns until its handles are closed */
     llhttp_t parser;
     struct sockaddr_storage peer;
     http_exchange *cur; /* request being parsed */
-    http_exchange *qhead, *qtail;
-    size_t qlen;
-    eip_buf pending; /* received, not parsed yet */
+    eip_list queue;     /* parsed requests, answered in this order */
+    eip_buf pending;    /* received, not parsed yet */
     size_t head_bytes;
     size_t wbytes;
     enum timer_mode tmode;
@@ -101,15 +118,13 @@ struct http_server {
     http_observe_cb observe;
     void *observe_arg;
     uv_tcp_t *listener;
-    unsigned closing_handles; /* listeners being closed */
+    uv_timer_t accept_retry;  /* takes a pending connection that found no memory */
+    unsigned closing_handles; /* listeners and the retry timer being closed */
     int port;
-    conn *conns;
-    size_t nconns;
+    eip_list conns; /* every connection not yet freed */
     size_t nactive; /* connections not rejected */
     size_t nrejected;
-    bool draining;
-    bool drained_called;
-    bool freeing;
+    enum server_state state;
     void (*on_drained)(void *arg);
     void *drained_arg;
     llhttp_settings_t settings;
@@ -203,7 +218,21 @@ static const char *server_date(http_server *s)
 
 static void conn_timer(conn *c, enum timer_mode m, unsigned ms);
 
+static void server_set_state(http_server *s, enum server_state st)
+{
+    static const char *const names[] = {"serving", "draining", "drained", "freeing"};
+    log_debug("http server: %p %s -> %s", (void *)s, names[s->state], names[st]);
+    s->state = st;
+}
+
 /* ---- exchanges ---- */
+
+static void ex_set_state(http_exchange *ex, enum ex_state st)
+{
+    static const char *const names[] = {"parsing", "handler", "deferred", "cancelled", "done"};
+    log_debug("http server: exchange %p %s -> %s", (void *)ex, names[ex->state], names[st]);
+    ex->state = st;
+}
 
 static http_exchange *ex_new(conn *c)
 {
@@ -211,6 +240,7 @@ static http_exchange *ex_new(conn *c)
     if (!ex)
         return NULL;
     ex->c = c;
+    eip_list_node_init(&ex->node);
     ex->method = "";
     ex->keep_alive = false;
     eip_buf_init(&ex->url, c->s->lim.max_url_bytes);
@@ -264,7 +294,7 @@ static void ex_set_answer(http_exchange *ex, int status, const char *ctype, cons
         ex->body_len = 0;
     }
     ex->status = status;
-    ex->state = EX_DONE;
+    ex_set_state(ex, EX_DONE);
     http_server *s = ex->c->s;
     if (s->observe)
         s->observe(ex->match.pattern ? ex->match.pattern : "", ex->method, status, s->observe_arg);
@@ -283,41 +313,40 @@ static void ex_set_error(http_exchange *ex, int status, const char *msg)
     free(txt);
 }
 
-static void queue_append(conn *c, http_exchange *ex)
+static http_exchange *ex_at(eip_list_node *n)
 {
-    ex->next = NULL;
-    if (c->qtail)
-        c->qtail->next = ex;
-    else
-        c->qhead = ex;
-    c->qtail = ex;
-    c->qlen++;
+    return n ? eip_container_of(n, http_exchange, node) : NULL;
 }
 
-static http_exchange *queue_pop(conn *c)
+/* The first queued exchange (the next to be answered), or NULL. */
+static http_exchange *queue_head(const conn *c)
 {
-    http_exchange *ex = c->qhead;
-    if (!ex)
-        return NULL;
-    c->qhead = ex->next;
-    if (!c->qhead)
-        c->qtail = NULL;
-    c->qlen--;
-    ex->next = NULL;
-    return ex;
+    return ex_at(eip_list_first(&c->queue));
+}
+
+/* The first deferred exchange in the queue, or NULL. */
+static http_exchange *queue_find_deferred(const conn *c)
+{
+    eip_list_node *n;
+    eip_list_foreach(&c->queue, n)
+    {
+        if (ex_at(n)->state == EX_DEFERRED)
+            return ex_at(n);
+    }
+    return NULL;
 }
 
 /* Removes every queued exchange: deferred ones get their cancel callback,
  * all are freed (but one whose handler is running is left to the dispatcher). */
 static void conn_drop_queue(conn *c)
 {
-    http_exchange *list = c->qhead;
-    c->qhead = c->qtail = NULL;
-    c->qlen = 0;
-    while (list) {
-        http_exchange *ex = list;
-        list = ex->next;
-        ex->next = NULL;
+    /* Detached first: what the callbacks do cannot reach these any more. */
+    eip_list list;
+    eip_list_init(&list);
+    eip_list_move(&list, &c->queue);
+    eip_list_node *n;
+    while ((n = eip_list_pop_front(&list))) {
+        http_exchange *ex = ex_at(n);
         if (ex->in_handler) {
             ex->orphan = true;
             continue;
@@ -325,7 +354,7 @@ static void conn_drop_queue(conn *c)
         if (ex->state == EX_DEFERRED && ex->cancel) {
             http_cancel_cb cb = ex->cancel;
             ex->cancel = NULL;
-            ex->state = EX_PARSING; /* an answer now is ignored */
+            ex_set_state(ex, EX_CANCELLED);
             cb(ex, ex->cancel_arg);
         }
         ex_free(ex);
@@ -340,7 +369,7 @@ static bool ex_cancel_for_drain(http_exchange *ex)
     http_cancel_cb cb = ex->cancel;
     ex->cancel = NULL;
     /* Neither answerable nor freeable while its owner is being told. */
-    ex->state = EX_PARSING;
+    ex_set_state(ex, EX_CANCELLED);
     ex->in_handler = true;
     if (cb)
         cb(ex, ex->cancel_arg);
@@ -378,13 +407,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     http_server *s = c->s;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    s->nconns--;
+    eip_list_remove(&s->conns, &c->node);
     eip_buf_free(&c->pending);
     free(c);
     server_after_conn_closed(s);
@@ -431,10 +454,18 @@ static void on_timer(uv_timer_t *t)
 static void conn_timer(conn *c, enum timer_mode m, unsigned ms)
 {
     c->tmode = m;
-    if (m == TM_NONE)
+    if (m == TM_NONE) {
         uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, on_timer, ms, 0);
+        return;
+    }
+    int r = uv_timer_start(&c->timer, on_timer, ms, 0);
+    if (r) {
+        /* A connection without its timer could hang forever: close it (only a
+         * closing timer refuses, so it is closing already). */
+        log_debug("http server: uv_timer_start: %s", uv_strerror(r));
+        c->tmode = TM_NONE;
+        conn_close(c);
+    }
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -466,8 +497,8 @@ static void conn_linger(conn *c)
 
 static bool conn_can_parse(const conn *c)
 {
-    return c->phase == CONN_OPEN && !c->s->draining && c->qlen < c->s->lim.max_pipelined &&
-           c->wbytes < WRITE_HIGH;
+    return c->phase == CONN_OPEN && c->s->state == SRV_SERVING &&
+           c->queue.len < c->s->lim.max_pipelined && c->wbytes < WRITE_HIGH;
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -506,7 +537,7 @@ static void conn_update(conn *c)
     }
     if (c->phase == CONN_LINGERING)
         return;
-    bool idle = c->qlen == 0 && !c->cur && c->phase == CONN_OPEN;
+    bool idle = eip_list_empty(&c->queue) && !c->cur && c->phase == CONN_OPEN;
     if (idle && c->tmode != TM_IDLE)
         conn_timer(c, TM_IDLE, c->s->lim.idle_timeout_ms);
     else if (!idle && c->tmode == TM_IDLE)
@@ -546,17 +577,15 @@ static int conn_write_answer(conn *c, const http_exchange *ex, bool last)
     const char *ctype = ex->ans ? ex->ans : "text/plain; charset=utf-8";
     /* These never have a body, and 1xx and 204 must not say Content-Length. */
     bool bodyless = ex->status < 200 || ex->status == 204 || ex->status == 304;
-    char clen[48] = "";
 
-    if (!bodyless)
-        snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", ex->body_len);
     eip_buf_init(&b, ANSWER_MAX + 4096);
-    r = eip_buf_appendf(&b,
-                        "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
-                        "%sConnection: %s\r\n%s\r\n",
-                        ex->status, status_reason(ex->status), server_date(c->s), ctype, clen,
-                        last ? "close" : "keep-alive",
-                        ex->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+    r = eip_buf_appendf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n", ex->status,
+                        status_reason(ex->status), server_date(c->s), ctype);
+    if (!r && !bodyless)
+        r = eip_buf_appendf(&b, "Content-Length: %zu\r\n", ex->body_len);
+    if (!r)
+        r = eip_buf_appendf(&b, "Connection: %s\r\n%s\r\n", last ? "close" : "keep-alive",
+                            ex->status == 405 ? "Allow: GET, HEAD\r\n" : "");
     if (!r && !ex->head && !bodyless)
         r = eip_buf_append(&b, ex->body, ex->body_len);
     if (r)
@@ -589,10 +618,12 @@ static void conn_flush(conn *c)
 
     if (c->phase >= CONN_LAST_QUEUED)
         return;
-    while ((ex = c->qhead) && ex->state == EX_DONE) {
-        bool last = ex->close_after || !ex->keep_alive || (c->s->draining && !ex->next);
+    while ((ex = queue_head(c)) && ex->state == EX_DONE) {
+        bool last = ex->close_after || !ex->keep_alive ||
+                    (c->s->state != SRV_SERVING && !eip_list_next(&c->queue, &ex->node));
         int r = conn_write_answer(c, ex, last);
-        ex_free(queue_pop(c));
+        eip_list_remove(&c->queue, &ex->node);
+        ex_free(ex);
         if (r) {
             conn_close(c);
             return;
@@ -739,7 +770,7 @@ static void conn_fail(conn *c, int status, const char *msg)
         ex->method = "";
     ex->close_after = true;
     ex_set_error(ex, status, msg);
-    queue_append(c, ex);
+    eip_list_push_back(&c->queue, &ex->node);
     conn_update(c);
     conn_flush(c);
 }
@@ -780,13 +811,13 @@ static void conn_on_headers(conn *c)
 
 static void conn_dispatch(conn *c, http_exchange *ex)
 {
-    ex->state = EX_HANDLER;
+    ex_set_state(ex, EX_HANDLER);
     ex->in_handler = true;
     ex->match.handler(ex, ex->match.arg);
     ex->in_handler = false;
     if (ex->orphan) {
         if (ex->state == EX_DEFERRED && ex->cancel) {
-            ex->state = EX_PARSING;
+            ex_set_state(ex, EX_CANCELLED);
             ex->cancel(ex, ex->cancel_arg);
         }
         ex_free(ex);
@@ -794,7 +825,7 @@ static void conn_dispatch(conn *c, http_exchange *ex)
     }
     if (ex->state == EX_HANDLER)
         ex_set_error(ex, 500, "handler did not answer");
-    else if (ex->state == EX_DEFERRED && c->s->draining)
+    else if (ex->state == EX_DEFERRED && c->s->state != SRV_SERVING)
         ex_cancel_for_drain(ex);
 }
 
@@ -804,7 +835,7 @@ static void conn_on_message(conn *c)
     c->cur = NULL;
     if (!ex)
         return;
-    queue_append(c, ex);
+    eip_list_push_back(&c->queue, &ex->node);
     if (!ex->keep_alive)
         conn_set_phase(c, CONN_FINISHING);
     if (ex->route_status == 404)
@@ -886,10 +917,7 @@ static void conn_on_eof(conn *c)
 {
     c->reading = false;
     c->eof = true;
-    bool deferred = false;
-    for (http_exchange *ex = c->qhead; ex; ex = ex->next)
-        if (ex->state == EX_DEFERRED)
-            deferred = true;
+    bool deferred = queue_find_deferred(c) != NULL;
     /* A client that went away cannot get later answers; finish writing what
      * is already on its way, cancel what is not. */
     if (deferred || c->wbytes == 0) {
@@ -944,39 +972,55 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- accepting ---- */
 
-static conn *conn_new(http_server *s)
+static void on_unborn_closed(uv_handle_t *h)
 {
+    free(h->data);
+}
+
+/* A connection with its two handles, not yet accepted. 0 and *out, or a
+ * negative errno and nothing left but, at worst, a handle closing. */
+static int conn_new(http_server *s, conn **out)
+{
+    *out = NULL;
     conn *c = calloc(1, sizeof(*c));
     if (!c)
-        return NULL;
+        return -ENOMEM;
     c->s = s;
-    if (uv_tcp_init(s->loop, &c->tcp) != 0) {
-        free(c);
-        return NULL;
-    }
-    /* Both handles exist from here on and are freed in their close callbacks. */
-    uv_timer_init(s->loop, &c->timer);
-    c->open_handles = 2;
     c->tcp.data = c;
     c->timer.data = c;
+    int r = uv_tcp_init(s->loop, &c->tcp);
+    if (r) {
+        free(c); /* a failed uv_tcp_init leaves nothing on the loop */
+        return r;
+    }
+    r = uv_timer_init(s->loop, &c->timer);
+    if (r) {
+        /* The TCP handle is on the loop: its memory goes in its close callback. */
+        uv_close((uv_handle_t *)&c->tcp, on_unborn_closed);
+        return r;
+    }
+    /* Both handles exist from here on and are freed in their close callbacks. */
+    c->open_handles = 2;
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;
     eip_buf_init(&c->pending, 2 * READ_BUF_SIZE);
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
+    eip_list_init(&c->queue);
+    eip_list_push_front(&s->conns, &c->node);
     c->rejected = true; /* until conn_start counts it */
     s->nrejected++;
-    return c;
+    *out = c;
+    return 0;
 }
 
 static void conn_start(conn *c)
 {
     http_server *s = c->s;
     int len = (int)sizeof(c->peer);
-    uv_tcp_nodelay(&c->tcp, 1);
+    /* A latency hint, not a need: a socketpair (http_server_adopt) has no Nagle
+     * to turn off, and answers go out either way. */
+    int r = uv_tcp_nodelay(&c->tcp, 1);
+    if (r)
+        log_debug("http server: TCP_NODELAY: %s", uv_strerror(r));
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) != 0)
         memset(&c->peer, 0, sizeof(c->peer));
     if (s->nactive >= s->lim.max_connections) {
@@ -996,6 +1040,15 @@ static void conn_start(conn *c)
     conn_update(c);
 }
 
+static void on_connection(uv_stream_t *server, int status);
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    http_server *s = t->data;
+    if (s->listener)
+        on_connection((uv_stream_t *)s->listener, 0);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     http_server *s = server->data;
@@ -1003,11 +1056,19 @@ static void on_connection(uv_stream_t *server, int status)
         log_debug("http server: accept failed: %s", uv_strerror(status));
         return;
     }
-    conn *c = conn_new(s);
-    if (!c) {
-        log_debug("http server: out of memory accepting a connection");
+    conn *c;
+    int r = conn_new(s, &c);
+    if (r) {
+        /* libuv holds the pending socket and stops listening until it is
+         * taken: try again soon rather than never. */
+        log_debug("http server: cannot take a connection: %s", uv_strerror(r));
+        r = uv_timer_start(&s->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+        if (r)
+            log_debug("http server: uv_timer_start: %s", uv_strerror(r));
         return;
     }
+    /* A fresh handle fails only with UV_EAGAIN: nothing pending (a retry
+     * after the client went away). */
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -1017,12 +1078,13 @@ static void on_connection(uv_stream_t *server, int status)
 
 int http_server_adopt(http_server *s, uv_os_sock_t fd)
 {
-    if (!s || s->draining || s->freeing)
+    if (!s || s->state != SRV_SERVING)
         return -EINVAL;
-    conn *c = conn_new(s);
-    if (!c)
-        return -ENOMEM;
-    int r = uv_tcp_open(&c->tcp, fd);
+    conn *c;
+    int r = conn_new(s, &c);
+    if (r)
+        return r;
+    r = uv_tcp_open(&c->tcp, fd);
     if (r) {
         conn_close(c);
         return r;
@@ -1033,33 +1095,42 @@ int http_server_adopt(http_server *s, uv_os_sock_t fd)
 
 /* ---- server ---- */
 
-http_server *http_server_new(uv_loop_t *loop, const http_server_limits *limits)
+static void limits_defaults(http_server_limits *l)
 {
-    if (!loop)
-        return NULL;
-    http_server *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    s->router = http_router_new();
-    if (!s->router) {
-        free(s);
-        return NULL;
+    if (!l->max_header_bytes)
+        l->max_header_bytes = 8192;
+    if (!l->max_url_bytes)
+        l->max_url_bytes = 2048;
+    if (!l->max_connections)
+        l->max_connections = 1024;
+    if (!l->header_timeout_ms)
+        l->header_timeout_ms = 5000;
+    if (!l->idle_timeout_ms)
+        l->idle_timeout_ms = 60000;
+    if (!l->max_pipelined)
+        l->max_pipelined = 16;
+}
+
+int http_server_new(http_server **out, const http_server_opts *opts, char *err, size_t errlen)
+{
+    http_server *s = NULL;
+    int r = -EINVAL;
+    *out = NULL;
+    if (!opts || !opts->loop) {
+        eip_seterr(err, errlen, "cannot create the HTTP server: no event loop");
+        goto out;
     }
-    s->loop = loop;
-    if (limits)
-        s->lim = *limits;
-    if (!s->lim.max_header_bytes)
-        s->lim.max_header_bytes = 8192;
-    if (!s->lim.max_url_bytes)
-        s->lim.max_url_bytes = 2048;
-    if (!s->lim.max_connections)
-        s->lim.max_connections = 1024;
-    if (!s->lim.header_timeout_ms)
-        s->lim.header_timeout_ms = 5000;
-    if (!s->lim.idle_timeout_ms)
-        s->lim.idle_timeout_ms = 60000;
-    if (!s->lim.max_pipelined)
-        s->lim.max_pipelined = 16;
+    r = -ENOMEM;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        goto out;
+    r = http_router_new(&s->router);
+    if (r)
+        goto out;
+    s->loop = opts->loop;
+    eip_list_init(&s->conns);
+    s->lim = opts->limits;
+    limits_defaults(&s->lim);
     llhttp_settings_init(&s->settings);
     s->settings.on_message_begin = on_message_begin;
     s->settings.on_url = on_url;
@@ -1069,7 +1140,23 @@ http_server *http_server_new(uv_loop_t *loop, const http_server_limits *limits)
     s->settings.on_header_value_complete = on_header_value_complete;
     s->settings.on_headers_complete = on_headers_complete;
     s->settings.on_message_complete = on_message_complete;
-    return s;
+    /* The one libuv handle, last: nothing after it can fail. */
+    r = uv_timer_init(s->loop, &s->accept_retry);
+    if (r) {
+        eip_seterr(err, errlen, "cannot create the HTTP server: uv_timer_init: %s", uv_strerror(r));
+        goto out;
+    }
+    s->accept_retry.data = s;
+    *out = s;
+out:
+    if (r) {
+        if (r == -ENOMEM)
+            eip_seterr(err, errlen, "cannot create the HTTP server: out of memory");
+        if (s)
+            http_router_free(s->router);
+        free(s);
+    }
+    return r;
 }
 
 int http_server_route(http_server *s, const char *pattern, http_handler h, void *arg)
@@ -1089,7 +1176,8 @@ void http_server_set_observer(http_server *s, http_observe_cb cb, void *arg)
 
 static void server_maybe_free(http_server *s)
 {
-    if (s->freeing && s->nconns == 0 && s->closing_handles == 0 && !s->listener) {
+    if (s->state == SRV_FREEING && eip_list_empty(&s->conns) && s->closing_handles == 0 &&
+        !s->listener) {
         http_router_free(s->router);
         free(s);
     }
@@ -1097,12 +1185,12 @@ static void server_maybe_free(http_server *s)
 
 static void server_after_conn_closed(http_server *s)
 {
-    if (s->freeing) {
+    if (s->state == SRV_FREEING) {
         server_maybe_free(s);
         return;
     }
-    if (s->draining && s->nconns == 0 && !s->drained_called) {
-        s->drained_called = true;
+    if (s->state == SRV_DRAINING && eip_list_empty(&s->conns)) {
+        server_set_state(s, SRV_DRAINED);
         if (s->on_drained)
             s->on_drained(s->drained_arg); /* may free s */
     }
@@ -1116,8 +1204,16 @@ static void on_listener_closed(uv_handle_t *h)
     server_maybe_free(s);
 }
 
+static void on_retry_closed(uv_handle_t *h)
+{
+    http_server *s = h->data;
+    s->closing_handles--;
+    server_maybe_free(s);
+}
+
 static void close_listener(http_server *s)
 {
+    uv_timer_stop(&s->accept_retry);
     if (!s->listener)
         return;
     uv_close((uv_handle_t *)s->listener, on_listener_closed);
@@ -1193,7 +1289,7 @@ int http_server_listen(http_server *s, const char *addr)
 
     if (!s || !addr)
         return -EINVAL;
-    if (s->listener || s->draining || s->freeing)
+    if (s->listener || s->state != SRV_SERVING)
         return -EBUSY;
     r = parse_listen_addr(addr, &ss);
     if (r)
@@ -1237,7 +1333,7 @@ int http_server_port(const http_server *s)
 
 size_t http_server_connections(const http_server *s)
 {
-    return s ? s->nconns : 0;
+    return s ? s->conns.len : 0;
 }
 
 static void conn_drain(conn *c)
@@ -1252,7 +1348,7 @@ static void conn_drain(conn *c)
         conn_timer(c, TM_NONE, 0);
     if (c->phase >= CONN_LAST_QUEUED)
         return; /* already finishing */
-    if (c->qlen == 0) {
+    if (eip_list_empty(&c->queue)) {
         if (c->wbytes == 0) {
             conn_close(c);
         } else {
@@ -1263,9 +1359,7 @@ static void conn_drain(conn *c)
     }
     /* Rescan after each callback: it may have answered or closed things. */
     for (;;) {
-        http_exchange *ex = c->qhead;
-        while (ex && ex->state != EX_DEFERRED)
-            ex = ex->next;
+        http_exchange *ex = queue_find_deferred(c);
         if (!ex || c->phase == CONN_CLOSING)
             break;
         ex_cancel_for_drain(ex);
@@ -1278,18 +1372,19 @@ static void conn_drain(conn *c)
 
 void http_server_shutdown(http_server *s, void (*on_drained)(void *arg), void *arg)
 {
-    if (!s || s->draining || s->freeing)
+    if (!s || s->state != SRV_SERVING)
         return;
-    s->draining = true;
+    server_set_state(s, SRV_DRAINING);
     s->on_drained = on_drained;
     s->drained_arg = arg;
     close_listener(s);
-    for (conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        conn_drain(c);
+    eip_list_node *pos, *tmp;
+    eip_list_foreach_safe(&s->conns, pos, tmp)
+    {
+        conn_drain(eip_container_of(pos, conn, node));
     }
-    if (s->nconns == 0 && !s->drained_called) {
-        s->drained_called = true;
+    if (s->state == SRV_DRAINING && eip_list_empty(&s->conns)) {
+        server_set_state(s, SRV_DRAINED);
         if (on_drained)
             on_drained(arg);
     }
@@ -1297,14 +1392,17 @@ void http_server_shutdown(http_server *s, void (*on_drained)(void *arg), void *a
 
 void http_server_free(http_server *s)
 {
-    if (!s || s->freeing)
+    if (!s || s->state == SRV_FREEING)
         return;
-    s->freeing = true;
+    server_set_state(s, SRV_FREEING);
     s->on_drained = NULL;
     close_listener(s);
-    for (conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        conn_close(c);
+    s->closing_handles++;
+    uv_close((uv_handle_t *)&s->accept_retry, on_retry_closed);
+    eip_list_node *pos, *tmp;
+    eip_list_foreach_safe(&s->conns, pos, tmp)
+    {
+        conn_close(eip_container_of(pos, conn, node));
     }
     server_maybe_free(s);
 }
@@ -1396,7 +1494,7 @@ void http_exchange_defer(http_exchange *ex, http_cancel_cb cancel, void *arg)
 {
     if (!ex || ex->state != EX_HANDLER)
         return;
-    ex->state = EX_DEFERRED;
+    ex_set_state(ex, EX_DEFERRED);
     ex->cancel = cancel;
     ex->cancel_arg = arg;
 }

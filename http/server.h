@@ -33,6 +33,7 @@ typedef void (*http_cancel_cb)(http_exchange *ex, void *arg);
  * (for metrics with bounded labels). */
 typedef void (*http_observe_cb)(const char *route, const char *method, int status, void *arg);
 
+/* What keeps one bad client from hurting the others; a 0 field takes the default. */
 typedef struct http_server_limits {
     size_t max_header_bytes;    /* request line + headers; 0: 8 KiB -> 431 */
     size_t max_url_bytes;       /* 0: 2 KiB -> 414 */
@@ -42,8 +43,16 @@ typedef struct http_server_limits {
     size_t max_pipelined;       /* requests queued on one connection; 0: 16 */
 } http_server_limits;
 
-/* NULL on allocation failure. limits may be NULL. */
-http_server *http_server_new(uv_loop_t *loop, const http_server_limits *limits);
+typedef struct http_server_opts {
+    uv_loop_t *loop;           /* borrowed; runs every handler, outlives the server */
+    http_server_limits limits; /* copied */
+} http_server_opts;
+
+/* Builds a server that does not listen yet (http_server_listen). 0 and *out, or
+ * a negative errno with a one-line reason in err (err may be NULL when errlen
+ * is 0): -EINVAL (no opts or no loop), -ENOMEM. On failure *out is NULL and
+ * nothing is left open. */
+int http_server_new(http_server **out, const http_server_opts *opts, char *err, size_t errlen);
 /* Registers GET (and HEAD) for a pattern: literal segments and {name} captures,
  * e.g. "/v1/pods/{ns}/{name}/ready". A literal segment wins over a capture.
  * Another method on a matched path -> 405 with Allow. 0 or -errno. */

@@ -113,9 +113,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (uv_loop_init(&loop) != 0)
         return 0;
     /* Short timers so that inputs which stall (partial heads) end quickly. */
-    http_server_limits lim = {.header_timeout_ms = 20, .idle_timeout_ms = 20, .max_pipelined = 4};
-    http_server *s = http_server_new(&loop, &lim);
-    if (!s)
+    http_server_opts so = {
+        .loop = &loop,
+        .limits = {.header_timeout_ms = 20, .idle_timeout_ms = 20, .max_pipelined = 4}};
+    http_server *s = NULL;
+    if (http_server_new(&s, &so, NULL, 0) != 0)
         abort();
     http_server_route(s, "/", h_plain, &f);
     http_server_route(s, "/healthz", h_plain, &f);

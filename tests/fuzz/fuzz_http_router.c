@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The HTTP server's request-target decoding and routing (http/router.h),
+/* The HTTP server's request-target decoding and routing (http/router_internal.h),
  * directly rather than through a connection (fuzz_http_request): the whole
  * decision for a target, percent-decoding with and without '+' as space, and
  * the router's pattern parser. Input: one byte choosing the method, then the
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http/router.h"
+#include "http/router_internal.h"
 
 static void h(http_exchange *ex, void *arg)
 {
@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *nl = memchr(raw, '\n', len);
     size_t tlen = nl ? (size_t)(nl - raw) : len;
 
-    http_router *r = http_router_new();
-    if (!r)
+    http_router *r = NULL;
+    if (http_router_new(&r) != 0)
         return 0;
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
         if (http_router_add(r, patterns[i], h, NULL) != 0)

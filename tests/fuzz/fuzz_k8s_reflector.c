@@ -100,14 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = fuzz_u8(&f->in);
     if (uv_loop_init(&f->loop) != 0)
         abort();
-    f->srv = http_server_new(&f->loop, NULL);
-    if (!f->srv || http_server_route(f->srv, "/api/v1/pods", h_pods, f) != 0 ||
+    http_server_opts so = {.loop = &f->loop};
+    if (http_server_new(&f->srv, &so, NULL, 0) != 0 ||
+        http_server_route(f->srv, "/api/v1/pods", h_pods, f) != 0 ||
         http_server_listen(f->srv, "127.0.0.1:0") != 0)
         abort();
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", http_server_port(f->srv));
     f->cfg.server = f->url;
     char err[256];
-    f->http = http_client_new(&f->loop, NULL);
+    http_client_opts ho = {.loop = &f->loop};
+    if (http_client_new(&f->http, &ho, NULL, 0) != 0)
+        f->http = NULL;
     k8s_client_opts co = {.loop = &f->loop, .http = f->http, .config = &f->cfg, .qps = -1};
     if (!f->http || k8s_client_new(&f->client, &co, err, sizeof(err)) != 0)
         abort();

@@ -5,15 +5,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Allocation failure for unit tests (tests/unit/alloc/): the test executables of
- * that folder are linked with -Wl,--wrap for malloc, calloc, realloc, strdup and
- * strndup, so every allocation the project's own code makes goes through here,
- * and jansson's allocator is pointed here too. alloc_fail_at(n) makes the n-th
- * allocation from now fail (NULL), once; alloc_fail_walk() runs a scenario with
- * n = 1, 2, ... until it completes without reaching the n-th allocation,
- * checking after every run that nothing leaked (LeakSanitizer) and that the
- * scenario itself said its outcome was clean. Allocations of other threads
- * (fake servers) never fail. */
+/* Allocation-failure walks (tests/unit/alloc/), on top of the injection every
+ * unit test is linked with (test_alloc.h: --wrap of malloc, calloc, realloc,
+ * strdup, strndup); jansson's allocator is pointed at it too. alloc_fail_at(n)
+ * makes the n-th allocation from now fail (NULL), once; alloc_fail_walk() runs a
+ * scenario with n = 1, 2, ... until it completes without reaching the n-th
+ * allocation, checking after every run that nothing leaked (LeakSanitizer) and
+ * that the scenario itself said its outcome was clean. */
 
 /* Counting starts now; the n-th allocation (1-based) fails. 0: none fails. */
 void alloc_fail_at(unsigned long n);

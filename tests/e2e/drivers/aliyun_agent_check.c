@@ -50,8 +50,10 @@ int main(int argc, char **argv)
     }
     eip_log_set_level(cfg.log_level);
     uv_loop_t *loop = uv_default_loop();
-    http_client_opts ho = {.ca_file = cfg.cloud_ca_file};
-    http_client *http = http_client_new(loop, &ho);
+    http_client_opts ho = {.loop = loop, .ca_file = cfg.cloud_ca_file};
+    http_client *http = NULL;
+    if (http_client_new(&http, &ho, err, sizeof(err)) != 0)
+        fprintf(stderr, "%s\n", err); /* the checks then report "no HTTP client" */
     check_registry *reg = check_registry_new();
     if (!reg || check_aliyun_register(reg)) {
         fprintf(stderr, "registry failed\n");

@@ -468,10 +468,10 @@ int main(int argc, char **argv)
     uv_timer_init(x.loop, &x.timer);
     x.timer.data = &x;
 
-    http_client_opts ho = {.ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE")};
-    x.http = http_client_new(x.loop, &ho);
-    if (!x.http) {
-        fprintf(stderr, "aliyun_cli: http client failed\n");
+    http_client_opts ho = {.loop = x.loop, .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE")};
+    char herr[256];
+    if (http_client_new(&x.http, &ho, herr, sizeof(herr)) != 0) {
+        fprintf(stderr, "aliyun_cli: %s\n", herr);
         return 1;
     }
     x.tr = aliyun_transport_http(x.http);

@@ -377,9 +377,11 @@ int main(int argc, char **argv)
     f.statuses = json_object();
     f.quiet = f.parallel > 1 || f.repeat > 1;
     f.jobs = calloc((size_t)f.parallel, sizeof(*f.jobs));
-    f.client = http_client_new(&loop, &copts);
-    if (!f.errors || !f.statuses || !f.jobs || !f.client) {
-        fprintf(stderr, "http_fetch: setup failed\n");
+    copts.loop = &loop;
+    char cerr[256] = "";
+    int cr = http_client_new(&f.client, &copts, cerr, sizeof(cerr));
+    if (!f.errors || !f.statuses || !f.jobs || cr) {
+        fprintf(stderr, "http_fetch: setup failed%s%s\n", cr ? ": " : "", cerr);
         return 1;
     }
     for (long i = 0; i < f.parallel; i++) {

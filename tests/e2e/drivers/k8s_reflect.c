@@ -555,7 +555,10 @@ int main(int argc, char **argv)
         return 3;
     }
     a.loop = uv_default_loop();
-    a.http = http_client_new(a.loop, NULL);
+    http_client_opts ho = {.loop = a.loop};
+    char herr[256] = "";
+    if (http_client_new(&a.http, &ho, herr, sizeof(herr)) != 0)
+        fprintf(stderr, "k8s_reflect: cannot create the HTTP client: %s\n", herr);
     copts.loop = a.loop;
     copts.http = a.http;
     copts.config = a.cfg;

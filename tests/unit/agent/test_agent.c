@@ -103,8 +103,8 @@ static void readiness_drives_readyz(void **state)
     assert_int_equal(agent_add_stop_hook(t->a, on_stop_hook, t), 0);
     assert_int_equal(agent_start(t->a, err, sizeof(err)), 0);
     assert_true(agent_port(t->a) > 0);
-    t->client = http_client_new(&t->loop, NULL);
-    assert_non_null(t->client);
+    http_client_opts co = {.loop = &t->loop};
+    assert_int_equal(http_client_new(&t->client, &co, NULL, 0), 0);
     next(t);
     uv_run(&t->loop, UV_RUN_DEFAULT);
 

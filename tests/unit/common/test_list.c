@@ -91,12 +91,48 @@ static void foreach_safe_allows_removal(void **state)
     assert_int_equal(got[2], 5);
 }
 
+static void move_appends_and_empties_the_source(void **state)
+{
+    (void)state;
+    eip_list a, b;
+    eip_list_init(&a);
+    eip_list_init(&b);
+    struct item it[5];
+    for (int i = 0; i < 5; i++) {
+        it[i].v = i;
+        eip_list_push_back(i < 2 ? &a : &b, &it[i].node);
+    }
+    eip_list_move(&a, &b);
+    assert_true(eip_list_empty(&b));
+    assert_int_equal(b.len, 0);
+    int got[5];
+    assert_int_equal(values(&a, got, 5), 5);
+    assert_int_equal(a.len, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(got[i], i);
+    /* The moved nodes unlink from their new list, and b works again. */
+    eip_list_remove(&a, &it[4].node);
+    assert_ptr_equal(eip_list_last(&a), &it[3].node);
+    eip_list_push_back(&b, &it[4].node);
+    assert_ptr_equal(eip_list_first(&b), &it[4].node);
+    /* Moving an empty list changes nothing; into an empty list takes all. */
+    eip_list c;
+    eip_list_init(&c);
+    eip_list_move(&a, &c);
+    assert_int_equal(a.len, 4);
+    eip_list_move(&c, &a);
+    assert_int_equal(values(&c, got, 5), 4);
+    assert_int_equal(got[3], 3);
+    assert_true(eip_list_empty(&a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(push_pop_keep_order),
         cmocka_unit_test(remove_is_idempotent),
         cmocka_unit_test(foreach_safe_allows_removal),
+        cmocka_unit_test(move_appends_and_empties_the_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,8 +215,8 @@ static void ctx_init(struct ctx *c, const char *response)
     c->cancel_in_done = -1;
     c->cancel_other_in_chunk = -1;
     assert_int_equal(uv_loop_init(&c->loop), 0);
-    c->client = http_client_new(&c->loop, NULL);
-    assert_non_null(c->client);
+    http_client_opts o = {.loop = &c->loop};
+    assert_int_equal(http_client_new(&c->client, &o, NULL, 0), 0);
     if (response) {
         srv_start(&c->loop, &c->srv, response);
         c->have_srv = true;
@@ -381,7 +381,14 @@ static void free_and_cancel_null(void **state)
     http_client_free(NULL);
     http_request_cancel(NULL);
     assert_int_equal(http_client_active(NULL), 0);
-    assert_null(http_client_new(NULL, NULL));
+    http_client *c = (http_client *)(uintptr_t)1;
+    char err[128] = "";
+    assert_int_equal(http_client_new(&c, NULL, err, sizeof(err)), -EINVAL);
+    assert_null(c);
+    assert_string_equal(err, "cannot create the HTTP client: no event loop");
+    http_client_opts o = {.loop = NULL};
+    assert_int_equal(http_client_new(&c, &o, NULL, 0), -EINVAL);
+    assert_null(c);
 }
 
 static void options_validation(void **state)

@@ -188,8 +188,12 @@ static void fx_start(fx *f, const http_server_limits *lim)
 {
     memset(f, 0, sizeof(*f));
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->s = http_server_new(&f->loop, lim);
-    assert_non_null(f->s);
+    http_server_opts o = {.loop = &f->loop};
+    if (lim)
+        o.limits = *lim;
+    char err[128] = "";
+    assert_int_equal(http_server_new(&f->s, &o, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
     assert_int_equal(http_server_route(f->s, "/hello", h_hello, f), 0);
     assert_int_equal(http_server_route(f->s, "/fast", h_fast, f), 0);
     assert_int_equal(http_server_route(f->s, "/slow", h_slow, f), 0);
@@ -1048,8 +1052,9 @@ static void listen_addresses(void **state)
     fx_start(&f, NULL);
     char addr[64];
 
-    http_server *s2 = http_server_new(&f.loop, NULL);
-    assert_non_null(s2);
+    http_server_opts o = {.loop = &f.loop};
+    http_server *s2 = NULL;
+    assert_int_equal(http_server_new(&s2, &o, NULL, 0), 0);
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
     assert_int_equal(http_server_listen(s2, addr), -EADDRINUSE);
     snprintf(addr, sizeof(addr), ":%d", f.port);
@@ -1068,8 +1073,8 @@ static void listen_addresses(void **state)
     http_server_free(s2);
 
     /* IPv6 loopback, when the machine has it. */
-    http_server *s6 = http_server_new(&f.loop, NULL);
-    assert_non_null(s6);
+    http_server *s6 = NULL;
+    assert_int_equal(http_server_new(&s6, &o, NULL, 0), 0);
     int r = http_server_listen(s6, "[::1]:0");
     if (r == 0)
         assert_true(http_server_port(s6) > 0);
@@ -1146,6 +1151,21 @@ static void free_cancels_deferred(void **state)
     assert_int_equal(f.cancels, 1);
 }
 
+static void new_needs_a_loop(void **state)
+{
+    (void)state;
+    http_server *s = (http_server *)(uintptr_t)1;
+    char err[128] = "";
+    assert_int_equal(http_server_new(&s, NULL, err, sizeof(err)), -EINVAL);
+    assert_null(s);
+    assert_string_equal(err, "cannot create the HTTP server: no event loop");
+    http_server_opts o = {.limits = {.max_pipelined = 2}};
+    s = (http_server *)(uintptr_t)1;
+    assert_int_equal(http_server_new(&s, &o, NULL, 0), -EINVAL);
+    assert_null(s);
+    http_server_free(NULL);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as agent/main.c does */
@@ -1171,6 +1191,7 @@ int main(void)
         cmocka_unit_test(answer_inside_cancel_is_ignored),
         cmocka_unit_test(free_inside_on_drained),
         cmocka_unit_test(listen_addresses),
+        cmocka_unit_test(new_needs_a_loop),
         cmocka_unit_test(slow_reader_bounds_writes),
         cmocka_unit_test(adopt_socketpair),
         cmocka_unit_test(free_cancels_deferred),

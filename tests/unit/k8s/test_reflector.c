@@ -142,14 +142,15 @@ static int setup(void **state)
     fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->srv = http_server_new(&f->loop, NULL);
-    assert_non_null(f->srv);
+    http_server_opts so = {.loop = &f->loop};
+    assert_int_equal(http_server_new(&f->srv, &so, NULL, 0), 0);
     assert_int_equal(http_server_route(f->srv, "/api/v1/pods", h_pods, f), 0);
     assert_int_equal(http_server_listen(f->srv, "127.0.0.1:0"), 0);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", http_server_port(f->srv));
     f->cfg.server = f->url;
     char err[256];
-    f->http = http_client_new(&f->loop, NULL);
+    http_client_opts ho = {.loop = &f->loop};
+    assert_int_equal(http_client_new(&f->http, &ho, NULL, 0), 0);
     assert_non_null(f->http);
     k8s_client_opts o = {.loop = &f->loop, .http = f->http, .config = &f->cfg, .qps = -1};
     assert_int_equal(k8s_client_new(&f->client, &o, err, sizeof(err)), 0);

@@ -126,8 +126,8 @@ static int setup(void **state)
     fx *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    f->srv = http_server_new(&f->loop, NULL);
-    assert_non_null(f->srv);
+    http_server_opts so = {.loop = &f->loop};
+    assert_int_equal(http_server_new(&f->srv, &so, NULL, 0), 0);
     assert_int_equal(http_server_route(f->srv, "/api/v1/seq/{n}", h_seq, f), 0);
     assert_int_equal(http_server_route(f->srv, "/auth", h_auth, f), 0);
     assert_int_equal(http_server_route(f->srv, "/conflict", h_conflict, f), 0);
@@ -144,7 +144,8 @@ static int setup(void **state)
     write_token(f, "tok-1");
     f->cfg.server = f->server_url;
     f->cfg.token_file = f->token_path;
-    f->http = http_client_new(&f->loop, NULL);
+    http_client_opts ho = {.loop = &f->loop};
+    assert_int_equal(http_client_new(&f->http, &ho, NULL, 0), 0);
     assert_non_null(f->http);
     *state = f;
     return 0;

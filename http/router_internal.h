@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef EIP_HTTP_ROUTER_H
-#define EIP_HTTP_ROUTER_H
+#ifndef EIP_HTTP_ROUTER_INTERNAL_H
+#define EIP_HTTP_ROUTER_INTERNAL_H
 
 /* Internal to http/: the server's routing table, request-target decoding
  * (percent-decoding of path segments and query parameters) and the
@@ -45,7 +45,10 @@ typedef struct http_match {
     size_t nparams;
 } http_match;
 
-http_router *http_router_new(void);
+/* An empty table. 0 and *out, or -ENOMEM and *out NULL (the only failure: no
+ * options, no reason to give). */
+int http_router_new(http_router **out);
+/* NULL is a no-op. */
 void http_router_free(http_router *r);
 /* Adds a pattern: '/'-separated non-empty segments, each a literal (no '{', '}',
  * '%', '?', '#') or a capture "{name}" (name of [A-Za-z0-9_-]). 0, -EINVAL (bad
