@@ -79,6 +79,7 @@ class Agent:
             [str(binary), "--config", str(self.config_path), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr_file,
             env=clean_env(env))
+        self.host = "127.0.0.1"
         self.port = None
         self.returncode = None
 
@@ -90,8 +91,10 @@ class Agent:
             if self.proc.poll() is not None:
                 raise AssertionError(
                     f"agent exited with {self.proc.returncode}:\n{self.stderr()}")
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+);", self.stderr())
-            return int(m.group(1)) if m else None
+            m = re.search(r"listening on http://(127\.\d+\.\d+\.\d+):(\d+);", self.stderr())
+            if m:
+                self.host = m.group(1)
+            return int(m.group(2)) if m else None
 
         self.port = wait_for(port, timeout, "the 'listening on' log line")
         wait_for(self.healthy, timeout, "/healthz")
@@ -105,7 +108,7 @@ class Agent:
             return False
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def signal(self, sig):
         self.proc.send_signal(sig)
