@@ -18,7 +18,7 @@ import time
 import yaml
 
 from pkgtest import REPO, container, env_of, find, render
-from world import P, HttpJson, wait_for
+from world import HttpJson, wait_for
 
 NODE = "virtual-node-1"
 DOC_NODE = "virtual-kubelet-cn-hangzhou-k"
@@ -125,6 +125,7 @@ def test_agent_of_a_virtual_node(make_world, tmp_path, agent_bin):
                               "example-pod.yaml").read_text())
     names = ["eci-a", "eci-b"]
     since = len(w.cloud_calls())
+    w.cloud_config(associate_delay=2.0)  # the init step starts before the bind
     for n in names:
         body = yaml.safe_load(yaml.safe_dump(example))
         body["metadata"]["name"] = n
@@ -148,7 +149,7 @@ def test_agent_of_a_virtual_node(make_world, tmp_path, agent_bin):
 
     views = {}
     for n in names:
-        pod = w.wait_bound(n, timeout=60)
+        w.wait_bound(n, timeout=60)
         st, v = HttpJson(a.url("")).call("GET", f"/v1/pods/default/{n}", ok=None)
         assert st == 200 and v["state"] == "Bound", v
         e = w.eip(v["allocationId"])
