@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/backoff.h"
+#include "common/err.h"
 #include "common/log.h"
 
 static const char *const state_names[] = {"starting", "running", "draining", "stopped"};
@@ -20,24 +21,12 @@ static void agent_set_state(struct agent *a, enum agent_state s)
     a->state = s;
 }
 
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || !cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 static void on_observe(const char *route, const char *method, int status, void *arg)
 {
     (void)method;
     struct agent *a = arg;
     char code[16];
-    snprintf(code, sizeof(code), "%d", status);
+    eip_seterr(code, sizeof(code), "%d", status); /* an int: always fits */
     const char *labels[] = {route && *route ? route : "other", code};
     metrics_inc(a->m_http_requests, labels);
 }
@@ -49,7 +38,7 @@ static void on_readiness(readiness *r, void *arg)
         return;
     char summary[200], status[300];
     readiness_summary(r, summary, sizeof(summary));
-    snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
+    eip_seterr(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_status(a->notify, status);
 }
 
@@ -59,6 +48,7 @@ static void agent_maybe_free(struct agent *a)
 {
     if (!a->free_requested || a->open_handles)
         return;
+    cluster_free(a->cluster);
     controller_free(a->ctl);
     metrics_free(a->metrics);
     readiness_free(a->ready);
@@ -90,18 +80,51 @@ int agent_add_stop_hook(struct agent *a, void (*cb)(struct agent *a, void *arg),
 
 /* Stops the product before the HTTP client goes: pods' steps, the watch, the
  * cloud and Kubernetes clients, in that order (each uses the next). */
+static void on_lease_released(void *arg)
+{
+    struct agent *a = arg;
+    if (!a->lease_pending)
+        return;
+    a->lease_pending = false;
+    log_debug("lease released");
+    agent_kube_free(a->kube);
+    a->kube = NULL;
+    http_client_free(a->http);
+    a->http = NULL;
+}
+
 static void stop_product(struct agent *a)
 {
     if (a->link_timer.loop)
         uv_timer_stop(&a->link_timer);
     controller_stop(a->ctl);
+    if (a->cluster && a->kube && !a->lease_pending) {
+        /* a leader hands the Lease back so the next one takes over at once; that
+         * needs the Kubernetes client (and the HTTP client) a little longer */
+        a->lease_pending = true;
+        cluster_stop(a->cluster, on_lease_released, a);
+    }
     if (a->creds_waiter.owner)
         aliyun_creds_waiter_cancel(&a->creds_waiter);
     agent_cloud_free(a->cloud);
     a->cloud = NULL;
+    if (!a->lease_pending) {
+        agent_kube_free(a->kube);
+        a->kube = NULL;
+    }
+    a->kube_link = a->cloud_link = a->creds_link = LINK_IDLE;
+}
+
+/* No more waiting for the Lease: cancel it and let the clients go. */
+static void abandon_lease(struct agent *a)
+{
+    if (!a->lease_pending)
+        return;
+    a->lease_pending = false;
+    cluster_free(a->cluster);
+    a->cluster = NULL;
     agent_kube_free(a->kube);
     a->kube = NULL;
-    a->kube_link = a->cloud_link = a->creds_link = LINK_IDLE;
 }
 
 static void run_stop_hooks(struct agent *a)
@@ -127,6 +150,7 @@ static void close_all(struct agent *a)
     uv_unref((uv_handle_t *)&a->sig_hup);
     close_if_open((uv_handle_t *)&a->drain_timer);
     close_if_open((uv_handle_t *)&a->link_timer);
+    abandon_lease(a);
     http_server_free(a->server);
     a->server = NULL;
     http_client_free(a->http);
@@ -167,9 +191,12 @@ void agent_stop(struct agent *a)
     if (a->notify)
         agent_notify_stopping(a->notify, "draining");
     run_stop_hooks(a);
-    /* In-flight outgoing requests are cancelled; their callbacks see HTTP_E_CANCELLED. */
-    http_client_free(a->http);
-    a->http = NULL;
+    /* In-flight outgoing requests are cancelled; their callbacks see HTTP_E_CANCELLED
+     * (the Lease release, when there is one, frees the client when it is done). */
+    if (!a->lease_pending) {
+        http_client_free(a->http);
+        a->http = NULL;
+    }
     if (!was_running || !a->server) {
         close_all(a);
         return;
@@ -255,7 +282,7 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     *out = NULL;
     struct agent *a = calloc(1, sizeof(*a));
     if (!a) {
-        seterr(err, errcap, "out of memory");
+        eip_seterr(err, errcap, "out of memory");
         return -ENOMEM;
     }
     a->loop = loop;
@@ -309,12 +336,17 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
             goto fail_msg;
         if ((r = controller_routes(a->ctl, a->server)))
             goto fail;
+        cluster_opts go = {.loop = loop, .cfg = cfg, .ctl = a->ctl, .metrics = a->metrics};
+        if ((r = cluster_new(&a->cluster, &go, err, errcap)))
+            goto fail_msg;
+        if ((r = cluster_routes(a->cluster, a->server)))
+            goto fail;
     }
 
     http_client_opts copts = {.ca_file = cfg->cloud_ca_file};
     a->http = http_client_new(loop, &copts);
     if (!a->http) {
-        seterr(err, errcap, "cannot create the HTTP client (libcurl)");
+        eip_seterr(err, errcap, "cannot create the HTTP client (libcurl)");
         r = -ENOMEM;
         goto fail_msg;
     }
@@ -327,7 +359,7 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     *out = a;
     return 0;
 fail:
-    seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
+    eip_seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
 fail_msg:
     agent_set_state(a, AGENT_DRAINING);
     close_all(a);
@@ -374,12 +406,15 @@ static void connect_kube(struct agent *a)
     if (!r) {
         r = controller_start(a->ctl, agent_kube_client(a->kube));
         if (r)
-            snprintf(err, sizeof(err), "cannot watch pods: %s", strerror(-r));
+            eip_seterr(err, sizeof(err), "cannot watch pods: %s", strerror(-r));
+        else if ((r = cluster_start(a->cluster, agent_kube_client(a->kube))))
+            eip_seterr(err, sizeof(err), "cannot start the leader election: %s", strerror(-r));
     }
     if (r) {
         log_error("kubernetes: %s (retrying)", err);
         readiness_set(a->ready, READY_PODS_SYNCED, false, err);
         controller_stop_kube(a->ctl);
+        cluster_stop_kube(a->cluster);
         agent_kube_free(a->kube);
         a->kube = NULL;
         link_retry(a, &a->kube_link, &a->kube_failures);
@@ -439,6 +474,7 @@ static void on_cloud(agent_cloud *c, int err, const char *detail, void *arg)
         link_retry(a, &a->cloud_link, &a->cloud_failures);
         return;
     }
+    cluster_set_cloud(a->cluster, agent_cloud_client(a->cloud));
     a->cloud_link = LINK_UP;
     a->cloud_failures = 0;
     log_info("cloud: region %s, VPC %s", agent_cloud_region(a->cloud),
@@ -455,7 +491,7 @@ static void connect_cloud(struct agent *a)
         a->cloud_link = LINK_PENDING;
         r = agent_cloud_start(a->cloud, on_cloud, a);
         if (r)
-            snprintf(err, sizeof(err), "cannot start: %s", strerror(-r));
+            eip_seterr(err, sizeof(err), "cannot start: %s", strerror(-r));
     }
     if (r) {
         log_error("cloud: %s (retrying)", err);
@@ -471,9 +507,9 @@ int agent_start(struct agent *a, char *err, size_t errcap)
     int r = http_server_listen(a->server, a->cfg->listen);
     if (r) {
         if (r == -EADDRINUSE)
-            seterr(err, errcap, "cannot listen on %s: address already in use", a->cfg->listen);
+            eip_seterr(err, errcap, "cannot listen on %s: address already in use", a->cfg->listen);
         else
-            seterr(err, errcap, "cannot listen on %s: %s", a->cfg->listen, strerror(-r));
+            eip_seterr(err, errcap, "cannot listen on %s: %s", a->cfg->listen, strerror(-r));
         return r;
     }
     /* The configured host with the bound port (the port may have been 0). */
@@ -481,13 +517,17 @@ int agent_start(struct agent *a, char *err, size_t errcap)
     const char *colon = strrchr(a->cfg->listen, ':');
     if (colon)
         host_len = (size_t)(colon - a->cfg->listen);
-    snprintf(a->listen_addr, sizeof(a->listen_addr), "%.*s:%d", (int)host_len, a->cfg->listen,
-             http_server_port(a->server));
+    int n = snprintf(a->listen_addr, sizeof(a->listen_addr), "%.*s:%d", (int)host_len,
+                     a->cfg->listen, http_server_port(a->server));
+    if (n < 0 || (size_t)n >= sizeof(a->listen_addr)) {
+        eip_seterr(err, errcap, "listen address too long: %s", a->cfg->listen);
+        return -E2BIG;
+    }
     agent_set_state(a, AGENT_RUNNING);
     char summary[200], status[300];
     readiness_summary(a->ready, summary, sizeof(summary));
     log_info("eip-agent %s listening on http://%s; %s", EIP_AGENT_VERSION, a->listen_addr, summary);
-    snprintf(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
+    eip_seterr(status, sizeof(status), "listening on %s; %s", a->listen_addr, summary);
     agent_notify_ready(a->notify, status);
     if (a->ctl) {
         connect_kube(a);

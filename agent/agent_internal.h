@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/cloud.h"
+#include "agent/cluster.h"
 #include "agent/controller.h"
 #include "agent/kube.h"
 #include "agent/metrics.h"
@@ -49,6 +50,8 @@ struct agent {
 
     /* the product (NULL when the eip controller is not enabled) */
     struct controller *ctl;
+    struct cluster *cluster; /* leader election and cluster GC */
+    bool lease_pending;      /* stopping: the Lease is being released (keeps kube and http) */
     agent_kube *kube;
     agent_cloud *cloud;
     enum agent_link kube_link, cloud_link, creds_link;

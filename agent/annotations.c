@@ -606,38 +606,87 @@ static const char *tag_key_problem(const char *k, size_t klen)
     return NULL;
 }
 
-static int parse_tags(struct parse_ctx *c, const struct annot_row *row, const char *v, size_t len)
+/* One tag of eip-tags, checked and copied into *t. 0, -EINVAL (c's error
+ * filled) or -ENOMEM. */
+static int take_tag(struct parse_ctx *c, const char *k, size_t klen, json_t *jv, eip_user_tag *t)
 {
-    (void)row;
-    int r = 0;
-    eip_user_tag *tags = NULL;
-    size_t n_tags = 0;
     char q[QUOTE_CAP];
-    json_error_t jerr;
+    const char *problem = tag_key_problem(k, klen);
+    if (problem) {
+        quote(q, sizeof(q), k, klen);
+        return fail(c, "tag keys %s; got %s", problem, q);
+    }
+    if (!json_is_string(jv)) {
+        quote(q, sizeof(q), k, klen);
+        return fail(c, "must be a JSON object of string values; tag %s has %s", q,
+                    json_type_name(jv));
+    }
+    const char *tv = json_string_value(jv);
+    size_t tvlen = json_string_length(jv);
+    if (has_control(tv, tvlen, false)) {
+        quote(q, sizeof(q), tv, tvlen);
+        return fail(c, "tag values must not contain control characters; got %s", q);
+    }
+    size_t chars = utf8_chars(tv, tvlen);
+    if (chars > MAX_TAG_VALUE_CHARS) {
+        quote(q, sizeof(q), k, klen);
+        return fail(c, "tag values must be at most %d characters; tag %s has %zu",
+                    MAX_TAG_VALUE_CHARS, q, chars);
+    }
+    t->key = strndup(k, klen);
+    t->value = strndup(tv, tvlen);
+    return t->key && t->value ? 0 : -ENOMEM;
+}
+
+/* eip-tags as a JSON object: 0 and *out (new reference), -EINVAL or -ENOMEM. */
+static int load_tags_object(struct parse_ctx *c, const char *v, size_t len, json_t **out)
+{
+    char q[QUOTE_CAP];
+    json_error_t jerr, again;
     json_t *o = json_loadb(v, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    *out = NULL;
     if (!o) {
-        if (json_error_code(&jerr) == json_error_out_of_memory) {
-            r = -ENOMEM;
-            goto out;
-        }
+        /* jansson's lexer reports a failed allocation as a syntax error (or with
+         * no text at all): a verdict of bad JSON stands only when a second parse
+         * gives the same one */
+        o = json_loadb(v, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &again);
+        if (!o && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0] ||
+                   jerr.position != again.position || strcmp(jerr.text, again.text) != 0))
+            return -ENOMEM;
+    }
+    if (!o) {
         quote(q, sizeof(q), jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
-        r = fail(c,
-                 "must be a JSON object of string values such as {\"team\":\"web\"}; "
-                 "got invalid JSON at byte %d: %s",
-                 jerr.position, q);
-        goto out;
+        return fail(c,
+                    "must be a JSON object of string values such as {\"team\":\"web\"}; "
+                    "got invalid JSON at byte %d: %s",
+                    jerr.position, q);
     }
     if (!json_is_object(o)) {
-        r = fail(c, "must be a JSON object of string values such as {\"team\":\"web\"}; got %s",
-                 json_type_name(o));
-        goto out;
+        int r = fail(c, "must be a JSON object of string values such as {\"team\":\"web\"}; got %s",
+                     json_type_name(o));
+        json_decref(o);
+        return r;
     }
     size_t n = json_object_size(o);
     if (n > EIP_MAX_USER_TAGS) {
-        r = fail(c, "must hold at most %d tags (the cloud's 20 less the agent's %d); got %zu",
-                 EIP_MAX_USER_TAGS, EIP_AGENT_TAGS, n);
-        goto out;
+        json_decref(o);
+        return fail(c, "must hold at most %d tags (the cloud's 20 less the agent's %d); got %zu",
+                    EIP_MAX_USER_TAGS, EIP_AGENT_TAGS, n);
     }
+    *out = o;
+    return 0;
+}
+
+static int parse_tags(struct parse_ctx *c, const struct annot_row *row, const char *v, size_t len)
+{
+    (void)row;
+    eip_user_tag *tags = NULL;
+    size_t n_tags = 0;
+    json_t *o = NULL;
+    int r = load_tags_object(c, v, len, &o);
+    if (r)
+        goto out;
+    size_t n = json_object_size(o);
     if (n > 0 && !(tags = calloc(n, sizeof(*tags)))) {
         r = -ENOMEM;
         goto out;
@@ -647,40 +696,9 @@ static int parse_tags(struct parse_ctx *c, const struct annot_row *row, const ch
     json_t *jv;
     json_object_keylen_foreach(o, k, klen, jv)
     {
-        const char *problem = tag_key_problem(k, klen);
-        if (problem) {
-            quote(q, sizeof(q), k, klen);
-            r = fail(c, "tag keys %s; got %s", problem, q);
+        r = take_tag(c, k, klen, jv, &tags[n_tags++]);
+        if (r)
             goto out;
-        }
-        if (!json_is_string(jv)) {
-            quote(q, sizeof(q), k, klen);
-            r = fail(c, "must be a JSON object of string values; tag %s has %s", q,
-                     json_type_name(jv));
-            goto out;
-        }
-        const char *tv = json_string_value(jv);
-        size_t tvlen = json_string_length(jv);
-        if (has_control(tv, tvlen, false)) {
-            quote(q, sizeof(q), tv, tvlen);
-            r = fail(c, "tag values must not contain control characters; got %s", q);
-            goto out;
-        }
-        size_t chars = utf8_chars(tv, tvlen);
-        if (chars > MAX_TAG_VALUE_CHARS) {
-            quote(q, sizeof(q), k, klen);
-            r = fail(c, "tag values must be at most %d characters; tag %s has %zu",
-                     MAX_TAG_VALUE_CHARS, q, chars);
-            goto out;
-        }
-        eip_user_tag *t = &tags[n_tags];
-        t->key = strndup(k, klen);
-        t->value = strndup(tv, tvlen);
-        n_tags++;
-        if (!t->key || !t->value) {
-            r = -ENOMEM;
-            goto out;
-        }
     }
     if (n_tags > 0)
         qsort(tags, n_tags, sizeof(*tags), cmp_tags);

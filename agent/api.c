@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/err.h"
+#include "common/str.h"
 
 /* A held /ready request. */
 struct waiter {
@@ -96,9 +98,9 @@ static void reply_unknown(http_exchange *ex, struct waiter *w, int status)
 {
     char msg[600];
     if (w->by_ip)
-        snprintf(msg, sizeof(msg), "no EIP pod of this node has the IP %s", w->ip);
+        eip_seterr(msg, sizeof(msg), "no EIP pod of this node has the IP %s", w->ip);
     else
-        snprintf(msg, sizeof(msg), "no EIP pod %.253s/%.253s on this node", w->ns, w->name);
+        eip_seterr(msg, sizeof(msg), "no EIP pod %.253s/%.253s on this node", w->ns, w->name);
     http_exchange_reply_error(ex, status, msg);
 }
 
@@ -203,9 +205,9 @@ static void ready(http_exchange *ex, struct controller *c, bool by_ip, const cha
             reply_pod(ex, p, 503);
         } else {
             struct waiter tmp = {.by_ip = by_ip};
-            snprintf(tmp.ns, sizeof(tmp.ns), "%s", ns ? ns : "");
-            snprintf(tmp.name, sizeof(tmp.name), "%s", name ? name : "");
-            snprintf(tmp.ip, sizeof(tmp.ip), "%s", ip ? ip : "");
+            eip_strcpy(tmp.ns, sizeof(tmp.ns), ns);
+            eip_strcpy(tmp.name, sizeof(tmp.name), name);
+            eip_strcpy(tmp.ip, sizeof(tmp.ip), ip);
             reply_unknown(ex, &tmp, 404);
         }
         return;
@@ -223,9 +225,12 @@ static void ready(http_exchange *ex, struct controller *c, bool by_ip, const cha
     w->timer = t;
     t->data = w;
     w->by_ip = by_ip;
-    snprintf(w->ns, sizeof(w->ns), "%s", ns ? ns : "");
-    snprintf(w->name, sizeof(w->name), "%s", name ? name : "");
-    snprintf(w->ip, sizeof(w->ip), "%s", ip ? ip : "");
+    if (eip_strcpy(w->ns, sizeof(w->ns), ns) || eip_strcpy(w->name, sizeof(w->name), name) ||
+        eip_strcpy(w->ip, sizeof(w->ip), ip)) {
+        uv_close((uv_handle_t *)t, waiter_closed);
+        http_exchange_reply_error(ex, 400, "name too long");
+        return;
+    }
     eip_list_push_back(&c->waiters, &w->node);
     uv_timer_start(t, on_wait_timeout, (uint64_t)wait_s * 1000, 0);
     http_exchange_defer(ex, on_wait_cancel, w);
@@ -270,8 +275,8 @@ static void on_pod(http_exchange *ex, void *arg)
     struct pod *p = find_name(c, ns, name);
     if (!p) {
         struct waiter tmp = {.by_ip = false};
-        snprintf(tmp.ns, sizeof(tmp.ns), "%s", ns);
-        snprintf(tmp.name, sizeof(tmp.name), "%s", name);
+        eip_strcpy(tmp.ns, sizeof(tmp.ns), ns);
+        eip_strcpy(tmp.name, sizeof(tmp.name), name);
         reply_unknown(ex, &tmp, 404);
         return;
     }
@@ -294,7 +299,7 @@ static void on_self(http_exchange *ex, void *arg)
     struct pod *p = find_ip(c, ip);
     if (!p) {
         struct waiter tmp = {.by_ip = true};
-        snprintf(tmp.ip, sizeof(tmp.ip), "%s", ip);
+        eip_strcpy(tmp.ip, sizeof(tmp.ip), ip);
         reply_unknown(ex, &tmp, 404);
         return;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/err.h"
 
 struct check_def {
     struct check_def *next;
@@ -134,7 +135,7 @@ static void run_finish(struct check_run *run, bool ok, const char *detail)
 {
     run->finished = true;
     run->ok = ok;
-    snprintf(run->detail, sizeof(run->detail), "%s", detail ? detail : "");
+    eip_seterr(run->detail, sizeof(run->detail), "%s", detail ? detail : ""); /* a message */
     run->batch->unfinished--;
     if (!uv_is_closing((uv_handle_t *)&run->timer))
         uv_close((uv_handle_t *)&run->timer, on_timer_closed);
@@ -150,7 +151,7 @@ void check_done(check_run *run, bool ok, const char *fmt, ...)
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(detail, sizeof(detail), fmt, ap);
+        vsnprintf(detail, sizeof(detail), fmt, ap); /* a message: cutting it is fine */
         va_end(ap);
     }
     run_finish(run, ok, detail);
@@ -177,7 +178,7 @@ static void on_timeout(uv_timer_t *t)
         run->def->cancel(run, run->def->arg);
     run->finished = false;
     char msg[64];
-    snprintf(msg, sizeof(msg), "timed out after %u ms", run->timeout_ms);
+    eip_seterr(msg, sizeof(msg), "timed out after %u ms", run->timeout_ms);
     run_finish(run, false, msg);
 }
 
@@ -230,7 +231,7 @@ int check_registry_run(check_registry *reg, const struct check_env *env, check_r
         if (r < 0) {
             if (!run->finished) {
                 char msg[128];
-                snprintf(msg, sizeof(msg), "could not start: %s", strerror(-r));
+                eip_seterr(msg, sizeof(msg), "could not start: %s", strerror(-r));
                 run_finish(run, false, msg);
             }
             continue;

@@ -6,6 +6,7 @@
 #include "agent/check.h"
 #include "agent/cloud.h"
 #include "aliyun/check.h"
+#include "common/err.h"
 
 /* "aliyun": builds the cloud side exactly as the agent does (agent/cloud.c),
  * then one signed DescribeEipAddresses (PageSize=1) and, when a metadata
@@ -67,7 +68,7 @@ static void on_cloud(agent_cloud *c, int err, const char *detail, void *arg)
         aliyun_check_start(agent_cloud_client(c), agent_cloud_metadata(c), on_checked, p, &p->chk);
     if (r) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "could not start the probe: %s", strerror(-r));
+        eip_seterr(msg, sizeof(msg), "could not start the probe: %s", strerror(-r));
         finish(p, false, msg);
     }
 }

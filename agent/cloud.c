@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/err.h"
 
 enum cloud_state {
     CLOUD_NEW,
@@ -51,13 +52,13 @@ static int build_client(agent_cloud *c)
         if (!ep[i])
             r = -ENOMEM;
     if (r) {
-        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
         goto out;
     }
     enum aliyun_signature_version sv = ALIYUN_SIGN_V3;
     if (cfg->signature_version && aliyun_signature_version_parse(cfg->signature_version, &sv)) {
-        snprintf(c->detail, sizeof(c->detail), "bad signatureVersion %.64s",
-                 cfg->signature_version);
+        eip_seterr(c->detail, sizeof(c->detail), "bad signatureVersion %.64s",
+                   cfg->signature_version);
         r = -EINVAL;
         goto out;
     }
@@ -76,11 +77,11 @@ static int build_client(agent_cloud *c)
     int cerr = 0;
     c->creds = aliyun_creds_new(c->loop, &c->tr, c->md, &co, &cerr);
     if (!c->creds) {
-        snprintf(c->detail, sizeof(c->detail), "%s",
-                 cerr == -ENOENT
-                     ? "no credentials: set credential.accessKey/accessSecret, "
-                       "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role"
-                     : "credential configuration is incomplete");
+        eip_seterr(c->detail, sizeof(c->detail), "%s",
+                   cerr == -ENOENT
+                       ? "no credentials: set credential.accessKey/accessSecret, "
+                         "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role"
+                       : "credential configuration is incomplete");
         r = cerr ? cerr : -EINVAL;
         goto out;
     }
@@ -98,8 +99,8 @@ static int build_client(agent_cloud *c)
     };
     c->client = aliyun_client_new(c->loop, &c->tr, c->creds, &o);
     if (!c->client) {
-        snprintf(c->detail, sizeof(c->detail), "bad cloud client options (region %.64s)",
-                 c->region);
+        eip_seterr(c->detail, sizeof(c->detail), "bad cloud client options (region %.64s)",
+                   c->region);
         r = -EINVAL;
     }
 out:
@@ -152,7 +153,7 @@ static void on_vpc(int err, const char *value, size_t len, void *arg)
         /* The VPC only narrows ENI lookups through the API: go on without it. */
         log_debug("cloud: vpc-id from the instance metadata: %s", strerror(-err));
     } else if (!(c->vpc = trimmed(value, len))) {
-        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
         fail(c, -ENOMEM);
         return;
     }
@@ -168,8 +169,8 @@ static void ask_vpc(agent_cloud *c)
     c->state = CLOUD_VPC;
     int r = aliyun_metadata_get(c->md, ALIYUN_MD_VPC_ID, on_vpc, c, &c->mdreq);
     if (r) {
-        snprintf(c->detail, sizeof(c->detail), "cannot ask the instance metadata: %s",
-                 strerror(-r));
+        eip_seterr(c->detail, sizeof(c->detail), "cannot ask the instance metadata: %s",
+                   strerror(-r));
         fail(c, r);
     }
 }
@@ -179,15 +180,15 @@ static void on_region(int err, const char *value, size_t len, void *arg)
     agent_cloud *c = arg;
     c->mdreq = NULL;
     if (err) {
-        snprintf(c->detail, sizeof(c->detail),
-                 "regionID is not configured and the instance metadata at %.200s did not answer: "
-                 "%s",
-                 aliyun_metadata_endpoint(c->md), strerror(-err));
+        eip_seterr(c->detail, sizeof(c->detail),
+                   "regionID is not configured and the instance metadata at %.200s did not answer: "
+                   "%s",
+                   aliyun_metadata_endpoint(c->md), strerror(-err));
         fail(c, err);
         return;
     }
     if (!(c->region = trimmed(value, len))) {
-        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
         fail(c, -ENOMEM);
         return;
     }
@@ -249,7 +250,7 @@ int agent_cloud_new(agent_cloud **out, const agent_cloud_opts *opts, char *err, 
     *out = c;
     return 0;
 fail:
-    snprintf(err, errlen, "cannot build the cloud client: %s", strerror(-r));
+    eip_seterr(err, errlen, "cannot build the cloud client: %s", strerror(-r));
     agent_cloud_free(c);
     return r;
 }

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "common/file.h"
+#include "common/err.h"
 
 #define DEFAULT_PORT "9469"
 #define MAX_CONFIG_FILE_BYTES (4u << 20)
@@ -61,6 +62,10 @@ static const struct key keys[] = {
      "EIP_AGENT_MAX_CONCURRENT_RECONCILES", NULL, K_INT, F(max_concurrent_reconciles), 1, 1000},
     {"networkController.eipController.garbageCollectionPeriodInMinutes", NULL,
      "EIP_AGENT_GC_PERIOD_MINUTES", NULL, K_INT, F(gc_period_minutes), 1, 10080},
+    {"gcPeriodSeconds", NULL, "EIP_AGENT_GC_PERIOD_SECONDS", NULL, K_INT, F(gc_period_seconds), 1,
+     604800},
+    {"leaderElection.namespace", NULL, "EIP_AGENT_LEADER_NAMESPACE", NULL, K_STR,
+     F(leader_namespace), 0, 0},
     {"customStatefulWorkloadKinds", NULL, NULL, NULL, K_LIST, F(stateful_kinds), 0, 0},
     {"nodeName", NULL, "NODE_NAME", "node-name", K_STR, F(node_name), 0, 0},
     {"hostIP", NULL, "HOST_IP", NULL, K_STR, F(host_ip), 0, 0},
@@ -107,18 +112,6 @@ static const struct key keys[] = {
 /* Mappings that hold keys; anything else unknown is warned about and skipped. */
 static const char *const sections[] = {"credential", "networkController",
                                        "networkController.eipController", "aliyun", "http"};
-
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static const char *key_name(const struct key *k)
 {
@@ -244,16 +237,16 @@ static int set_value(struct agent_config *c, const struct key *k, const char *s,
     case K_URL:
     case K_SIGVER: {
         if (k->type == K_URL && !valid_url(s)) {
-            seterr(why, cap, "'%s' is not an http:// or https:// URL", s);
+            eip_seterr(why, cap, "'%s' is not an http:// or https:// URL", s);
             return -EINVAL;
         }
         if (k->type == K_SIGVER && strcmp(s, "v3") != 0 && strcmp(s, "rpc") != 0) {
-            seterr(why, cap, "'%s' is not a signature version (v3 or rpc)", s);
+            eip_seterr(why, cap, "'%s' is not a signature version (v3 or rpc)", s);
             return -EINVAL;
         }
         char *dup = strdup(s);
         if (!dup) {
-            seterr(why, cap, "out of memory");
+            eip_seterr(why, cap, "out of memory");
             return -ENOMEM;
         }
         char **f = str_field(c, k);
@@ -266,11 +259,11 @@ static int set_value(struct agent_config *c, const struct key *k, const char *s,
     case K_INT: {
         long v;
         if (parse_int(s, &v)) {
-            seterr(why, cap, "'%.64s' is not an integer", s);
+            eip_seterr(why, cap, "'%.64s' is not an integer", s);
             return -EINVAL;
         }
         if (v < k->min || v > k->max) {
-            seterr(why, cap, "%ld is out of range [%d, %d]", v, k->min, k->max);
+            eip_seterr(why, cap, "%ld is out of range [%d, %d]", v, k->min, k->max);
             return -EINVAL;
         }
         *int_field(c, k) = (int)v;
@@ -279,7 +272,7 @@ static int set_value(struct agent_config *c, const struct key *k, const char *s,
     case K_BOOL: {
         bool b;
         if (parse_bool(s, &b)) {
-            seterr(why, cap, "'%s' is not a boolean (true or false)", s);
+            eip_seterr(why, cap, "'%s' is not a boolean (true or false)", s);
             return -EINVAL;
         }
         *(bool *)(void *)((char *)c + k->off) = b;
@@ -288,13 +281,13 @@ static int set_value(struct agent_config *c, const struct key *k, const char *s,
     case K_LIST: {
         int r = list_set_csv((struct agent_config_list *)(void *)((char *)c + k->off), s);
         if (r)
-            seterr(why, cap, "out of memory");
+            eip_seterr(why, cap, "out of memory");
         return r;
     }
     case K_LEVEL: {
         enum eip_log_level lv;
         if (eip_log_level_parse(s, &lv)) {
-            seterr(why, cap, "'%s' is not a log level (error, warn, info, debug)", s);
+            eip_seterr(why, cap, "'%s' is not a log level (error, warn, info, debug)", s);
             return -EINVAL;
         }
         c->log_level = lv;
@@ -303,7 +296,7 @@ static int set_value(struct agent_config *c, const struct key *k, const char *s,
     case K_FORMAT: {
         enum eip_log_format fm;
         if (eip_log_format_parse(s, &fm)) {
-            seterr(why, cap, "'%s' is not a log format (text, json)", s);
+            eip_seterr(why, cap, "'%s' is not a log format (text, json)", s);
             return -EINVAL;
         }
         c->log_format = fm;
@@ -419,14 +412,14 @@ static int yaml_set_key(struct yaml_ctx *x, const struct key *k, const char *pat
         struct agent_config_list *l = (struct agent_config_list *)(void *)((char *)x->c + k->off);
         if (v->type == YAML_SCALAR_NODE) {
             if (set_value(x->c, k, (const char *)v->data.scalar.value, why, sizeof(why))) {
-                seterr(x->err, x->errcap, "%s:%lu: %s: %s", x->name, node_line(v), path, why);
+                eip_seterr(x->err, x->errcap, "%s:%lu: %s: %s", x->name, node_line(v), path, why);
                 return -EINVAL;
             }
             return 0;
         }
         if (v->type != YAML_SEQUENCE_NODE) {
-            seterr(x->err, x->errcap, "%s:%lu: %s: expected a list, got %s", x->name, node_line(v),
-                   path, node_kind(v));
+            eip_seterr(x->err, x->errcap, "%s:%lu: %s: expected a list, got %s", x->name,
+                       node_line(v), path, node_kind(v));
             return -EINVAL;
         }
         list_clear(l);
@@ -434,15 +427,15 @@ static int yaml_set_key(struct yaml_ctx *x, const struct key *k, const char *pat
              it++) {
             yaml_node_t *item = yaml_document_get_node(x->doc, *it);
             if (!item || item->type != YAML_SCALAR_NODE) {
-                seterr(x->err, x->errcap, "%s:%lu: %s: list items must be strings, got %s", x->name,
-                       item ? node_line(item) : node_line(v), path,
-                       item ? node_kind(item) : "nothing");
+                eip_seterr(x->err, x->errcap, "%s:%lu: %s: list items must be strings, got %s",
+                           x->name, item ? node_line(item) : node_line(v), path,
+                           item ? node_kind(item) : "nothing");
                 return -EINVAL;
             }
             if (scalar_is_null(item))
                 continue;
             if (list_push(l, (const char *)item->data.scalar.value, item->data.scalar.length)) {
-                seterr(x->err, x->errcap, "%s: out of memory", x->name);
+                eip_seterr(x->err, x->errcap, "%s: out of memory", x->name);
                 return -ENOMEM;
             }
         }
@@ -452,19 +445,19 @@ static int yaml_set_key(struct yaml_ctx *x, const struct key *k, const char *pat
         const char *want = k->type == K_INT    ? "an integer"
                            : k->type == K_BOOL ? "a boolean"
                                                : "a string";
-        seterr(x->err, x->errcap, "%s:%lu: %s: expected %s, got %s", x->name, node_line(v), path,
-               want, node_kind(v));
+        eip_seterr(x->err, x->errcap, "%s:%lu: %s: expected %s, got %s", x->name, node_line(v),
+                   path, want, node_kind(v));
         return -EINVAL;
     }
     const char *s = (const char *)v->data.scalar.value;
     if (strlen(s) != v->data.scalar.length) {
-        seterr(x->err, x->errcap, "%s:%lu: %s: value contains a NUL byte", x->name, node_line(v),
-               path);
+        eip_seterr(x->err, x->errcap, "%s:%lu: %s: value contains a NUL byte", x->name,
+                   node_line(v), path);
         return -EINVAL;
     }
     int r = set_value(x->c, k, s, why, sizeof(why));
     if (r)
-        seterr(x->err, x->errcap, "%s:%lu: %s: %s", x->name, node_line(v), path, why);
+        eip_seterr(x->err, x->errcap, "%s:%lu: %s: %s", x->name, node_line(v), path, why);
     return r;
 }
 
@@ -477,8 +470,8 @@ static int yaml_walk(struct yaml_ctx *x, yaml_node_t *map, const char *prefix)
         if (!kn || !vn)
             continue;
         if (kn->type != YAML_SCALAR_NODE) {
-            seterr(x->err, x->errcap, "%s:%lu: %s%skeys must be strings, got %s", x->name,
-                   node_line(kn), prefix ? prefix : "", prefix ? ": " : "", node_kind(kn));
+            eip_seterr(x->err, x->errcap, "%s:%lu: %s%skeys must be strings, got %s", x->name,
+                       node_line(kn), prefix ? prefix : "", prefix ? ": " : "", node_kind(kn));
             return -EINVAL;
         }
         char path[256];
@@ -498,8 +491,8 @@ static int yaml_walk(struct yaml_ctx *x, yaml_node_t *map, const char *prefix)
             if (scalar_is_null(vn))
                 continue;
             if (vn->type != YAML_MAPPING_NODE) {
-                seterr(x->err, x->errcap, "%s:%lu: %s: expected a mapping, got %s", x->name,
-                       node_line(vn), path, node_kind(vn));
+                eip_seterr(x->err, x->errcap, "%s:%lu: %s: expected a mapping, got %s", x->name,
+                           node_line(vn), path, node_kind(vn));
                 return -EINVAL;
             }
             int r = yaml_walk(x, vn, path);
@@ -519,22 +512,22 @@ int agent_config_load_yaml(struct agent_config *c, const char *name, const char 
     yaml_document_t doc;
     int r = 0;
     if (!yaml_parser_initialize(&parser)) {
-        seterr(err, errcap, "%s: out of memory", name);
+        eip_seterr(err, errcap, "%s: out of memory", name);
         return -ENOMEM;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&parser, &doc)) {
         unsigned long line = (unsigned long)parser.problem_mark.line + 1;
         if (parser.error == YAML_MEMORY_ERROR) {
-            seterr(err, errcap, "%s: out of memory", name);
+            eip_seterr(err, errcap, "%s: out of memory", name);
             r = -ENOMEM;
         } else {
             char ctx[160] = "";
             if (parser.context)
-                snprintf(ctx, sizeof(ctx), " (%s started at line %lu)", parser.context,
-                         (unsigned long)parser.context_mark.line + 1);
-            seterr(err, errcap, "%s:%lu: malformed YAML: %s%s", name, line,
-                   parser.problem ? parser.problem : "syntax error", ctx);
+                eip_seterr(ctx, sizeof(ctx), " (%s started at line %lu)", parser.context,
+                           (unsigned long)parser.context_mark.line + 1);
+            eip_seterr(err, errcap, "%s:%lu: malformed YAML: %s%s", name, line,
+                       parser.problem ? parser.problem : "syntax error", ctx);
             r = -EINVAL;
         }
         yaml_parser_delete(&parser);
@@ -543,8 +536,8 @@ int agent_config_load_yaml(struct agent_config *c, const char *name, const char 
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && !scalar_is_null(root)) {
         if (root->type != YAML_MAPPING_NODE) {
-            seterr(err, errcap, "%s:%lu: the top level must be a mapping of keys, got %s", name,
-                   node_line(root), node_kind(root));
+            eip_seterr(err, errcap, "%s:%lu: the top level must be a mapping of keys, got %s", name,
+                       node_line(root), node_kind(root));
             r = -EINVAL;
         } else {
             struct yaml_ctx x = {c, &doc, name, err, errcap};
@@ -562,8 +555,8 @@ int agent_config_load_file(struct agent_config *c, const char *path, char *err, 
     size_t len = 0;
     int r = eip_read_file(path, MAX_CONFIG_FILE_BYTES, &data, &len);
     if (r) {
-        seterr(err, errcap, "%s: %s", path,
-               r == -EFBIG ? "file is larger than 4 MiB" : strerror(-r));
+        eip_seterr(err, errcap, "%s: %s", path,
+                   r == -EFBIG ? "file is larger than 4 MiB" : strerror(-r));
         return r;
     }
     r = agent_config_load_yaml(c, path, data, len, err, errcap);
@@ -572,7 +565,7 @@ int agent_config_load_file(struct agent_config *c, const char *path, char *err, 
         return r;
     char *dup = strdup(path);
     if (!dup) {
-        seterr(err, errcap, "out of memory");
+        eip_seterr(err, errcap, "out of memory");
         return -ENOMEM;
     }
     free(c->config_file);
@@ -592,7 +585,7 @@ int agent_config_apply_env(struct agent_config *c, char *err, size_t errcap)
         char why[256];
         int r = set_value(c, k, v, why, sizeof(why));
         if (r) {
-            seterr(err, errcap, "environment %s: %s", k->env, why);
+            eip_seterr(err, errcap, "environment %s: %s", k->env, why);
             return r;
         }
     }
@@ -618,7 +611,7 @@ int agent_config_apply_credentials_dir(struct agent_config *c, const char *dir, 
         char path[PATH_MAX];
         int n = snprintf(path, sizeof(path), "%s/%s", dir, files[i].file);
         if (n < 0 || (size_t)n >= sizeof(path)) {
-            seterr(err, errcap, "CREDENTIALS_DIRECTORY: path too long");
+            eip_seterr(err, errcap, "CREDENTIALS_DIRECTORY: path too long");
             return -ENAMETOOLONG;
         }
         char *data = NULL;
@@ -627,7 +620,7 @@ int agent_config_apply_credentials_dir(struct agent_config *c, const char *dir, 
         if (r == -ENOENT)
             continue;
         if (r) {
-            seterr(err, errcap, "%s: %s", path, r == -EFBIG ? "file too large" : strerror(-r));
+            eip_seterr(err, errcap, "%s: %s", path, r == -EFBIG ? "file too large" : strerror(-r));
             return r;
         }
         while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ' ||
@@ -636,7 +629,7 @@ int agent_config_apply_credentials_dir(struct agent_config *c, const char *dir, 
         if (strlen(data) != len) {
             explicit_bzero(data, len);
             free(data);
-            seterr(err, errcap, "%s: contains a NUL byte", path);
+            eip_seterr(err, errcap, "%s: contains a NUL byte", path);
             return -EINVAL;
         }
         char **f = (char **)(void *)((char *)c + files[i].off);
@@ -753,7 +746,7 @@ int agent_config_apply_cli(struct agent_config *c, const struct agent_cli *cli, 
         char why[256];
         int r = set_value(c, k, cli->overrides[i].value, why, sizeof(why));
         if (r) {
-            seterr(err, errcap, "--%s: %s", k->flag, why);
+            eip_seterr(err, errcap, "--%s: %s", k->flag, why);
             return r;
         }
     }
@@ -817,28 +810,31 @@ int agent_listen_parse(const char *s, struct sockaddr_storage *out)
 int agent_config_finish(struct agent_config *c, bool running, char *err, size_t errcap)
 {
     if (!c->metadata_endpoint || !c->signature_version) {
-        seterr(err, errcap, "out of memory"); /* a default failed to allocate */
+        eip_seterr(err, errcap, "out of memory"); /* a default failed to allocate */
         return -ENOMEM;
     }
     if (!c->listen) {
         char buf[INET6_ADDRSTRLEN + 16];
-        if (c->host_ip && *c->host_ip)
-            snprintf(buf, sizeof(buf),
-                     strchr(c->host_ip, ':') ? "[%s]:" DEFAULT_PORT : "%s:" DEFAULT_PORT,
-                     c->host_ip);
-        else
-            snprintf(buf, sizeof(buf), "0.0.0.0:" DEFAULT_PORT);
+        int n = c->host_ip && *c->host_ip
+                    ? snprintf(buf, sizeof(buf),
+                               strchr(c->host_ip, ':') ? "[%s]:" DEFAULT_PORT : "%s:" DEFAULT_PORT,
+                               c->host_ip)
+                    : snprintf(buf, sizeof(buf), "0.0.0.0:" DEFAULT_PORT);
+        if (n < 0 || (size_t)n >= sizeof(buf)) {
+            eip_seterr(err, errcap, "hostIP %.64s is not an address", c->host_ip);
+            return -EINVAL;
+        }
         c->listen = strdup(buf);
         if (!c->listen) {
-            seterr(err, errcap, "out of memory");
+            eip_seterr(err, errcap, "out of memory");
             return -ENOMEM;
         }
     }
     struct sockaddr_storage ss;
     if (agent_listen_parse(c->listen, &ss)) {
-        seterr(err, errcap,
-               "listen: '%s' is not a valid address (numeric host:port, [v6]:port or :port)",
-               c->listen);
+        eip_seterr(err, errcap,
+                   "listen: '%s' is not a valid address (numeric host:port, [v6]:port or :port)",
+                   c->listen);
         return -EINVAL;
     }
     c->eip_controller = false;
@@ -846,21 +842,21 @@ int agent_config_finish(struct agent_config *c, bool running, char *err, size_t 
         if (strcasecmp(c->enable_controllers.items[i], "eip") == 0)
             c->eip_controller = true;
     if (c->access_key_id && !c->access_key_secret) {
-        seterr(err, errcap, "credential.accessKey is set but credential.accessSecret is not");
+        eip_seterr(err, errcap, "credential.accessKey is set but credential.accessSecret is not");
         return -EINVAL;
     }
     if (c->access_key_secret && !c->access_key_id) {
-        seterr(err, errcap, "credential.accessSecret is set but credential.accessKey is not");
+        eip_seterr(err, errcap, "credential.accessSecret is set but credential.accessKey is not");
         return -EINVAL;
     }
     if (running && c->eip_controller) {
         if (!c->node_name) {
-            seterr(err, errcap, "nodeName is required (nodeName, NODE_NAME or --node-name)");
+            eip_seterr(err, errcap, "nodeName is required (nodeName, NODE_NAME or --node-name)");
             return -EINVAL;
         }
         if (!c->cluster_id) {
-            seterr(err, errcap,
-                   "clusterID is required (clusterID, EIP_AGENT_CLUSTER_ID or --cluster-id)");
+            eip_seterr(err, errcap,
+                       "clusterID is required (clusterID, EIP_AGENT_CLUSTER_ID or --cluster-id)");
             return -EINVAL;
         }
     }

@@ -30,6 +30,8 @@ struct agent_config {
     struct agent_config_list stateful_kinds;     /* customStatefulWorkloadKinds */
     int max_concurrent_reconciles; /* networkController.eipController.maxConcurrentReconciles */
     int gc_period_minutes;         /* ...eipController.garbageCollectionPeriodInMinutes */
+    int gc_period_seconds;         /* gcPeriodSeconds: overrides the minutes when set (0: unset) */
+    char *leader_namespace;        /* leaderElection.namespace: where the Lease lives */
 
     /* credentials (secrets: never printed, see agent_config_dump) */
     char *access_key_id;     /* credential.accessKey, ALIBABA_CLOUD_ACCESS_KEY_ID */

@@ -8,6 +8,8 @@
 
 #include "agent/api.h"
 #include "common/log.h"
+#include "common/err.h"
+#include "common/str.h"
 
 #define GC_RETRY_MS 10000
 
@@ -41,6 +43,8 @@ static struct pod *find_allocation(struct controller *c, const char *id)
     }
     return NULL;
 }
+
+static void read_node(struct controller *c);
 
 /* ---- slots ---- */
 
@@ -267,6 +271,8 @@ static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
     bool bound = e->instance_id[0] && strcmp(e->status, "Available") != 0;
     if (is_static && !bound)
         return; /* a user's EIP, unbound: nothing of ours to undo */
+    if (!bound && json_object_get(c->kept, e->allocation_id))
+        return; /* kept by its PodEIP, seen before: the cluster GC decides its end */
     const char *ns = aliyun_eip_tag(e, EIP_TAG_NAMESPACE);
     const char *name = aliyun_eip_tag(e, EIP_TAG_NAME);
     struct pod *g = pod_new(c, NULL, ns ? ns : "", name ? name : "", uid);
@@ -276,12 +282,48 @@ static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
     }
     g->type = is_static ? EIP_ALLOC_STATIC : EIP_ALLOC_AUTO;
     g->periodic = periodic;
-    snprintf(g->eip.allocation_id, sizeof(g->eip.allocation_id), "%s", e->allocation_id);
+    if (eip_strcpy(g->eip.allocation_id, sizeof(g->eip.allocation_id), e->allocation_id)) {
+        pod_free(g);
+        return;
+    }
     eip_list_push_back(&c->pods, &g->node);
     c->stats.ghosts++;
     log_info("node GC: %s (%s) belongs to pod %s/%s (uid %s), which is gone: %s", e->allocation_id,
              e->ip_address, g->ns, g->name, uid,
              is_static ? "unbinding it (Static)" : "releasing it unless its PodEIP keeps it");
+    pod_observe(g, e);
+    g->eip.known = false; /* act only on a fresh describe */
+    pod_kick(g);
+}
+
+void controller_note_kept(struct controller *c, const char *allocation_id)
+{
+    if (json_object_size(c->kept) < 100000)
+        json_object_set_new(c->kept, allocation_id, json_true());
+}
+
+void controller_gc_ghost(struct controller *c, const aliyun_eip *e, const char *reason)
+{
+    if (c->stopping || find_allocation(c, e->allocation_id))
+        return;
+    const char *type = aliyun_eip_tag(e, EIP_TAG_TYPE);
+    const char *ns = aliyun_eip_tag(e, EIP_TAG_NAMESPACE);
+    const char *name = aliyun_eip_tag(e, EIP_TAG_NAME);
+    const char *uid = aliyun_eip_tag(e, EIP_TAG_UID);
+    struct pod *g = pod_new(c, NULL, ns ? ns : "", name ? name : "", uid ? uid : "");
+    if (!g) {
+        log_error("cluster GC: out of memory: %s left for the next run", e->allocation_id);
+        return;
+    }
+    g->type = type && strcmp(type, "Static") == 0 ? EIP_ALLOC_STATIC : EIP_ALLOC_AUTO;
+    g->gc_reason = reason;
+    g->podeip_read = true; /* the leader decided: nothing keeps it */
+    if (eip_strcpy(g->eip.allocation_id, sizeof(g->eip.allocation_id), e->allocation_id)) {
+        pod_free(g);
+        return;
+    }
+    eip_list_push_back(&c->pods, &g->node);
+    c->stats.ghosts++;
     pod_observe(g, e);
     g->eip.known = false; /* act only on a fresh describe */
     pod_kick(g);
@@ -425,10 +467,22 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     c->ready = opts->ready;
     c->slots_max = cfg->max_concurrent_reconciles > 0 ? cfg->max_concurrent_reconciles : 10;
     c->gc_period_ms =
-        (uint64_t)(cfg->gc_period_minutes > 0 ? cfg->gc_period_minutes : 5) * 60 * 1000;
+        cfg->gc_period_seconds > 0
+            ? (uint64_t)cfg->gc_period_seconds * 1000
+            : (uint64_t)(cfg->gc_period_minutes > 0 ? cfg->gc_period_minutes : 5) * 60 * 1000;
     eip_list_init(&c->pods);
     eip_list_init(&c->slot_queue);
     eip_list_init(&c->waiters);
+    c->kept = json_object();
+    c->node_timer = malloc(sizeof(*c->node_timer));
+    if (!c->node_timer || !c->kept)
+        goto fail;
+    if ((r = uv_timer_init(opts->loop, c->node_timer))) {
+        free(c->node_timer);
+        c->node_timer = NULL;
+        goto fail;
+    }
+    c->node_timer->data = c;
     c->gc_timer = malloc(sizeof(*c->gc_timer));
     if (!c->gc_timer)
         goto fail;
@@ -449,7 +503,7 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     *out = c;
     return 0;
 fail:
-    snprintf(err, errlen, "cannot build the pod controller: %s", strerror(-r));
+    eip_seterr(err, errlen, "cannot build the pod controller: %s", strerror(-r));
     controller_free(c);
     return r;
 }
@@ -470,7 +524,29 @@ int controller_start(struct controller *c, k8s_client *kc)
     c->recorder = k8s_recorder_new(kc, &eo);
     if (!c->reflector || !c->recorder)
         return -ENOMEM;
+    if (!c->node_known)
+        read_node(c);
     return k8s_reflector_start(c->reflector);
+}
+
+/* The ENI resolver needs both the cloud and the node's kind (a virtual node
+ * has no instance metadata). */
+static int ensure_resolver(struct controller *c)
+{
+    if (c->eni || !c->ac || !c->node_known)
+        return 0;
+    eni_resolver_opts eo = {.loop = c->loop,
+                            .md = c->virtual_node ? NULL : c->md,
+                            .client = c->ac,
+                            .vpc_id = c->vpc_id};
+    int r = eni_resolver_new(&c->eni, &eo);
+    if (r)
+        return r;
+    c->cloud_ready = true;
+    if (c->synced)
+        gc_start(c);
+    kick_all(c);
+    return 0;
 }
 
 int controller_set_cloud(struct controller *c, aliyun_client *ac, aliyun_metadata *md,
@@ -480,19 +556,68 @@ int controller_set_cloud(struct controller *c, aliyun_client *ac, aliyun_metadat
     int r = eipwatch_new(&c->watch, &wo);
     if (r)
         return r;
-    eni_resolver_opts eo = {.loop = c->loop, .md = md, .client = ac, .vpc_id = vpc_id};
-    r = eni_resolver_new(&c->eni, &eo);
-    if (r)
-        return r;
+    free(c->vpc_id);
+    c->vpc_id = vpc_id ? strdup(vpc_id) : NULL;
+    if (vpc_id && !c->vpc_id)
+        return -ENOMEM;
     c->ac = ac;
-    c->cloud_ready = true;
-    if (c->synced)
-        gc_start(c);
-    return 0;
+    c->md = md;
+    return ensure_resolver(c);
+}
+
+static void on_node_timer(uv_timer_t *t)
+{
+    read_node(t->data);
+}
+
+static void on_node(k8s_call *call, const k8s_response *resp, void *arg)
+{
+    (void)call;
+    struct controller *c = arg;
+    c->node_call = NULL;
+    if (resp->result == K8S_OK) {
+        const json_t *labels = json_object_get(json_object_get(resp->json, "metadata"), "labels");
+        const char *type = json_string_value(json_object_get(labels, "type"));
+        c->virtual_node = type && strcmp(type, "virtual-kubelet") == 0;
+    } else if (resp->result == K8S_E_NOT_FOUND || resp->result == K8S_E_FORBIDDEN) {
+        /* an ECS node is the safe guess: the metadata is asked first, the API after */
+        log_warn("node %s: cannot read it (%s): taken as an ECS node", c->cfg->node_name,
+                 k8s_result_name(resp->result));
+    } else {
+        log_warn("node %s: cannot read it: %s (retrying in 2 s)", c->cfg->node_name,
+                 resp->status.message[0] ? resp->status.message : k8s_result_name(resp->result));
+        uv_timer_start(c->node_timer, on_node_timer, 2000, 0);
+        return;
+    }
+    c->node_known = true;
+    log_info("node %s: %s", c->cfg->node_name,
+             c->virtual_node ? "a virtual node: ENIs from DescribeNetworkInterfaces"
+                             : "an ECS node: ENIs from the instance metadata");
+    if (ensure_resolver(c))
+        log_error("cannot build the ENI resolver: out of memory");
+}
+
+static void read_node(struct controller *c)
+{
+    char path[400];
+    int n = snprintf(path, sizeof(path), "/api/v1/nodes/%s", c->cfg->node_name);
+    int r = n > 0 && (size_t)n < sizeof(path) ? k8s_get(c->kc, path, on_node, c, &c->node_call)
+                                              : -E2BIG;
+    if (r) {
+        log_warn("node %s: cannot ask for it: %s; taken as an ECS node", c->cfg->node_name,
+                 strerror(-r));
+        c->node_known = true;
+        ensure_resolver(c);
+    }
 }
 
 void controller_stop_kube(struct controller *c)
 {
+    if (c->node_call)
+        k8s_call_cancel(c->node_call);
+    c->node_call = NULL;
+    if (c->node_timer)
+        uv_timer_stop(c->node_timer);
     k8s_reflector_free(c->reflector);
     c->reflector = NULL;
     k8s_recorder_free(c->recorder);
@@ -536,5 +661,9 @@ void controller_free(struct controller *c)
     controller_stop(c);
     if (c->gc_timer)
         uv_close((uv_handle_t *)c->gc_timer, timer_closed);
+    if (c->node_timer)
+        uv_close((uv_handle_t *)c->node_timer, timer_closed);
+    json_decref(c->kept);
+    free(c->vpc_id);
     free(c);
 }

@@ -57,8 +57,14 @@ struct controller {
     bool granting;      /* inside grant_slots: no recursion */
     int allocs_holding; /* slots held by AllocateEipAddress calls */
     bool synced;        /* the first pod list is in */
-    bool cloud_ready;   /* the cloud client is built */
-    bool inventoried;   /* the first inventory of this node's EIPs is in */
+    bool node_known;    /* the Node object was read (virtual or not) */
+    bool virtual_node;  /* an ACS/ECI virtual node: no instance metadata, ENIs from the API */
+    k8s_call *node_call;
+    uv_timer_t *node_timer; /* retries reading the Node */
+    aliyun_metadata *md;    /* as given by controller_set_cloud */
+    char *vpc_id;
+    bool cloud_ready; /* the cloud client is built */
+    bool inventoried; /* the first inventory of this node's EIPs is in */
     bool stopping;
 
     /* node GC */
@@ -66,6 +72,8 @@ struct controller {
     aliyun_pager *gc_pager;
     unsigned gc_runs;
     uint64_t gc_period_ms;
+
+    json_t *kept; /* AllocationId -> true: kept EIPs of gone pods (node GC skips them) */
 
     /* long-polls for pods not seen yet, by name or by source IP */
     eip_list waiters;
@@ -112,6 +120,14 @@ void controller_drop_slot(struct controller *c, struct pod *p);
 void controller_state_changed(struct controller *c, struct pod *p, enum pod_state old);
 /* The record may go (pod_finished): unlinks and frees it. */
 void controller_forget(struct controller *c, struct pod *p);
+/* The cluster GC leader decided that e goes (its pod is gone and nothing keeps
+ * it): a ghost record releases it as the node GC would, without reading the
+ * PodEIP again (the leader did). No-op when a record already has e. reason: the
+ * gc_released label ("ttl-expired", "node-gone", ...), a static string. */
+void controller_gc_ghost(struct controller *c, const aliyun_eip *e, const char *reason);
+/* A ghost found its EIP kept by its PodEIP (TTL, Never): the node GC leaves it
+ * alone from now on while it stays unbound (the cluster GC leader decides its end). */
+void controller_note_kept(struct controller *c, const char *allocation_id);
 /* A ghost of a periodic GC run had to act: a leak (counted once). */
 void controller_count_leak(struct controller *c, struct pod *p);
 /* The agent's tags for p (EIP_AGENT_TAGS entries). */

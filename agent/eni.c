@@ -9,6 +9,8 @@
 #include "aliyun/ecs.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "common/err.h"
+#include "common/str.h"
 
 #define API_BATCH 100
 
@@ -51,6 +53,8 @@ struct api_batch {
     eip_list reqs;
     aliyun_call *call;
     eip_list_node node;
+    bool listing;         /* no metadata: every ENI of the VPC, page by page */
+    char next_token[512]; /* listing: the next page */
 };
 
 struct eni_resolver {
@@ -169,7 +173,7 @@ static void answer(eni_req *r, int err, const char *eni_id, bool primary, const 
         if (!(r->eni_id = strdup(eni_id)))
             r->err = -ENOMEM;
     }
-    snprintf(r->detail, sizeof(r->detail), "%.255s", detail ? detail : "");
+    eip_seterr(r->detail, sizeof(r->detail), "%.255s", detail ? detail : "");
     eip_list_push_back(&er->done, &r->node);
     if (r->err == 0)
         er->stats.resolved++;
@@ -288,7 +292,8 @@ static void on_md_primary(int err, const char *value, size_t len, void *arg)
     if (err) {
         /* The ENI is known; only whether the IP is its primary is not. */
         char d[160];
-        snprintf(d, sizeof(d), "metadata primary-ip-address of %.40s: %s", r->mac, strerror(-err));
+        eip_seterr(d, sizeof(d), "metadata primary-ip-address of %.40s: %s", r->mac,
+                   strerror(-err));
         log_debug("eni: %s; asking the API", d);
         to_api(r);
         md_next(er);
@@ -401,36 +406,93 @@ static void ask_one(eni_req *r)
     }
 }
 
+static const aliyun_eni *page_find(const aliyun_eni_page *pg, const char *ip)
+{
+    for (size_t i = 0; pg && i < pg->n; i++) {
+        if (strcmp(pg->enis[i].primary_ip, ip) == 0)
+            return &pg->enis[i];
+        for (size_t j = 0; j < pg->enis[i].n_private_ips; j++)
+            if (strcmp(pg->enis[i].private_ips[j], ip) == 0)
+                return &pg->enis[i];
+    }
+    return NULL;
+}
+
+static int send_batch(struct api_batch *b);
+
 static void on_batch(const aliyun_result *res, const aliyun_eni_page *pg, void *arg)
 {
     struct api_batch *b = arg;
     eni_resolver *er = b->er;
     b->call = NULL;
+    eip_list_node *pos, *tmp;
+    if (res->status) {
+        eip_list_remove(&er->batches, &b->node);
+        char d[200];
+        aliyun_error_format(&res->error, d, sizeof(d));
+        while ((pos = eip_list_first(&b->reqs)))
+            answer(eip_container_of(pos, eni_req, node), res->status, NULL, false, d);
+        free(b);
+        return;
+    }
+    eip_list_foreach_safe(&b->reqs, pos, tmp)
+    {
+        eni_req *r = eip_container_of(pos, eni_req, node);
+        const aliyun_eni *e = page_find(pg, r->ip);
+        if (e)
+            answer(r, 0, e->network_interface_id, strcmp(e->primary_ip, r->ip) == 0, NULL);
+    }
+    if (b->listing && pg->next_token && *pg->next_token && !eip_list_empty(&b->reqs) &&
+        strlen(pg->next_token) < sizeof(b->next_token)) {
+        eip_strcpy(b->next_token, sizeof(b->next_token), pg->next_token); /* length checked */
+        if (send_batch(b) == 0)
+            return;
+    }
     eip_list_remove(&er->batches, &b->node);
-    eip_list_node *pos;
+    /* not a secondary address (or not listed): maybe a primary one, asked alone */
     while ((pos = eip_list_first(&b->reqs))) {
         eni_req *r = eip_container_of(pos, eni_req, node);
-        if (res->status) {
-            char d[200];
-            aliyun_error_format(&res->error, d, sizeof(d));
-            answer(r, res->status, NULL, false, d);
-            continue;
-        }
-        const aliyun_eni *e = aliyun_eni_page_find_ip(pg, r->ip);
-        if (e) {
-            answer(r, 0, e->network_interface_id, strcmp(e->primary_ip, r->ip) == 0, NULL);
-        } else {
-            /* not a secondary address of any ENI: maybe a primary one */
-            req_detach(r);
-            ask_one(r);
-        }
+        req_detach(r);
+        ask_one(r);
     }
     free(b);
 }
 
+static int send_batch(struct api_batch *b)
+{
+    eni_resolver *er = b->er;
+    const char *ips[API_BATCH];
+    size_t n = 0;
+    eip_list_node *pos;
+    if (!b->listing) {
+        eip_list_foreach(&b->reqs, pos)
+        {
+            if (n < API_BATCH)
+                ips[n++] = eip_container_of(pos, eni_req, node)->ip;
+        }
+    }
+    aliyun_describe_enis_params p = {.vpc_id = er->vpc_id,
+                                     .private_ips = n ? ips : NULL,
+                                     .n_private_ips = n,
+                                     .next_token = b->next_token[0] ? b->next_token : NULL,
+                                     .max_results = b->listing ? 500 : 0};
+    er->stats.api_calls++;
+    return aliyun_ecs_describe_enis(er->client, &p, on_batch, b, &b->call);
+}
+
+/* With the metadata, what it did not know is asked as secondary addresses,
+ * PrivateIpAddress.N, up to 100 at once. Without it (a virtual node, where each
+ * pod's IP is its own ENI's primary address, which PrivateIpAddress.N does not
+ * match), two or more pending IPs are looked for in one listing of the VPC's
+ * ENIs; a single one is asked as PrimaryIpAddress. */
 static void api_next(eni_resolver *er)
 {
     while (!eip_list_empty(&er->api_queue)) {
+        if (!er->md && er->api_queue.len == 1) {
+            eni_req *r = eip_container_of(eip_list_pop_front(&er->api_queue), eni_req, node);
+            ask_one(r);
+            continue;
+        }
         struct api_batch *b = calloc(1, sizeof(*b));
         if (!b) {
             eip_list_node *pos;
@@ -439,29 +501,26 @@ static void api_next(eni_resolver *er)
             return;
         }
         b->er = er;
+        b->listing = !er->md;
         eip_list_init(&b->reqs);
-        const char *ips[API_BATCH];
-        size_t n = 0;
         eip_list_node *pos;
-        while (n < API_BATCH && (pos = eip_list_pop_front(&er->api_queue))) {
+        size_t n = 0;
+        while ((b->listing || n < API_BATCH) && (pos = eip_list_pop_front(&er->api_queue))) {
             eni_req *r = eip_container_of(pos, eni_req, node);
             r->step = STEP_API_BATCH;
             r->batch = b;
             eip_list_push_back(&b->reqs, &r->node);
-            ips[n++] = r->ip;
+            n++;
         }
-        aliyun_describe_enis_params p = {
-            .vpc_id = er->vpc_id, .private_ips = ips, .n_private_ips = n};
-        er->stats.api_calls++;
-        int rc = aliyun_ecs_describe_enis(er->client, &p, on_batch, b, &b->call);
+        eip_list_push_back(&er->batches, &b->node);
+        int rc = send_batch(b);
         if (rc) {
+            eip_list_remove(&er->batches, &b->node);
             while ((pos = eip_list_first(&b->reqs)))
                 answer(eip_container_of(pos, eni_req, node), rc, NULL, false,
                        "cannot send DescribeNetworkInterfaces");
             free(b);
-            continue;
         }
-        eip_list_push_back(&er->batches, &b->node);
     }
 }
 

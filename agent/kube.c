@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "agent/kube.h"
+#include "common/err.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ int agent_kube_new(agent_kube **out, const agent_kube_opts *opts, char *err, siz
     *out = NULL;
     agent_kube *k = calloc(1, sizeof(*k));
     if (!k) {
-        snprintf(err, errlen, "out of memory");
+        eip_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     int r = k8s_config_load(opts->cfg->kubeconfig, &k->cfg, err, errlen);

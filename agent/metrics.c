@@ -339,7 +339,9 @@ static int append_value(eip_buf *out, double v)
     /* The shortest %g form that reads back as the same double. */
     char tmp[40];
     for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        int n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v); /* at most 24 bytes */
+        if (n < 0 || (size_t)n >= sizeof(tmp))
+            return -E2BIG;
         if (strtod(tmp, NULL) == v)
             break;
     }

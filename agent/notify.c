@@ -7,6 +7,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
+#include "common/err.h"
 
 struct agent_notify {
     uv_timer_t watchdog;
@@ -64,9 +65,10 @@ static void on_watchdog(uv_timer_t *t)
 static void set_status(agent_notify *n, const char *prefix, const char *status)
 {
     char msg[512];
+    /* STATUS= is a message for people: cut to fit */
     if (status)
-        snprintf(n->status, sizeof(n->status), "%s", status);
-    snprintf(msg, sizeof(msg), "%s%sSTATUS=%s", prefix, *prefix ? "\n" : "", n->status);
+        eip_seterr(n->status, sizeof(n->status), "%s", status);
+    eip_seterr(msg, sizeof(msg), "%s%sSTATUS=%s", prefix, *prefix ? "\n" : "", n->status);
     send_state(n, msg);
 }
 

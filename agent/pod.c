@@ -12,7 +12,9 @@
 #include "agent/podeip.h"
 #include "aliyun/ecs.h"
 #include "common/backoff.h"
+#include "common/err.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "common/timeutil.h"
 
 /* First describe after an association or disassociation: about the time the
@@ -23,7 +25,7 @@
 #define RETRY_BASE_MS 1000
 #define RETRY_CAP_MS (5 * 60 * 1000)
 /* Quota exhausted: slowly. */
-#define QUOTA_BASE_MS 30000
+#define QUOTA_BASE_MS 10000
 /* A Static EIP held by a live pod: look again. */
 #define HOLDER_BASE_MS 2000
 #define HOLDER_CAP_MS 30000
@@ -43,11 +45,15 @@ static bool is_cloud_op(enum pod_op op)
            op == OP_UNASSOCIATE || op == OP_RELEASE;
 }
 
-static void copy(char *dst, size_t cap, const char *src)
+/* Copies an identifier from the cloud or the API server into its field. One
+ * longer than the field (none is, by the APIs' own limits) leaves "" and says
+ * so, rather than a cut value that could match something else. */
+static int copy(char *dst, size_t cap, const char *src)
 {
-    /* Bounded copies of cloud and Kubernetes identifiers; a longer one is cut
-     * (and then fails to match, which is safe: the step is retried). */
-    snprintf(dst, cap, "%s", src ? src : "");
+    int r = eip_strcpy(dst, cap, src);
+    if (r)
+        log_warn("a value longer than its %zu-byte field was dropped: %.80s...", cap, src);
+    return r;
 }
 
 /* ---- the one transition function ---- */
@@ -73,10 +79,12 @@ static void pod_set_state(struct pod *p, enum pod_state s, const char *reason, c
         else if (old == POD_BOUND)
             p->bound_ms = 0;
     }
-    enum eip_log_level lvl = old == s                         ? EIP_LOG_DEBUG
-                             : s == POD_FAILED                ? EIP_LOG_WARN
-                             : (s == POD_WAITING && p->ghost) ? EIP_LOG_DEBUG
-                                                              : EIP_LOG_INFO;
+    enum eip_log_level lvl = old == s          ? EIP_LOG_DEBUG
+                             : s == POD_FAILED ? EIP_LOG_WARN
+                             : p->ghost && (s == POD_WAITING || !strcmp(reason, "Kept") ||
+                                            !strcmp(reason, "ReadingPodEIP"))
+                                 ? EIP_LOG_DEBUG
+                                 : EIP_LOG_INFO;
     eip_log(lvl, "pod %s/%s%s: %s -> %s (eip %s, eni %s, ip %s): %s: %s", p->ns, p->name,
             p->ghost ? " (gone)" : "", pod_state_name(old), pod_state_name(s),
             p->eip.allocation_id[0] ? p->eip.allocation_id : "-", p->eni_id[0] ? p->eni_id : "-",
@@ -131,7 +139,7 @@ static void pod_fail(struct pod *p, const char *reason, int64_t base_ms, const c
     char msg[sizeof(p->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* a message: cutting it is fine */
     va_end(ap);
     p->failures++;
     uint64_t delay = backoff_ms(p->failures, base_ms, RETRY_CAP_MS);
@@ -218,7 +226,10 @@ static void eip_view_set(struct pod *p, const aliyun_eip *e)
         v->status[0] = v->instance_id[0] = v->private_ip[0] = v->instance_type[0] = '\0';
         return;
     }
-    copy(v->allocation_id, sizeof(v->allocation_id), e->allocation_id);
+    if (copy(v->allocation_id, sizeof(v->allocation_id), e->allocation_id)) {
+        v->known = false;
+        return;
+    }
     copy(v->address, sizeof(v->address), e->ip_address);
     copy(v->status, sizeof(v->status), e->status);
     copy(v->instance_id, sizeof(v->instance_id), e->instance_id);
@@ -473,6 +484,8 @@ static void on_tagged(const aliyun_result *res, void *arg)
     struct pod *p = arg;
     if (res->status == 0) {
         p->tagged = true;
+        if (p->adopted && p->type == EIP_ALLOC_AUTO)
+            p->ours = true; /* re-tagged for this pod: it goes with this pod now */
         copy(p->eip.tag_uid, sizeof(p->eip.tag_uid), p->uid);
         copy(p->eip.tag_node, sizeof(p->eip.tag_node), p->ctl->cfg->node_name);
     }
@@ -602,7 +615,7 @@ static void on_released(const aliyun_result *res, void *arg)
         p->ctl->stats.released++;
         metrics_inc(p->ctl->m.releases, NULL);
         if (p->ghost) {
-            const char *reason[] = {"pod-gone"};
+            const char *reason[] = {p->gc_reason ? p->gc_reason : "pod-gone"};
             metrics_inc(p->ctl->m.gc_released, reason);
         }
         log_info("pod %s/%s: released %s (%s)", p->ns, p->name, p->eip.allocation_id,
@@ -710,9 +723,9 @@ static void on_holder(k8s_call *call, const k8s_response *resp, void *arg)
             continue;
         if (!pod_is_live(it))
             continue;
-        snprintf(who, sizeof(who), "%.120s/%.120s",
-                 json_string_value(json_object_get(md, "namespace")) ?: "?",
-                 json_string_value(json_object_get(md, "name")) ?: "?");
+        eip_seterr(who, sizeof(who), "%.120s/%.120s",
+                   json_string_value(json_object_get(md, "namespace")) ?: "?",
+                   json_string_value(json_object_get(md, "name")) ?: "?");
         break;
     }
     if (who[0]) {
@@ -895,6 +908,46 @@ static void start_record(struct pod *p, bool value, const char *reason, const ch
 
 /* -- PodEIP -- */
 
+/* A gone pod's PodEIP keeps its EIP when it points at it with TTL or Never. */
+static void ghost_read_podeip(struct pod *p, const struct podeip_info *info)
+{
+    p->podeip_keep = false;
+    p->podeip_seen_set =
+        info && info->exists && info->pod_last_seen_ms > 0 && strcmp(info->status, "InUse") != 0;
+    if (info && info->exists && strcmp(info->allocation_id, p->eip.allocation_id) == 0 &&
+        info->strategy != EIP_RELEASE_FOLLOW) {
+        p->podeip_keep = true;
+        p->strategy = info->strategy;
+        p->release_after_ms = info->release_after_ms;
+        copy(p->release_after, sizeof(p->release_after), info->release_after);
+    }
+}
+
+/* Before allocating, the pod's PodEIP may name the EIP to use: the pod's own
+ * (written before a restart), one kept for this name by its TTL/Never strategy
+ * (a StatefulSet pod recreated, on any node), or one that
+ * ack-extend-network-controller wrote for this pod (adopted when that EIP is
+ * bound to the pod already). */
+static void adopt_from_podeip(struct pod *p, const struct podeip_info *info)
+{
+    if (!info || !info->exists || info->deleting || !info->allocation_id[0] ||
+        p->eip.allocation_id[0] || strcmp(info->allocation_id, p->hint_rejected) == 0)
+        return;
+    bool mine = info->pod_uid[0] && strcmp(info->pod_uid, p->uid) == 0;
+    bool kept = info->strategy != EIP_RELEASE_FOLLOW && p->stateful;
+    bool ack = !info->pod_uid[0];
+    if (!mine && !kept && !ack)
+        return; /* another incarnation's Follow EIP: it goes with that pod */
+    copy(p->eip.allocation_id, sizeof(p->eip.allocation_id), info->allocation_id);
+    p->eip.known = false;
+    p->adopted = true;
+    p->adopt_if_on_target = !mine && !kept;
+    log_info("pod %s/%s: reusing %s from its PodEIP (%s)", p->ns, p->name, info->allocation_id,
+             mine   ? "written for this pod"
+             : kept ? (info->strategy == EIP_RELEASE_NEVER ? "kept: Never" : "kept: TTL")
+                    : "written by ack-extend-network-controller");
+}
+
 static void on_podeip(int err, const char *detail, const struct podeip_info *info, void *arg)
 {
     struct pod *p = arg;
@@ -913,14 +966,10 @@ static void on_podeip(int err, const char *detail, const struct podeip_info *inf
         break;
     case OP_PODEIP_GET:
         p->podeip_read = true;
-        p->podeip_keep = false;
-        if (info && info->exists && strcmp(info->allocation_id, p->eip.allocation_id) == 0 &&
-            info->strategy != EIP_RELEASE_FOLLOW) {
-            p->podeip_keep = true;
-            p->strategy = info->strategy;
-            p->release_after_ms = info->release_after_ms;
-            copy(p->release_after, sizeof(p->release_after), info->release_after);
-        }
+        if (p->ghost)
+            ghost_read_podeip(p, info);
+        else
+            adopt_from_podeip(p, info);
         break;
     case OP_PODEIP_DONE:
         p->podeip_written = false;
@@ -991,6 +1040,12 @@ static void start_podeip_done(struct pod *p)
 {
     podeip_op *h = NULL;
     int r;
+    if (keeps_eip(p) && p->ghost && p->podeip_seen_set) {
+        /* podLastSeen was written when the pod went: the TTL runs from there */
+        p->podeip_done = true;
+        pod_kick(p);
+        return;
+    }
     if (keeps_eip(p)) {
         struct podeip_info i;
         fill_podeip(p, &i);
@@ -1006,19 +1061,67 @@ static void start_podeip_done(struct pod *p)
 
 /* ---- the machine ---- */
 
+/* Release: unbind the EIP from this pod (when it still carries this pod's
+ * tag), then the PodEIP (deleted, or marked for a kept EIP), then the EIP
+ * itself (Auto and Follow only), then one EIPReleased event. */
+static bool release_unbind(struct pod *p)
+{
+    bool owned = eip_owned(p);
+    if (owned && status_is(p, "Associating")) {
+        pod_set_state(p, POD_RELEASING, "WaitingForAssociation",
+                      "%s is still associating; unassociating once it settles",
+                      p->eip.allocation_id);
+        poll_transition(p);
+        return true;
+    }
+    if (owned && status_is(p, "InUse") && p->eip.instance_id[0]) {
+        p->describe_delay_ms = 0;
+        pod_set_state(p, POD_RELEASING, "Unassociating", "unassociating %s from %s",
+                      p->eip.allocation_id,
+                      p->eip.private_ip[0] ? p->eip.private_ip : p->eip.instance_id);
+        want_cloud(p, OP_UNASSOCIATE);
+        return true;
+    }
+    if (owned && status_is(p, "Unassociating")) {
+        pod_set_state(p, POD_RELEASING, "Unassociating", "waiting for %s to be unassociated",
+                      p->eip.allocation_id);
+        poll_transition(p);
+        return true;
+    }
+    return false;
+}
+
+static void release_done(struct pod *p)
+{
+    if (p->ghost && keeps_eip(p))
+        controller_note_kept(p->ctl, p->eip.allocation_id);
+    if (!p->released_event) {
+        p->released_event = true;
+        pod_event(p, "Normal", "EIPReleased", "%s %s (%s)",
+                  keeps_eip(p)                  ? "Unassociated and kept"
+                  : p->type == EIP_ALLOC_STATIC ? "Unassociated"
+                                                : "Released",
+                  p->eip.allocation_id, p->eip.address[0] ? p->eip.address : "-");
+    }
+    pod_set_state(p, POD_RELEASED, keeps_eip(p) ? "Kept" : "Released", "%s %s",
+                  keeps_eip(p)                  ? "kept"
+                  : p->type == EIP_ALLOC_STATIC ? "unbound"
+                                                : "released",
+                  p->eip.allocation_id);
+}
+
 static void reconcile_release(struct pod *p)
 {
-    struct controller *c = p->ctl;
     if (!p->eip.allocation_id[0]) {
         /* nothing was allocated or bound for this pod */
         pod_set_state(p, POD_RELEASED, "NothingToRelease", "no EIP was bound");
         return;
     }
-    if (!c->cloud_ready) {
+    if (!p->ctl->cloud_ready) {
         pod_set_state(p, POD_RELEASING, "WaitingForCloud", "waiting for the cloud client");
         return;
     }
-    if (uv_now(c->loop) < p->retry_at)
+    if (uv_now(p->ctl->loop) < p->retry_at)
         return;
     if (p->ghost && !p->podeip_read) {
         pod_set_state(p, POD_RELEASING, "ReadingPodEIP", "reading the PodEIP of the gone pod");
@@ -1036,30 +1139,8 @@ static void reconcile_release(struct pod *p)
                       p->eip.allocation_id, p->eip.tag_uid[0] ? p->eip.tag_uid : "-");
         return;
     }
-    if (p->eip.exists) {
-        bool owned = eip_owned(p);
-        if (owned && status_is(p, "Associating")) {
-            pod_set_state(p, POD_RELEASING, "WaitingForAssociation",
-                          "%s is still associating; unassociating once it settles",
-                          p->eip.allocation_id);
-            poll_transition(p);
-            return;
-        }
-        if (owned && status_is(p, "InUse") && p->eip.instance_id[0]) {
-            p->describe_delay_ms = 0;
-            pod_set_state(p, POD_RELEASING, "Unassociating", "unassociating %s from %s",
-                          p->eip.allocation_id,
-                          p->eip.private_ip[0] ? p->eip.private_ip : p->eip.instance_id);
-            want_cloud(p, OP_UNASSOCIATE);
-            return;
-        }
-        if (owned && status_is(p, "Unassociating")) {
-            pod_set_state(p, POD_RELEASING, "Unassociating", "waiting for %s to be unassociated",
-                          p->eip.allocation_id);
-            poll_transition(p);
-            return;
-        }
-    }
+    if (p->eip.exists && release_unbind(p))
+        return;
     /* The record goes before the EIP: a crash in between leaves a tagged EIP
      * without a record, which the node GC releases (the other order would leave a
      * record that nothing looks for). */
@@ -1075,22 +1156,15 @@ static void reconcile_release(struct pod *p)
         want_cloud(p, OP_RELEASE);
         return;
     }
-    if (!p->released_event) {
-        p->released_event = true;
-        pod_event(p, "Normal", "EIPReleased", "%s %s (%s)",
-                  keeps_eip(p)                  ? "Unassociated and kept"
-                  : p->type == EIP_ALLOC_STATIC ? "Unassociated"
-                                                : "Released",
-                  p->eip.allocation_id, p->eip.address[0] ? p->eip.address : "-");
-    }
-    pod_set_state(p, POD_RELEASED, keeps_eip(p) ? "Kept" : "Released", "%s %s",
-                  keeps_eip(p)                  ? "kept"
-                  : p->type == EIP_ALLOC_STATIC ? "unbound"
-                                                : "released",
-                  p->eip.allocation_id);
+    release_done(p);
 }
 
-static void reconcile_bind(struct pod *p)
+/* The bind path is a chain of steps, in order; each either acts (starts an
+ * operation, sets a state: the chain stops, and the operation's end kicks the
+ * pod again) or finds nothing to do and lets the next step look. */
+
+/* Nothing can happen yet: a bad annotation, no cloud, no pod IP. */
+static bool bind_blocked(struct pod *p)
 {
     struct controller *c = p->ctl;
     if (p->req_err.key[0]) {
@@ -1103,30 +1177,41 @@ static void reconcile_bind(struct pod *p)
                       p->req_err.message);
         if (!p->cond_false_written)
             start_record(p, false, "InvalidAnnotation", p->message);
-        return;
+        return true;
     }
     if (!c->cloud_ready || !c->inventoried) {
         pod_set_state(p, POD_WAITING, "WaitingForCloud",
                       "waiting for the cloud inventory of this node");
-        return;
+        return true;
     }
     if (!p->pod_ip[0]) {
         pod_set_state(p, POD_WAITING, "WaitingForPodIP", "waiting for the pod IP");
-        return;
+        return true;
     }
     if (p->vanished) {
         pod_set_state(p, POD_WAITING, "PodGone",
                       "the API server says the pod is gone or replaced; waiting for the watch");
-        return;
+        return true;
     }
-    if (uv_now(c->loop) < p->retry_at)
-        return;
-    enum pod_state working =
-        p->type == EIP_ALLOC_AUTO && !p->eip.allocation_id[0] ? POD_ALLOCATING : POD_ASSOCIATING;
+    return uv_now(c->loop) < p->retry_at; /* a timer kicks it then */
+}
+
+/* Which EIP: the ENI first (no money is spent on a pod no ENI holds), then the
+ * PodEIP's, the annotation's, or a new one; then what the cloud says of it. */
+static bool bind_choose(struct pod *p)
+{
     if (!p->eni_id[0]) {
+        enum pod_state working = p->type == EIP_ALLOC_AUTO && !p->eip.allocation_id[0]
+                                     ? POD_ALLOCATING
+                                     : POD_ASSOCIATING;
         pod_set_state(p, working, "FindingENI", "finding the ENI of %s", p->pod_ip);
         start_eni(p);
-        return;
+        return true;
+    }
+    if (!p->eip.allocation_id[0] && p->type == EIP_ALLOC_AUTO && !p->podeip_read) {
+        pod_set_state(p, POD_ALLOCATING, "ReadingPodEIP", "looking for a PodEIP to reuse");
+        start_podeip_get(p);
+        return true;
     }
     if (!p->eip.allocation_id[0]) {
         if (p->req.allocation_id &&
@@ -1137,32 +1222,51 @@ static void reconcile_bind(struct pod *p)
         } else {
             pod_set_state(p, POD_ALLOCATING, "Allocating", "allocating an EIP for %s", p->pod_ip);
             want_cloud(p, OP_ALLOCATE);
-            return;
+            return true;
         }
     }
     if (!p->eip.known) {
         start_describe(p, 0);
-        return;
+        return true;
     }
+    return false;
+}
+
+/* Drops the EIP chosen so far (never to be picked again from the same record)
+ * and starts over. */
+static void bind_forget(struct pod *p)
+{
+    copy(p->hint_rejected, sizeof(p->hint_rejected), p->eip.allocation_id);
+    p->adopted = false;
+    eip_forget(p);
+    pod_kick(p);
+}
+
+/* Is the EIP the cloud described one this pod may have? */
+static bool bind_vet(struct pod *p)
+{
     if (!p->eip.exists || status_is(p, "Releasing")) {
         if (p->type == EIP_ALLOC_STATIC) {
             pod_fail(p, "EIPNotFound", RETRY_BASE_MS * 10, "%s does not exist%s",
                      p->eip.allocation_id, status_is(p, "Releasing") ? " (being released)" : "");
-            return;
+            return true;
         }
-        /* Auto: our EIP vanished (released from the console?), or the
-         * allocated-eip-id record points nowhere: allocate a new one. */
+        /* Auto: our EIP vanished (released from the console?), or a record points
+         * nowhere: allocate a new one (with a new ClientToken if it was ours) */
         log_warn("pod %s/%s: %s is gone; allocating a new EIP", p->ns, p->name,
                  p->eip.allocation_id);
         if (p->ours)
             p->token_gen++;
-        if (p->req.allocation_id && strcmp(p->req.allocation_id, p->eip.allocation_id) == 0)
-            copy(p->hint_rejected, sizeof(p->hint_rejected), p->req.allocation_id);
-        eip_forget(p);
-        pod_kick(p);
-        return;
+        bind_forget(p);
+        return true;
     }
-    if (p->type == EIP_ALLOC_AUTO && !p->ours) {
+    if (p->adopted && p->adopt_if_on_target && !p->tagged && !eip_on_target(p)) {
+        log_info("pod %s/%s: %s of the PodEIP is not bound to this pod: not reusing it", p->ns,
+                 p->name, p->eip.allocation_id);
+        bind_forget(p);
+        return true;
+    }
+    if (p->type == EIP_ALLOC_AUTO && !p->ours && !p->adopted) {
         if (eip_owned(p)) {
             p->ours = true;
             p->tagged = true;
@@ -1174,6 +1278,13 @@ static void reconcile_bind(struct pod *p)
             p->type = EIP_ALLOC_STATIC;
         }
     }
+    return false;
+}
+
+/* Make it this pod's: say when it was lost, wait for (or take it over from) a
+ * holder, tag it for this pod, join the bandwidth package. */
+static bool bind_claim(struct pod *p)
+{
     bool on_target = eip_on_target(p);
     if (p->recorded && !(on_target && status_is(p, "InUse"))) {
         /* bound before, not any more (changed out of band): say so, then bind again */
@@ -1183,7 +1294,7 @@ static void reconcile_bind(struct pod *p)
             pod_set_state(p, POD_ASSOCIATING, "EIPLost", "%s is no longer bound to %s",
                           p->eip.allocation_id, p->pod_ip);
             start_record(p, false, "EIPLost", p->message);
-            return;
+            return true;
         }
     }
     if (!on_target && eip_bound(p) && !eip_owned(p)) {
@@ -1191,78 +1302,83 @@ static void reconcile_bind(struct pod *p)
             pod_set_state(p, POD_WAITING, "EIPInTransition", "%s is %s elsewhere; waiting",
                           p->eip.allocation_id, p->eip.status);
             poll_transition(p);
-            return;
+            return true;
         }
         check_holder(p);
-        return;
+        return true;
     }
-    if (!p->tagged && p->type == EIP_ALLOC_STATIC) {
-        if (eip_owned(p) && strcmp(p->eip.tag_node, c->cfg->node_name) == 0) {
+    if (!p->tagged && (p->type == EIP_ALLOC_STATIC || p->adopted)) {
+        if (eip_owned(p) && strcmp(p->eip.tag_node, p->ctl->cfg->node_name) == 0) {
             p->tagged = true;
         } else {
             pod_set_state(p, POD_ASSOCIATING, "Tagging", "tagging %s for this pod",
                           p->eip.allocation_id);
             want_cloud(p, OP_TAG);
-            return;
+            return true;
         }
     }
     if (p->type == EIP_ALLOC_AUTO && p->req.bandwidth_package_id &&
         strcmp(p->eip.bandwidth_package_id, p->req.bandwidth_package_id) != 0) {
-        if (p->cbwp_added) {
-            /* added, not shown yet: the package takes it asynchronously */
-            pod_set_state(p, POD_ALLOCATING, "JoiningBandwidthPackage", "waiting for %s to join %s",
-                          p->eip.allocation_id, p->req.bandwidth_package_id);
-            poll_transition(p);
-            return;
-        }
-        pod_set_state(p, POD_ALLOCATING, "JoiningBandwidthPackage", "adding %s to %s",
-                      p->eip.allocation_id, p->req.bandwidth_package_id);
-        want_cloud(p, OP_CBWP);
+        pod_set_state(p, POD_ALLOCATING, "JoiningBandwidthPackage", "%s %s to %s",
+                      p->cbwp_added ? "waiting for" : "adding", p->eip.allocation_id,
+                      p->req.bandwidth_package_id);
+        if (p->cbwp_added)
+            poll_transition(p); /* added: the package takes it asynchronously */
+        else
+            want_cloud(p, OP_CBWP);
+        return true;
+    }
+    return false;
+}
+
+/* On this pod's IP: wait for InUse, write it on the pod and in the PodEIP. */
+static void bind_finish(struct pod *p)
+{
+    if (!status_is(p, "InUse")) {
+        pod_set_state(p, POD_ASSOCIATING, "WaitingForInUse", "%s is %s on %s", p->eip.allocation_id,
+                      p->eip.status, p->pod_ip);
+        poll_transition(p);
         return;
     }
-    if (on_target) {
-        if (!status_is(p, "InUse")) {
-            pod_set_state(p, POD_ASSOCIATING, "WaitingForInUse", "%s is %s on %s",
-                          p->eip.allocation_id, p->eip.status, p->pod_ip);
-            poll_transition(p);
-            return;
-        }
-        p->describe_delay_ms = 0;
-        if (!p->recorded) {
-            pod_set_state(p, POD_ASSOCIATING, "Recording",
-                          "%s is InUse on %s; writing it on the pod", p->eip.allocation_id,
-                          p->pod_ip);
-            char msg[200];
-            snprintf(msg, sizeof(msg), "%.64s %.64s", p->eip.allocation_id, p->eip.address);
-            start_record(p, true, EIP_CONDITION_REASON_BOUND, msg);
-            return;
-        }
-        if (!p->podeip_written) {
-            start_podeip_write(p);
-            return;
-        }
-        p->failures = 0;
-        pod_set_state(p, POD_BOUND, "Bound", "%s (%s) on %s via %s", p->eip.allocation_id,
-                      p->eip.address, p->pod_ip, p->eni_id);
+    p->describe_delay_ms = 0;
+    if (!p->recorded) {
+        pod_set_state(p, POD_ASSOCIATING, "Recording", "%s is InUse on %s; writing it on the pod",
+                      p->eip.allocation_id, p->pod_ip);
+        char msg[200];
+        eip_seterr(msg, sizeof(msg), "%.64s %.64s", p->eip.allocation_id, p->eip.address);
+        start_record(p, true, EIP_CONDITION_REASON_BOUND, msg);
         return;
     }
-    if (status_is(p, "Available")) {
+    if (!p->podeip_written) {
+        start_podeip_write(p);
+        return;
+    }
+    p->failures = 0;
+    pod_set_state(p, POD_BOUND, "Bound", "%s (%s) on %s via %s", p->eip.allocation_id,
+                  p->eip.address, p->pod_ip, p->eni_id);
+}
+
+static void reconcile_bind(struct pod *p)
+{
+    if (bind_blocked(p) || bind_choose(p) || bind_vet(p) || bind_claim(p))
+        return;
+    if (eip_on_target(p)) {
+        bind_finish(p);
+    } else if (status_is(p, "Available")) {
         p->describe_delay_ms = 0;
         pod_set_state(p, POD_ASSOCIATING, "Associating", "associating %s with %s on %s",
                       p->eip.allocation_id, p->pod_ip, p->eni_id);
         want_cloud(p, OP_ASSOCIATE);
-        return;
-    }
-    if (eip_bound(p)) {
+    } else if (eip_bound(p)) {
         /* ours, bound to another target: take it back */
-        if (status_is(p, "InUse")) {
+        if (status_is(p, "InUse"))
             want_cloud(p, OP_UNASSOCIATE);
-            return;
-        }
-        poll_transition(p);
-        return;
+        else
+            poll_transition(p);
+    } else {
+        pod_fail(p, "UnexpectedStatus", RETRY_BASE_MS, "%s is %s", p->eip.allocation_id,
+                 p->eip.status);
     }
-    pod_fail(p, "UnexpectedStatus", RETRY_BASE_MS, "%s is %s", p->eip.allocation_id, p->eip.status);
 }
 
 void pod_kick(struct pod *p)

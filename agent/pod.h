@@ -110,6 +110,7 @@ struct pod {
     bool podeip_written;     /* the PodEIP matches */
     bool podeip_read;        /* the PodEIP was read (ghosts) */
     bool podeip_done;        /* release: the PodEIP deleted (Follow) or marked seen (kept) */
+    bool podeip_seen_set;    /* a ghost's PodEIP already has podLastSeen: leave it */
     bool podeip_keep;        /* the PodEIP says TTL/Never for this EIP: do not release */
     bool cond_false_written; /* condition False written since the last True */
     bool released_event;     /* EIPReleased sent */
@@ -117,10 +118,13 @@ struct pod {
     bool vanished;           /* a write found the pod gone or replaced: wait for the watch */
     bool cbwp_added;         /* AddCommonBandwidthPackageIp done, waiting for it to show */
     bool strategy_ignored_reported;
-    bool periodic;          /* a ghost found by a periodic node GC (not at start) */
-    bool leak_counted;      /* counted as a leak */
-    char hint_rejected[64]; /* an allocated-eip-id that pointed nowhere: ignore it */
-    char holder[300];       /* "ns/name (ip)" or what holds a Static EIP */
+    bool periodic;           /* a ghost found by a periodic node GC (not at start) */
+    const char *gc_reason;   /* a ghost: why it goes (the gc_released label), static */
+    bool leak_counted;       /* counted as a leak */
+    char hint_rejected[64];  /* an allocated-eip-id or PodEIP that pointed nowhere: ignore it */
+    bool adopted;            /* the EIP came from the pod's PodEIP: re-tag it before binding */
+    bool adopt_if_on_target; /* ...only if it is bound to this pod already (ack's record) */
+    char holder[300];        /* "ns/name (ip)" or what holds a Static EIP */
     int64_t describe_delay_ms;
 
     enum pod_state state;

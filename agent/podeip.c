@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "agent/podeip.h"
+#include "common/err.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,15 +8,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/str.h"
 #include "common/timeutil.h"
 
 /* A conflicting writer (409) is read again this many times before giving up
  * (the caller retries later). */
 #define MAX_CONFLICTS 5
 
-static void copy(char *dst, size_t cap, const char *src)
+/* A value longer than its field (none is, by the CRD's and the cloud's limits)
+ * leaves "" rather than a cut value. */
+static int copy(char *dst, size_t cap, const char *src)
 {
-    snprintf(dst, cap, "%s", src ? src : ""); /* bounded: a longer value is cut */
+    return eip_strcpy(dst, cap, src);
 }
 
 static const char *jstr(const json_t *o, const char *k)
@@ -98,7 +102,8 @@ int podeip_parse(const json_t *obj, struct podeip_info *out)
         return -EINVAL;
     out->exists = true;
     out->deleting = json_object_get(md, "deletionTimestamp") != NULL;
-    copy(out->allocation_id, sizeof(out->allocation_id), id);
+    if (copy(out->allocation_id, sizeof(out->allocation_id), id))
+        return -EINVAL;
     copy(out->bandwidth_package_id, sizeof(out->bandwidth_package_id),
          jstr(spec, "bandwidthPackageID"));
     const char *type = jstr(at, "type");
@@ -184,8 +189,8 @@ static void finish(podeip_op *op, int err, const char *detail, const struct pode
 static void fail_resp(podeip_op *op, const char *what, const k8s_response *resp)
 {
     char d[700];
-    snprintf(d, sizeof(d), "%s: %s%s%s", what, k8s_result_name(resp->result),
-             resp->status.message[0] ? ": " : "", resp->status.message);
+    eip_seterr(d, sizeof(d), "%s: %s%s%s", what, k8s_result_name(resp->result),
+               resp->status.message[0] ? ": " : "", resp->status.message);
     finish(op, resp->result == K8S_E_TRANSPORT ? -EIO : -EPROTO, d, NULL);
 }
 
@@ -195,7 +200,7 @@ static void go(podeip_op *op, enum op_step s)
     int r = next(op);
     if (r) {
         char d[120];
-        snprintf(d, sizeof(d), "cannot send the request: %s", strerror(-r));
+        eip_seterr(d, sizeof(d), "cannot send the request: %s", strerror(-r));
         finish(op, r, d, NULL);
     }
 }
@@ -240,6 +245,116 @@ static bool spec_matches(const podeip_op *op)
            strcmp(w->pod_uid, g->pod_uid) == 0;
 }
 
+static void none_found(podeip_op *op)
+{
+    struct podeip_info none = {.exists = false};
+    finish(op, 0, NULL, &none);
+}
+
+static void after_create(podeip_op *op, const k8s_response *resp)
+{
+    if (resp->result == K8S_OK)
+        go(op, S_STATUS);
+    else if (resp->result == K8S_E_ALREADY_EXISTS)
+        go(op, S_GET);
+    else
+        fail_resp(op, "create", resp);
+}
+
+/* What to do with the record just read, by kind of operation. */
+static void after_read(podeip_op *op, const k8s_response *resp)
+{
+    switch (op->kind) {
+    case K_READ:
+        finish(op, 0, NULL, &op->got);
+        return;
+    case K_WRITE:
+        go(op, spec_matches(op) ? S_STATUS : S_UPDATE);
+        return;
+    case K_SEEN:
+        if (strcmp(op->got.allocation_id, op->want.allocation_id) != 0)
+            finish(op, 0, NULL, &op->got); /* another EIP's record now */
+        else
+            go(op, S_STATUS);
+        return;
+    case K_DELETE:
+        if (!is_ours_to_delete(op)) {
+            finish(op, 0, NULL, &op->got);
+            return;
+        }
+        bool had = false;
+        if (strip_ack_finalizer(op, resp->json, &had)) {
+            finish(op, -ENOMEM, "out of memory", NULL);
+            return;
+        }
+        go(op, had ? S_FINALIZERS : S_DELETE);
+        return;
+    }
+}
+
+static void after_get(podeip_op *op, const k8s_response *resp)
+{
+    if (resp->result == K8S_E_NOT_FOUND) {
+        if (op->kind == K_READ || op->kind == K_DELETE)
+            none_found(op);
+        else
+            go(op, S_CREATE); /* K_WRITE raced a delete; K_SEEN: keep the record */
+        return;
+    }
+    if (resp->result != K8S_OK) {
+        fail_resp(op, "read", resp);
+        return;
+    }
+    if (podeip_parse(resp->json, &op->got)) {
+        /* not a record we understand: leave it alone */
+        if (op->kind == K_READ || op->kind == K_DELETE)
+            none_found(op);
+        else
+            finish(op, -EINVAL, "the existing PodEIP has no spec.allocationID", NULL);
+        return;
+    }
+    copy(op->rv, sizeof(op->rv), jstr(json_object_get(resp->json, "metadata"), "resourceVersion"));
+    after_read(op, resp);
+}
+
+/* update, finalizer removal and delete: conditional on the version read */
+static void after_conditional(podeip_op *op, const k8s_response *resp)
+{
+    if (resp->result == K8S_E_CONFLICT && ++op->conflicts <= MAX_CONFLICTS) {
+        go(op, S_GET);
+        return;
+    }
+    if (op->step == S_DELETE && (resp->result == K8S_OK || resp->result == K8S_E_NOT_FOUND)) {
+        none_found(op);
+        return;
+    }
+    if (resp->result != K8S_OK) {
+        fail_resp(op,
+                  op->step == S_UPDATE   ? "update"
+                  : op->step == S_DELETE ? "delete"
+                                         : "finalizer",
+                  resp);
+        return;
+    }
+    if (op->step == S_FINALIZERS) {
+        copy(op->rv, sizeof(op->rv),
+             jstr(json_object_get(resp->json, "metadata"), "resourceVersion"));
+        go(op, S_DELETE);
+    } else {
+        go(op, S_STATUS);
+    }
+}
+
+static void after_status(podeip_op *op, const k8s_response *resp)
+{
+    if (resp->result == K8S_E_NOT_FOUND && ++op->conflicts <= MAX_CONFLICTS)
+        go(op, S_CREATE); /* deleted in between */
+    else if (resp->result != K8S_OK)
+        fail_resp(op, "status", resp);
+    else
+        finish(op, 0, NULL, &op->want);
+}
+
 static void on_resp(k8s_call *call, const k8s_response *resp, void *arg)
 {
     (void)call;
@@ -247,106 +362,18 @@ static void on_resp(k8s_call *call, const k8s_response *resp, void *arg)
     op->call = NULL;
     switch (op->step) {
     case S_CREATE:
-        if (resp->result == K8S_OK) {
-            go(op, S_STATUS);
-        } else if (resp->result == K8S_E_ALREADY_EXISTS) {
-            go(op, S_GET);
-        } else {
-            fail_resp(op, "create", resp);
-        }
+        after_create(op, resp);
         return;
     case S_GET:
-        if (resp->result == K8S_E_NOT_FOUND) {
-            if (op->kind == K_READ || op->kind == K_DELETE) {
-                struct podeip_info none = {.exists = false};
-                finish(op, 0, NULL, &none);
-            } else {
-                go(op, S_CREATE); /* K_WRITE raced a delete; K_SEEN: keep the record */
-            }
-            return;
-        }
-        if (resp->result != K8S_OK) {
-            fail_resp(op, "read", resp);
-            return;
-        }
-        if (podeip_parse(resp->json, &op->got)) {
-            /* not a record we understand: leave it alone */
-            if (op->kind == K_READ || op->kind == K_DELETE) {
-                struct podeip_info none = {.exists = false};
-                finish(op, 0, NULL, &none);
-            } else {
-                finish(op, -EINVAL, "the existing PodEIP has no spec.allocationID", NULL);
-            }
-            return;
-        }
-        copy(op->rv, sizeof(op->rv),
-             jstr(json_object_get(resp->json, "metadata"), "resourceVersion"));
-        switch (op->kind) {
-        case K_READ:
-            finish(op, 0, NULL, &op->got);
-            return;
-        case K_WRITE:
-            go(op, spec_matches(op) ? S_STATUS : S_UPDATE);
-            return;
-        case K_SEEN:
-            if (strcmp(op->got.allocation_id, op->want.allocation_id) != 0) {
-                finish(op, 0, NULL, &op->got); /* another EIP's record now */
-                return;
-            }
-            go(op, S_STATUS);
-            return;
-        case K_DELETE:
-            if (!is_ours_to_delete(op)) {
-                finish(op, 0, NULL, &op->got);
-                return;
-            }
-            bool had = false;
-            if (strip_ack_finalizer(op, resp->json, &had)) {
-                finish(op, -ENOMEM, "out of memory", NULL);
-                return;
-            }
-            go(op, had ? S_FINALIZERS : S_DELETE);
-            return;
-        }
+        after_get(op, resp);
         return;
     case S_UPDATE:
     case S_FINALIZERS:
     case S_DELETE:
-        if (resp->result == K8S_E_CONFLICT && ++op->conflicts <= MAX_CONFLICTS) {
-            go(op, S_GET);
-            return;
-        }
-        if (op->step == S_DELETE && (resp->result == K8S_OK || resp->result == K8S_E_NOT_FOUND)) {
-            struct podeip_info none = {.exists = false};
-            finish(op, 0, NULL, &none);
-            return;
-        }
-        if (resp->result != K8S_OK) {
-            fail_resp(op,
-                      op->step == S_UPDATE   ? "update"
-                      : op->step == S_DELETE ? "delete"
-                                             : "finalizer",
-                      resp);
-            return;
-        }
-        if (op->step == S_FINALIZERS) {
-            copy(op->rv, sizeof(op->rv),
-                 jstr(json_object_get(resp->json, "metadata"), "resourceVersion"));
-            go(op, S_DELETE);
-        } else {
-            go(op, S_STATUS);
-        }
+        after_conditional(op, resp);
         return;
     case S_STATUS:
-        if (resp->result == K8S_E_NOT_FOUND && ++op->conflicts <= MAX_CONFLICTS) {
-            go(op, S_CREATE); /* deleted in between */
-            return;
-        }
-        if (resp->result != K8S_OK) {
-            fail_resp(op, "status", resp);
-            return;
-        }
-        finish(op, 0, NULL, &op->want);
+        after_status(op, resp);
         return;
     }
 }

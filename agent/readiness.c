@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+#include "common/err.h"
+
 struct condition {
     struct condition *next;
     bool met;
@@ -131,15 +134,20 @@ void readiness_summary(const readiness *r, char *dst, size_t cap)
     if (cap == 0)
         return;
     if (readiness_ready(r)) {
-        snprintf(dst, cap, "ready");
+        eip_seterr(dst, cap, "ready");
         return;
     }
-    size_t o = (size_t)snprintf(dst, cap, "waiting for");
+    /* a message for logs and sd_notify STATUS=: cut at cap */
+    eip_buf b;
+    eip_buf_init(&b, cap - 1);
+    int e = eip_buf_appends(&b, "waiting for");
     const char *sep = " ";
-    for (const struct condition *c = r->head; c && o < cap; c = c->next) {
+    for (const struct condition *c = r->head; c && !e; c = c->next) {
         if (c->met)
             continue;
-        o += (size_t)snprintf(dst + o, cap - o, "%s%s", sep, c->name);
+        e = eip_buf_appendf(&b, "%s%s", sep, c->name);
         sep = ", ";
     }
+    eip_seterr(dst, cap, "%s", b.data ? b.data : "waiting");
+    eip_buf_free(&b);
 }

@@ -60,6 +60,7 @@ MICRO_TIME_FIELDS = {"leases.coordination.k8s.io": (("spec", "acquireTime"), ("s
 MICRO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
 AGENT_USER = "system:serviceaccount:kube-system:eip-agent"
 DEFAULT_CONFIG = {"bookmark_interval": 60.0, "pod_start_delay": 0.5, "pod_stop_delay": None,
+                  "pod_gc_delay": 2.0,
                   "history_size": 1000, "watch_max_seconds": 1800.0, "event_ttl_seconds": 3600.0,
                   "rv_wait_seconds": 3.0}
 

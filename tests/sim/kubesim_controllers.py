@@ -273,12 +273,30 @@ class Controllers:
             self.reconcile_ds(new["metadata"]["namespace"], new["metadata"]["name"])
         elif key == "namespaces" and new is not None and new["metadata"].get("deletionTimestamp"):
             self.finalize_ns(new["metadata"]["name"])
+        elif key == "nodes" and new is None and old is not None:
+            # the pod garbage collector (kube-controller-manager PodGC, gcOrphaned):
+            # pods bound to a node that no longer exists are force-deleted after a
+            # quarantine (40 s on a real cluster; pod_gc_delay here)
+            self.at(float(self.config.get("pod_gc_delay", 2.0)), self.gc_orphaned,
+                    old["metadata"]["name"])
         elif key == "nodes" and new is not None:
             self.at(0.05, self.retry_unscheduled)
             for d in self.store.items(DS.key):
                 self.at(0.05, self.reconcile_ds, d["metadata"]["namespace"], d["metadata"]["name"])
         if typ == "DELETED" and old is not None:
             self.collect(old)
+
+    def gc_orphaned(self, node):
+        if self.store.get("nodes", "", node) is not None:
+            return  # back again
+        for p in self.store.items("pods"):
+            if p.get("spec", {}).get("nodeName") != node:
+                continue
+            m = p["metadata"]
+            try:
+                self.reg.delete(PODS, m["namespace"], m["name"], {"gracePeriodSeconds": 0})
+            except ApiError:
+                pass
 
     def _owner(self, obj):
         for ref in obj["metadata"].get("ownerReferences") or []:

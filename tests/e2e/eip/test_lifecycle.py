@@ -142,3 +142,26 @@ def test_static_holder_gone_is_taken_over(world):
     new = w.wait_bound("new", timeout=60)
     assert w.eip(aid)["PrivateIpAddress"] == new["status"]["podIP"]
     w.assert_no_leaks()
+
+
+def test_quota_exhausted_then_recovered(world):
+    """The account's EIP quota runs out: a Warning event, the pod waits (slowly
+    retried), other pods are not held up, and it binds once quota is back."""
+    w = world
+    w.cloud_config(eip_quota=1)
+    w.create_pod("q-1", auto())
+    w.wait_bound("q-1")
+    w.create_pod("q-2", auto())
+    ev = wait_for(lambda: [e for e in w.events("q-2", reason="EIPFailed")
+                           if "quota" in e["message"].lower()], 30, "quota event")
+    assert ev[0]["type"] == "Warning"
+    v = w.wait_view(w.agent, "q-2", lambda v: v["state"] == "Failed")
+    assert v["reason"] == "QuotaExceeded", v
+    w.cloud_config(eip_quota=10)
+    w.wait_bound("q-2", timeout=60)
+    allocs = [c for c in w.cloud_calls("AllocateEipAddress")
+              if c.get("client_token", "").startswith("eip-agent")]
+    assert len([c for c in allocs if c.get("http_status") == 200]) == 2
+    # retried slowly: a handful of refused allocations, not a storm
+    refused = [c for c in allocs if c.get("code") == "QuotaExceeded.Eip"]
+    assert 1 <= len(refused) <= 5, len(refused)

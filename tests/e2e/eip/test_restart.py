@@ -36,7 +36,7 @@ BIND_STEPS = {
         lambda w: w.kube_faults(hang=True, verbs=["patch"], paths="/pods/p/status"),
         lambda w: wait_for(lambda: (eip_of(w, "p") or {}).get("Status") == "InUse", 20, "InUse")),
     "written-no-podeip": (
-        lambda w: w.kube_faults(hang=True, paths="podeips"),
+        lambda w: w.kube_faults(hang=True, paths="podeips", verbs=["create", "update", "patch"]),
         lambda w: w.wait_bound("p")),
 }
 

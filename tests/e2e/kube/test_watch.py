@@ -451,11 +451,17 @@ def test_scheduler_assigns_ip_from_the_cloud(cluster):
     c.ok("DELETE", PODS + "/p1?gracePeriodSeconds=0")
     node = c.info["nodes"]["node-1"]
 
-    def released():
-        e = next(e for e in c.cloud("GET", "/__sim/enis").json["enis"]
-                 if e["NetworkInterfaceId"] == (node.get("pod_eni_id") or node["eni_id"]))
-        return ip not in [x["PrivateIpAddress"] for x in e["PrivateIpSets"]["PrivateIpSet"]]
-    wait_for(released, 5, what="pod IP released in the cloud")
+    # given back to the CNI: it stays on the node's pod ENI (Terway's IP pool) and is
+    # the next pod's of that node
+    def gone():
+        return c.req("GET", PODS + "/p1").status == 404
+    wait_for(gone, 5, what="p1 gone")
+    c.pod("p4", node_selector={"kubernetes.io/hostname": "node-1"})
+    p4 = c.wait_running("p4")
+    assert p4["status"]["podIP"] == ip
+    e = next(e for e in c.cloud("GET", "/__sim/enis").json["enis"]
+             if e["NetworkInterfaceId"] == (node.get("pod_eni_id") or node["eni_id"]))
+    assert ip in [x["PrivateIpAddress"] for x in e["PrivateIpSets"]["PrivateIpSet"]]
     # unschedulable
     c.pod("nowhere", node_selector={"kubernetes.io/hostname": "node-9"})
     time.sleep(0.3)
