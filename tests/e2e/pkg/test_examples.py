@@ -8,7 +8,8 @@ sending from the pod's address (what the pod's network namespace would do), and
 the grep of downward-api.yaml runs over an annotations file the test refreshes
 from the API server the way the kubelet writes it. Each must succeed, and only
 after the pod's EIP is bound. Deleting the examples releases every Follow EIP;
-the StatefulSet's (TTL) and the Static one are kept."""
+the StatefulSet's (TTL, and a recreated db-0 gets its EIP back) and the Static
+one are kept."""
 import json
 import os
 import re
@@ -239,6 +240,15 @@ def test_examples_bind_and_their_init_steps_wait_for_it(make_world, tmp_path):
         assert p["spec"]["readinessGates"] == [{"conditionType": GATE}]
         assert w.condition(p, "Ready")["status"] == "True"
     assert {k for k, _ in spec} == {"Namespace", "Deployment", "StatefulSet", "Pod"}
+
+    # the StatefulSet's promise: db-0 recreated (a new pod of the same name) gets its EIP back
+    old = w.pod("db-0", NS)["metadata"]["uid"]
+    w.delete_pod("db-0", NS)
+    again = wait_for(lambda: (lambda p: p if p and p["metadata"]["uid"] != old and
+                              (w.condition(p) or {}).get("status") == "True" else None)(
+        w.pod("db-0", NS)), 60, "db-0 recreated and bound")
+    assert again["metadata"]["annotations"][LEGACY_ADDRESS] == views["db-0"]["eipAddress"]
+    _, views["db-0"] = bound_at(w, agents, again)
 
     # deleting the examples: Follow EIPs released, TTL and Static kept
     follow = {v["allocationId"] for n, v in views.items() if v["releaseStrategy"] == "Follow"
