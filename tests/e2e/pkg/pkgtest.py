@@ -42,3 +42,10 @@ def container(obj, name=None):
 
 def env_of(c):
     return {e["name"]: e for e in c.get("env", [])}
+
+
+def node_cidr(rng):
+    """A /24 of 127.0.0.0/8 for a cluster's nodes (simcluster --node-cidr), away from
+    the default 127.0.9.0/24 and the pods' 127.0.10.0/24, so that agents listening on
+    their node's address and port 9469 do not meet those of another run."""
+    return f"127.{rng.randrange(64, 128)}.{rng.randrange(0, 256)}.0/24"

@@ -3,9 +3,12 @@
 what scripts/test runs at its end.) Here the simulated cloud's EIP quota is too
 small for the examples: the demo exits non-zero naming the pods that are not
 bound and what their agents say, and stops everything it started. It runs the
-sanitizer build of the agent (EIP_DEMO_AGENT) instead of building its own."""
+sanitizer build of the agent (EIP_DEMO_AGENT) instead of building its own, and
+finds the default nodes' port taken (as by another run): its agents listen on
+other addresses."""
 import os
 import re
+import socket
 import subprocess
 
 from agenttest import SAN_ENV
@@ -18,8 +21,18 @@ def test_demo_once_fails_with_the_reason(agent_bin, tmp_path):
     env.update(SAN_ENV)
     env.update({"EIP_DEMO_AGENT": str(agent_bin), "EIP_DEMO_SIM_ARGS": "--eip-quota 6",
                 "EIP_DEMO_BIND_TIMEOUT": "25", "TMPDIR": str(tmp_path)})
-    p = subprocess.run([str(REPO / "scripts" / "demo"), "--once"], cwd=tmp_path, env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    # another run has the default nodes' port: the demo takes other addresses
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.9.2", 9469))
+    busy.listen()
+    try:
+        p = subprocess.run([str(REPO / "scripts" / "demo"), "--once"], cwd=tmp_path, env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
+    finally:
+        busy.close()
+    m = re.search(r"== starting the agent of node-1 on (127\.\d+\.\d+)\.2:9469", p.stdout)
+    assert m and m.group(1) != "127.0.9", p.stdout[-3000:]
     assert p.returncode == 1, p.stdout[-3000:] + p.stderr[-3000:]
     err = p.stderr
     assert "demo: FAILED: example pods not bound within 25s" in err, err[-3000:]

@@ -21,7 +21,7 @@ from datetime import datetime
 import pytest
 import yaml
 
-from pkgtest import render
+from pkgtest import node_cidr, render
 from world import GATE, HttpJson, wait_for
 
 NS = "eip-examples"
@@ -139,8 +139,8 @@ def bound_at(w, agents, pod):
     return datetime.fromisoformat(v["boundAt"].replace("Z", "+00:00")).timestamp(), v
 
 
-def test_examples_bind_and_their_init_steps_wait_for_it(make_world, tmp_path):
-    w = make_world(nodes=2, args=("--pod-stop-delay", "1"))
+def test_examples_bind_and_their_init_steps_wait_for_it(make_world, tmp_path, rng):
+    w = make_world(nodes=2, args=("--pod-stop-delay", "1", "--node-cidr", node_cidr(rng)))
     agents = start_agents(w, ["node-1", "node-2"])
     # associations take a while, so every init step starts before its pod is bound
     w.cloud_config(associate_delay=2.0)
@@ -263,10 +263,10 @@ def test_examples_bind_and_their_init_steps_wait_for_it(make_world, tmp_path):
 
 
 @pytest.mark.parametrize("example", ["init-wait", "downward-api"])
-def test_init_step_fails_while_not_bound(make_world, tmp_path, example):
+def test_init_step_fails_while_not_bound(make_world, tmp_path, example, rng):
     """The init steps really wait: with the cloud refusing every association, a step
     is still waiting when its pod has been Failed for a while."""
-    w = make_world(nodes=1)
+    w = make_world(nodes=1, args=("--node-cidr", node_cidr(rng)))
     agents = start_agents(w, ["node-1"])
     w.cloud_faults({"action": "AssociateEipAddress", "preset": "OperationFailed.SystemBusy"})
     obj = next(o for o in render("daemonset/examples") if o["metadata"]["name"] == example)
