@@ -343,6 +343,8 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     http_server_set_observer(a->server, on_observe, a);
     if ((r = agent_health_routes(a)))
         goto fail;
+    if ((r = agent_page_routes(a)))
+        goto fail;
     if (cfg->eip_controller) {
         controller_opts co = {.loop = loop, .cfg = cfg, .metrics = a->metrics, .ready = a->ready};
         if ((r = controller_new(&a->ctl, &co, err, errcap)))

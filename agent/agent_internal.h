@@ -79,5 +79,7 @@ struct agent {
 
 /* Registers GET /healthz, /readyz and /metrics on the agent's server. */
 int agent_health_routes(struct agent *a);
+/* Registers GET / (the status page for people, agent/page.h). */
+int agent_page_routes(struct agent *a);
 
 #endif

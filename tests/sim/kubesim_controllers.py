@@ -105,6 +105,36 @@ def _tolerates(pod, taint):
     return False
 
 
+def _expr_ok(e, labels):
+    key, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+    if op == "In":
+        return key in labels and labels[key] in vals
+    if op == "NotIn":
+        return key not in labels or labels[key] not in vals
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt") and key in labels and len(vals) == 1:
+        try:
+            a, b = int(labels[key]), int(vals[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def _affinity_ok(spec, labels):
+    """requiredDuringSchedulingIgnoredDuringExecution node affinity: the terms are ORed,
+    the matchExpressions of a term ANDed (matchFields are not modelled)."""
+    req = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = req.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+    return any(all(_expr_ok(e, labels) for e in t.get("matchExpressions") or []) for t in terms)
+
+
 class Controllers:
     def __init__(self, store, registry, cloud, config):
         self.store, self.reg, self.cloud, self.config = store, registry, cloud, config
@@ -369,6 +399,8 @@ class Controllers:
             if n.get("spec", {}).get("unschedulable"):
                 continue
             if any(labels.get(k) != v for k, v in sel.items()):
+                continue
+            if not _affinity_ok(pod.get("spec", {}), labels):
                 continue
             taints = [t for t in n.get("spec", {}).get("taints") or [] if t.get("effect") in ("NoSchedule", "NoExecute")]
             if any(not _tolerates(pod, t) for t in taints):
@@ -716,6 +748,8 @@ class Controllers:
     def _fits(self, pod_spec, node):
         labels = node["metadata"].get("labels") or {}
         if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+            return False
+        if not _affinity_ok(pod_spec, labels):
             return False
         pod = {"spec": pod_spec}
         return all(_tolerates(pod, t) for t in node.get("spec", {}).get("taints") or []

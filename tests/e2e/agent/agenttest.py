@@ -5,6 +5,7 @@ asserting exit 0 and no sanitizer report."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -79,6 +80,7 @@ class Agent:
             [str(binary), "--config", str(self.config_path), *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr_file,
             env=clean_env(env))
+        self.host = "127.0.0.1"
         self.port = None
         self.returncode = None
 
@@ -90,8 +92,10 @@ class Agent:
             if self.proc.poll() is not None:
                 raise AssertionError(
                     f"agent exited with {self.proc.returncode}:\n{self.stderr()}")
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+);", self.stderr())
-            return int(m.group(1)) if m else None
+            m = re.search(r"listening on http://(127\.\d+\.\d+\.\d+):(\d+);", self.stderr())
+            if m:
+                self.host = m.group(1)
+            return int(m.group(2)) if m else None
 
         self.port = wait_for(port, timeout, "the 'listening on' log line")
         wait_for(self.healthy, timeout, "/healthz")
@@ -105,7 +109,7 @@ class Agent:
             return False
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -130,3 +134,47 @@ class Agent:
         assert_no_sanitizer(err)
         assert rc == 0, f"agent exited with {rc}:\n{err}"
         return err
+
+
+class NotifySocket:
+    """A Unix datagram socket standing in for systemd's notification socket."""
+
+    def __init__(self, address):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if address.startswith("@"):
+            self.sock.bind("\0" + address[1:])
+        else:
+            self.sock.bind(address)
+        self.address = address
+        self.messages = []  # (monotonic time, {key: value})
+
+    def poll(self, timeout):
+        """Collects the datagrams that arrive within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                return
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.messages.append((time.monotonic(), fields))
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            for t, m in self.messages:
+                if pred(m):
+                    return t, m
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} within {timeout}s; got {self.messages}")
+            self.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    def count(self, key, value):
+        return sum(1 for _, m in self.messages if m.get(key) == value)
+
+    def close(self):
+        self.sock.close()

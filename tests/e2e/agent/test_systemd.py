@@ -6,58 +6,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from agenttest import wait_for
-
-
-class NotifySocket:
-    """A Unix datagram socket standing in for systemd's notification socket."""
-
-    def __init__(self, address):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        if address.startswith("@"):
-            self.sock.bind("\0" + address[1:])
-        else:
-            self.sock.bind(address)
-        self.address = address
-        self.messages = []  # (monotonic time, {key: value})
-
-    def poll(self, timeout):
-        """Collects the datagrams that arrive within timeout seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                return
-            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
-            self.messages.append((time.monotonic(), fields))
-
-    def wait(self, pred, timeout, what):
-        deadline = time.monotonic() + timeout
-        while True:
-            for t, m in self.messages:
-                if pred(m):
-                    return t, m
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {what} within {timeout}s; got {self.messages}")
-            self.poll(min(0.1, max(0.0, deadline - time.monotonic())))
-
-    def count(self, key, value):
-        return sum(1 for _, m in self.messages if m.get(key) == value)
-
-    def close(self):
-        self.sock.close()
+from agenttest import NotifySocket, wait_for
 
 
 def healthz(port):

@@ -330,7 +330,7 @@ def test_cordon_and_drain(make_cluster, kubectl):
 
 
 def test_auth_can_i_and_impersonation(make_cluster, kubectl, tmp_path):
-    c = make_cluster("--nodes", "1")
+    c = make_cluster("--nodes", "1", "--no-rbac")  # its own rules only
     rules = """apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: "eip-agent:pods"}

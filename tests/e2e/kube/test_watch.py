@@ -546,8 +546,8 @@ def test_bad_token_401_and_rotation(cluster):
     assert c.req("GET", PODS, token=rot2["token"]).status == 200
 
 
-def test_rbac_403(cluster):
-    c = cluster
+def test_rbac_403(make_cluster):
+    c = make_cluster("--nodes", "1", "--no-rbac")  # no rules until the test loads its own
     agent = c.token("agent")
     assert c.req("GET", CMS, token=agent).status == 200  # no rules loaded: everything allowed
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "eip-agent"},

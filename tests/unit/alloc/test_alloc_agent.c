@@ -41,8 +41,8 @@ static int run_annotations(void *arg)
         eip_request_clear(&req);
     } else {
         if (r != -ENOMEM)
-            print_message("annotations: %d after %lu allocations: %s: %s\n", r,
-                          alloc_fail_count(), err.key, err.message);
+            print_message("annotations: %d after %lu allocations: %s: %s\n", r, alloc_fail_count(),
+                          err.key, err.message);
         assert_int_equal(r, -ENOMEM); /* never a wrong verdict on valid input */
     }
     json_decref(a);
