@@ -296,8 +296,8 @@ static void served_at_root(void **state)
     t->cfg.eip_controller = false;
     assert_int_equal(agent_new(&t->a, &t->loop, &t->cfg, &t->cli, err, sizeof(err)), 0);
     assert_int_equal(agent_start(t->a, err, sizeof(err)), 0);
-    t->client = http_client_new(&t->loop, NULL);
-    assert_non_null(t->client);
+    http_client_opts ho = {.loop = &t->loop};
+    assert_int_equal(http_client_new(&t->client, &ho, NULL, 0), 0);
     char url[64];
     assert_true(snprintf(url, sizeof(url), "http://127.0.0.1:%d/", agent_port(t->a)) <
                 (int)sizeof(url));
