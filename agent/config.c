@@ -854,11 +854,12 @@ int agent_config_finish(struct agent_config *c, bool running, char *err, size_t 
         return -EINVAL;
     }
     if (running && c->eip_controller) {
-        if (!c->node_name) {
+        if (!c->node_name || !*c->node_name) {
             eip_seterr(err, errcap, "nodeName is required (nodeName, NODE_NAME or --node-name)");
             return -EINVAL;
         }
-        if (!c->cluster_id) {
+        /* an empty one would tag EIPs with no cluster: as good as missing */
+        if (!c->cluster_id || !*c->cluster_id) {
             eip_seterr(err, errcap,
                        "clusterID is required (clusterID, EIP_AGENT_CLUSTER_ID or --cluster-id)");
             return -EINVAL;

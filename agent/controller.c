@@ -239,6 +239,13 @@ static void on_watch_error(k8s_reflector *r, const char *what, k8s_result res, c
     const char *v[] = {k8s_result_name(res)};
     metrics_inc(c->m.watch_restarts, v);
     log_warn("pod watch: %s failed: %s: %s (retrying)", what, k8s_result_name(res), detail);
+    if (!c->synced) {
+        /* /readyz says why the pods are not listed yet (RBAC, the server...) */
+        char why[400];
+        eip_seterr(why, sizeof(why), "listing the pods of %s failed: %s: %s", c->cfg->node_name,
+                   k8s_result_name(res), detail);
+        readiness_set(c->ready, READY_PODS_SYNCED, false, why);
+    }
 }
 
 static void on_event_error(const char *event_name, k8s_result res, const char *detail, void *arg)

@@ -383,12 +383,12 @@ static void cloud_failed(struct pod *p, const aliyun_result *res, const char *wh
     if (p->has_slot)
         controller_drop_slot(p->ctl, p);
     if (is_quota(res)) {
-        pod_fail(p, "QuotaExceeded", QUOTA_BASE_MS, "%s %s: the EIP quota is exhausted: %s", what,
-                 p->eip.allocation_id[0] ? p->eip.allocation_id : "", d);
+        pod_fail(p, "QuotaExceeded", QUOTA_BASE_MS, "%s%s%s: the EIP quota is exhausted: %s", what,
+                 p->eip.allocation_id[0] ? " " : "", p->eip.allocation_id, d);
         return;
     }
-    pod_fail(p, "CloudError", RETRY_BASE_MS, "%s %s failed: %s", what,
-             p->eip.allocation_id[0] ? p->eip.allocation_id : "", d);
+    pod_fail(p, "CloudError", RETRY_BASE_MS, "%s%s%s failed: %s", what,
+             p->eip.allocation_id[0] ? " " : "", p->eip.allocation_id, d);
 }
 
 static void on_allocated(const aliyun_result *res, const aliyun_allocated_eip *e, void *arg)

@@ -104,3 +104,23 @@ def test_pods_list_and_unknown(world):
     assert st == 404
     st, out = w.agent_get(w.agent, "/v1/nothing")
     assert st == 404
+
+
+def test_readyz_names_why_the_pods_are_not_listed(make_world, tmp_path):
+    """A service account without the package's RBAC: /readyz says the list was
+    forbidden, not just that it is not synced yet."""
+    w = make_world(nodes=1)
+    viewer = w.info["kube"]["tokens"]["viewer"]
+    tok = tmp_path / "viewer-token"
+    tok.write_text(viewer)
+    kc = (w.dir / "agent.kubeconfig").read_text().replace(
+        str(w.info["kube"]["token_file"]), str(tok))
+    path = tmp_path / "viewer.kubeconfig"
+    path.write_text(kc)
+    a = w.start_agent("node-1", env={"KUBECONFIG": str(path)}, wait_ready=False)
+
+    def forbidden():
+        st, body = w.agent_get(a, "/readyz")
+        return st == 503 and any("forbidden" in r for r in body.get("reasons", [])) and body
+    body = wait_for(forbidden, 30, "/readyz naming the 403")
+    assert any("pods-synced" in r for r in body["reasons"])

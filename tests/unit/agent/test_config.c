@@ -308,6 +308,12 @@ static void yaml_errors(void **state)
     assert_true(strncmp(err, want, strlen(want)) == 0);
     agent_config_free(&c);
 
+    /* an empty clusterID is no cluster id: EIPs would be tagged with none */
+    assert_int_equal(load_yaml(&c, "clusterID: \"\"\nnodeName: n1\n", err, sizeof(err)), 0);
+    assert_int_equal(agent_config_finish(&c, true, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "clusterID is required"));
+    agent_config_free(&c);
+
     /* wrong type */
     assert_int_equal(load_yaml(&c, "clusterID: a\nnodeName:\n  x: 1\n", err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "values.yaml:3: nodeName: expected a string, got a mapping");
