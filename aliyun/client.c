@@ -9,7 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "aliyun/flow.h"
+#include "aliyun/flow_internal.h"
+#include "common/backoff.h"
 #include "common/tokenbucket.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -57,7 +58,8 @@ struct aliyun_client {
     char *host[ALIYUN_SVC_COUNT];
     char *ca_file;
     enum aliyun_signature_version sigver;
-    aliyun_backoff backoff;
+    int64_t backoff_base_ms, backoff_cap_ms; /* common/backoff.h, full jitter */
+    int max_attempts;                        /* attempts in all, the first one included */
     double qps, burst;
     double limit_scale;
     int max_in_flight;
@@ -190,9 +192,9 @@ aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transp
     c->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 16;
     c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 5000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
-    c->backoff.base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 200;
-    c->backoff.cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 20000;
-    c->backoff.max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 6;
+    c->backoff_base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 200;
+    c->backoff_cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 20000;
+    c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 6;
     c->max_response_bytes =
         opts->max_response_bytes > 0 ? opts->max_response_bytes : 4 * 1024 * 1024;
     c->pump = malloc(sizeof(*c->pump));
@@ -859,11 +861,14 @@ static void on_http_done(http_request *req, const http_response *resp, void *arg
         schedule_pump(c, 0);
         return;
     }
-    if (cls == ALIYUN_ERR_RETRY && call->attempts < c->backoff.max_attempts) {
+    if (cls == ALIYUN_ERR_RETRY && call->attempts < c->max_attempts) {
         int64_t ra = -1;
         if (!resp->error && c->tr.header)
             ra = aliyun_parse_retry_after_ms(c->tr.header(resp, "x-acs-retry-after"));
-        int64_t d = aliyun_backoff_delay_ms(&c->backoff, call->attempts, ra, NULL);
+        int64_t d = aliyun_retry_after_floor_ms(
+            eip_backoff_delay_ms(c->backoff_base_ms, c->backoff_cap_ms, call->attempts,
+                                 EIP_JITTER_FULL, 0, eip_backoff_rand01()),
+            ra);
         c->stats.retries++;
         call->state = CALL_SLEEPING;
         call->due_ms = (int64_t)uv_now(c->loop) + d;

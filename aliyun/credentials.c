@@ -10,8 +10,8 @@
 #include <openssl/crypto.h>
 
 #include "aliyun/errors.h"
-#include "aliyun/flow.h"
 #include "aliyun/sts.h"
+#include "common/backoff.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -39,8 +39,7 @@ struct aliyun_creds {
     int64_t refresh_before_ms;
     int64_t min_refresh_ms;
     long timeout_ms;
-    aliyun_backoff retry;
-    int failures;
+    eip_backoff retry; /* failed fetches in a row (retry.failures) and their waits */
     int last_err;
     uint64_t refreshes;
     char last_error[256];
@@ -193,9 +192,8 @@ aliyun_creds *aliyun_creds_new(uv_loop_t *loop, const aliyun_transport *transpor
     c->refresh_before_ms = opts->refresh_before_ms > 0 ? opts->refresh_before_ms : 180000;
     c->min_refresh_ms = opts->min_refresh_ms > 0 ? opts->min_refresh_ms : 5000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
-    c->retry.base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 1000;
-    c->retry.cap_ms = opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 60000;
-    c->retry.max_attempts = 0;
+    eip_backoff_init(&c->retry, opts->retry_base_ms > 0 ? opts->retry_base_ms : 1000,
+                     opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 60000, 0, EIP_JITTER_FULL, 0);
     c->duration_seconds = opts->duration_seconds > 0 ? opts->duration_seconds : 3600;
     c->max_token_bytes = opts->max_token_file_bytes > 0 ? opts->max_token_file_bytes : 64 * 1024;
 
@@ -400,10 +398,9 @@ static void timer_cb(uv_timer_t *t)
 static void fetch_failed(aliyun_creds *c, int err, const char *what)
 {
     c->fetching = false;
-    c->failures++;
     c->last_err = err;
     snprintf(c->last_error, sizeof(c->last_error), "%s", what);
-    int64_t d = aliyun_backoff_delay_ms(&c->retry, c->failures, -1, NULL);
+    int64_t d = eip_backoff_next(&c->retry, eip_time_mono_ms(), eip_backoff_rand01());
     if (d < 100)
         d = 100;
     log_debug("aliyun credentials (%s): refresh failed: %s; again in %lld ms", c->source_name, what,
@@ -431,7 +428,7 @@ static void fetched(aliyun_creds *c, const aliyun_credential *n)
                      "the new credential is already expired (is the clock right?)");
         return;
     }
-    c->failures = 0;
+    eip_backoff_reset(&c->retry);
     c->last_err = 0;
     c->refreshes++;
     c->last_error[0] = '\0';
@@ -639,7 +636,7 @@ int aliyun_creds_wait(aliyun_creds *c, aliyun_creds_waiter *w, aliyun_creds_cb c
         uv_timer_start(c->notify, notify_cb, 0, 0);
     else if (c->fetching)
         ; /* woken when the fetch ends */
-    else if (c->failures > 0 && uv_is_active((uv_handle_t *)c->timer))
+    else if (c->retry.failures > 0 && uv_is_active((uv_handle_t *)c->timer))
         uv_timer_start(c->notify, notify_cb, 0, 0); /* in backoff: fail fast */
     else
         fetch(c);

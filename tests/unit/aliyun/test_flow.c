@@ -10,77 +10,22 @@
 #include <cmocka.h>
 
 #include "aliyun/client.h"
-#include "aliyun/flow.h"
+#include "aliyun/flow_internal.h"
 #include "common/tokenbucket.h"
 #include "aliyun/vpc.h"
 #include "support_fake.h"
-#include "test_seed.h"
 
-static uint64_t rnd_max(uint64_t n)
-{
-    return n - 1;
-}
-
-static uint64_t rnd_zero(uint64_t n)
-{
-    (void)n;
-    return 0;
-}
-
-static void backoff_bounds(void **state)
-{
-    (void)state;
-    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
-    /* the ceiling doubles from base and stops at cap */
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, -1, rnd_max), 100);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 2, -1, rnd_max), 200);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 3, -1, rnd_max), 400);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_max), 800);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 5, -1, rnd_max), 1000);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 60, -1, rnd_max), 1000);
-    /* full jitter reaches down to 0 */
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_zero), 0);
-}
-
-static eip_test_rng jitter_rng;
-
-static uint64_t rnd_seeded(uint64_t n)
-{
-    return eip_test_rng_below(&jitter_rng, n);
-}
-
-static void backoff_jitter_range(void **state)
-{
-    (void)state;
-    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
-    int64_t lo = INT64_MAX, hi = -1;
-    eip_test_rng_init(&jitter_rng, "backoff_jitter_range");
-    for (int i = 0; i < 2000; i++) {
-        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, rnd_seeded);
-        assert_true(d >= 0 && d <= 800);
-        if (d < lo)
-            lo = d;
-        if (d > hi)
-            hi = d;
-    }
-    /* spread over the whole range, not a constant (2000 draws: both ends are hit) */
-    assert_true(lo < 100);
-    assert_true(hi > 700);
-    /* without a function the production draw is used, within the same bounds */
-    for (int i = 0; i < 200; i++) {
-        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, NULL);
-        assert_true(d >= 0 && d <= 800);
-    }
-}
-
+/* The backoff itself is common/backoff.h (tests/unit/common/test_backoff.c);
+ * the server's x-acs-retry-after is a floor on it, even above the cap. */
 static void retry_after(void **state)
 {
     (void)state;
-    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
-    /* the server's wait is a floor, even above cap */
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 1500, rnd_zero), 1500);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 5, rnd_max), 100);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 99999999, rnd_zero), ALIYUN_RETRY_AFTER_MAX_MS);
+    assert_int_equal(aliyun_retry_after_floor_ms(0, 1500), 1500);
+    assert_int_equal(aliyun_retry_after_floor_ms(100, 5), 100);
+    assert_int_equal(aliyun_retry_after_floor_ms(100, -1), 100);
+    assert_int_equal(aliyun_retry_after_floor_ms(0, 99999999), ALIYUN_RETRY_AFTER_MAX_MS);
+    assert_int_equal(aliyun_retry_after_floor_ms(ALIYUN_RETRY_AFTER_MAX_MS + 7, 99999999),
+                     ALIYUN_RETRY_AFTER_MAX_MS + 7);
     assert_int_equal(aliyun_parse_retry_after_ms("250"), 250);
     assert_int_equal(aliyun_parse_retry_after_ms(" 7 "), 7);
     assert_int_equal(aliyun_parse_retry_after_ms("0"), 0);
@@ -649,8 +594,6 @@ static void window_bucket_stays_under_the_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(backoff_bounds),
-        cmocka_unit_test(backoff_jitter_range),
         cmocka_unit_test(retry_after),
         cmocka_unit_test(paces_per_action),
         cmocka_unit_test(in_flight_cap_fifo),
