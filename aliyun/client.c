@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/client.h"
+#include "aliyun/errors_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

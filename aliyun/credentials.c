@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/credentials.h"
+#include "aliyun/credentials_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +11,8 @@
 #include <openssl/crypto.h>
 
 #include "aliyun/errors.h"
-#include "aliyun/sts.h"
+#include "aliyun/metadata_internal.h"
+#include "aliyun/sts_internal.h"
 #include "common/backoff.h"
 #include "common/file.h"
 #include "common/log.h"

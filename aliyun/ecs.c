@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/ecs.h"
+#include "aliyun/ecs_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -36,9 +36,6 @@ typedef struct aliyun_eni_page {
 void aliyun_eni_page_clear(aliyun_eni_page *p);
 /* The ENI of p holding ip, or NULL. */
 const aliyun_eni *aliyun_eni_page_find_ip(const aliyun_eni_page *p, const char *ip);
-/* Parser of the documented response ({"NetworkInterfaceSets":{"NetworkInterfaceSet":
- * [...]}, "NextToken", "TotalCount"}): 0 or -EINVAL. */
-int aliyun_parse_eni_page(json_t *root, aliyun_eni_page *out);
 
 typedef struct aliyun_describe_enis_params {
     const char *region_id; /* NULL: the client's */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/errors.h"
+#include "aliyun/errors_internal.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/metadata.h"
+#include "aliyun/metadata_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -63,11 +63,4 @@ int aliyun_metadata_find_eni(aliyun_metadata *md, const char *ip, aliyun_metadat
 int aliyun_metadata_cached_eni(const aliyun_metadata *md, const char *ip, char *eni, size_t cap);
 void aliyun_metadata_invalidate_enis(aliyun_metadata *md);
 
-/* Parses private-ipv4s (a JSON array of strings, e.g. ["192.168.0.5","192.168.0.6"]).
- * 0 and *out (a NULL-terminated array; free with aliyun_strv_free) or -EINVAL. */
-int aliyun_metadata_parse_ipv4s(const char *body, size_t len, char ***out);
-/* Splits a listing ("a/\nb/\n") into names without the trailing '/'. */
-int aliyun_metadata_parse_list(const char *body, size_t len, char ***out);
-void aliyun_strv_free(char **v);
-
 #endif

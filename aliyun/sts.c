@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include "aliyun/sts.h"
+#include "aliyun/sts_internal.h"
+
+#include "aliyun/credentials_internal.h"
+#include "aliyun/errors_internal.h"
 
 #include <errno.h>
 #include <stdio.h>

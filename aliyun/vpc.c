@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/vpc.h"
+#include "aliyun/vpc_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -65,10 +65,6 @@ void aliyun_eip_page_clear(aliyun_eip_page *p);
 /* The value of tag key on e, or NULL. */
 const char *aliyun_eip_tag(const aliyun_eip *e, const char *key);
 
-/* Parsers of the documented response shapes (exposed for tests): 0 or -EINVAL. */
-int aliyun_parse_eip(json_t *obj, aliyun_eip *out);
-int aliyun_parse_eip_page(json_t *root, aliyun_eip_page *out);
-
 /* Completion without a payload. res->status 0: done (res->cls DONE when the cloud
  * said the work was already done). */
 typedef void (*aliyun_done_cb)(const aliyun_result *res, void *arg);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aliyun/errors.h"
+#include "aliyun/errors_internal.h"
 #include "aliyun/flow_internal.h"
 #include "fuzz.h"
 

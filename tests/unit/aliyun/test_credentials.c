@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "aliyun/credentials.h"
+#include "aliyun/credentials_internal.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "support_fake.h"
