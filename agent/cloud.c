@@ -62,9 +62,13 @@ static int build_client(agent_cloud *c)
         goto out;
     }
     aliyun_creds_opts co = {
+        .loop = c->loop,
+        .transport = &c->tr,
+        .metadata = c->md,
         .access_key_id = cfg->access_key_id,
         .access_key_secret = cfg->access_key_secret,
         .security_token = cfg->security_token,
+        .access_key_source = cfg->access_key_from_env ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC,
         .role_arn = cfg->role_arn,
         .oidc_provider_arn = cfg->oidc_provider_arn,
         .oidc_token_file = cfg->oidc_token_file,
@@ -73,18 +77,21 @@ static int build_client(agent_cloud *c)
         .sts_endpoint = ep[ALIYUN_SVC_STS],
         .ca_file = cfg->cloud_ca_file,
     };
-    int cerr = 0;
-    c->creds = aliyun_creds_new(c->loop, &c->tr, c->md, &co, &cerr);
-    if (!c->creds) {
-        snprintf(c->detail, sizeof(c->detail), "%s",
-                 cerr == -ENOENT
-                     ? "no credentials: set credential.accessKey/accessSecret, "
-                       "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role"
-                     : "credential configuration is incomplete");
-        r = cerr ? cerr : -EINVAL;
+    char why[256];
+    r = aliyun_creds_new(&c->creds, &co, why, sizeof(why));
+    if (r) {
+        if (r == -ENOENT)
+            snprintf(c->detail, sizeof(c->detail), "%s",
+                     "no credentials: set credential.accessKey/accessSecret, "
+                     "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role");
+        else
+            snprintf(c->detail, sizeof(c->detail), "credential configuration: %s", why);
         goto out;
     }
     aliyun_client_opts o = {
+        .loop = c->loop,
+        .transport = &c->tr,
+        .creds = c->creds,
         .region_id = c->region,
         .endpoint = {ep[0], ep[1], ep[2]},
         .ca_file = cfg->cloud_ca_file,
@@ -96,12 +103,9 @@ static int build_client(agent_cloud *c)
         .timeout_ms = cfg->cloud_timeout_seconds > 0 ? cfg->cloud_timeout_seconds * 1000L : 0,
         .max_attempts = c->max_attempts,
     };
-    c->client = aliyun_client_new(c->loop, &c->tr, c->creds, &o);
-    if (!c->client) {
-        snprintf(c->detail, sizeof(c->detail), "bad cloud client options (region %.64s)",
-                 c->region);
-        r = -EINVAL;
-    }
+    r = aliyun_client_new(&c->client, &o, why, sizeof(why));
+    if (r)
+        snprintf(c->detail, sizeof(c->detail), "cloud client (region %.64s): %s", c->region, why);
 out:
     for (int i = 0; i < ALIYUN_SVC_COUNT; i++)
         free(ep[i]);
@@ -231,10 +235,12 @@ int agent_cloud_new(agent_cloud **out, const agent_cloud_opts *opts, char *err, 
         goto fail;
     bool need_md = opts->want_metadata || cfg->metadata_endpoint || !cfg->region_id;
     if (need_md) {
-        aliyun_metadata_opts mo = {.endpoint = cfg->metadata_endpoint};
-        c->md = aliyun_metadata_new(opts->loop, &c->tr, &mo);
-        if (!c->md)
+        aliyun_metadata_opts mo = {
+            .loop = opts->loop, .transport = &c->tr, .endpoint = cfg->metadata_endpoint};
+        r = aliyun_metadata_new(&c->md, &mo, NULL, 0);
+        if (r)
             goto fail;
+        r = -ENOMEM;
     }
     c->kick = malloc(sizeof(*c->kick));
     if (!c->kick)

@@ -14,6 +14,7 @@
 #include "common/backoff.h"
 #include "common/tokenbucket.h"
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
@@ -151,41 +152,62 @@ static char *url_authority(const char *url)
 
 static void pump_cb(uv_timer_t *t);
 
-aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                 aliyun_creds *creds, const aliyun_client_opts *opts)
+/* The endpoint of each service (configured, else the region's default) and
+ * the Host it is signed with. */
+static int set_endpoints(aliyun_client *c, const aliyun_client_opts *opts, char *err, size_t errlen)
 {
-    if (!loop || !transport || !opts || !opts->region_id)
-        return NULL;
-    aliyun_client *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->loop = loop;
-    c->tr = *transport;
-    c->creds = creds;
-    c->region = strdup(opts->region_id);
-    if (!c->region)
-        goto fail;
     for (int s = 0; s < ALIYUN_SVC_COUNT; s++) {
         char def[256];
         const char *ep = opts->endpoint[s];
+        const char *svc = aliyun_service_name((enum aliyun_service)s);
         if (!ep || !*ep) {
-            if (aliyun_endpoint_default((enum aliyun_service)s, opts->region_id,
-                                        opts->use_public_endpoints, def, sizeof(def)))
-                goto fail;
+            int r = aliyun_endpoint_default((enum aliyun_service)s, opts->region_id,
+                                            opts->use_public_endpoints, def, sizeof(def));
+            if (r) {
+                eip_seterr(err, errlen, "no default %s endpoint for region %.64s: %s", svc,
+                           opts->region_id, r == -E2BIG ? "too long" : "bad region");
+                return r;
+            }
             ep = def;
         }
         size_t l = strlen(ep);
         while (l > 0 && ep[l - 1] == '/')
             l--;
-        c->endpoint[s] = strndup(ep, l);
-        if (!c->endpoint[s])
-            goto fail;
-        c->host[s] = url_authority(c->endpoint[s]);
-        if (!c->host[s])
-            goto fail;
+        if (!(c->endpoint[s] = strndup(ep, l))) {
+            eip_seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        if (!(c->host[s] = url_authority(c->endpoint[s]))) {
+            eip_seterr(err, errlen, "%s endpoint %.128s: not a URL with a host", svc, ep);
+            return -EINVAL; /* url_authority fails on ENOMEM too: rare, and still refused */
+        }
     }
-    if (opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
+    return 0;
+}
+
+int aliyun_client_new(aliyun_client **out, const aliyun_client_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts || !opts->loop || !opts->transport || !opts->region_id) {
+        eip_seterr(err, errlen, "cloud client: no %s",
+                   !opts || !opts->loop ? "loop"
+                   : !opts->transport   ? "transport"
+                                        : "region");
+        return -EINVAL;
+    }
+    int r = -ENOMEM;
+    aliyun_client *c = calloc(1, sizeof(*c));
+    if (!c || !(c->region = strdup(opts->region_id)))
+        goto nomem;
+    c->loop = opts->loop;
+    c->tr = *opts->transport;
+    c->creds = opts->creds;
+    r = set_endpoints(c, opts, err, errlen);
+    if (r)
         goto fail;
+    r = -ENOMEM;
+    if (opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
+        goto nomem;
     c->sigver = opts->signature_version;
     c->qps = opts->qps == 0 ? 10 : opts->qps;
     c->burst = opts->burst > 0 ? opts->burst : (c->qps > 1 ? c->qps : 1);
@@ -200,18 +222,23 @@ aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transp
         opts->max_response_bytes > 0 ? opts->max_response_bytes : 4 * 1024 * 1024;
     c->pump = malloc(sizeof(*c->pump));
     if (!c->pump)
-        goto fail;
-    if (uv_timer_init(loop, c->pump)) {
+        goto nomem;
+    r = uv_timer_init(c->loop, c->pump);
+    if (r) {
         free(c->pump);
         c->pump = NULL;
+        eip_seterr(err, errlen, "cloud client: %s", uv_strerror(r));
         goto fail;
     }
     c->pump->data = c;
     c->pump_due = -1;
-    return c;
+    *out = c;
+    return 0;
+nomem:
+    eip_seterr(err, errlen, "out of memory");
 fail:
     aliyun_client_free(c);
-    return NULL;
+    return r;
 }
 
 static void free_call(aliyun_call *call)

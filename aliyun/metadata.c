@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "common/err.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -163,17 +164,21 @@ int aliyun_metadata_parse_list(const char *body, size_t len, char ***out)
 
 static void defer_cb(uv_timer_t *t);
 
-aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                     const aliyun_metadata_opts *opts)
+int aliyun_metadata_new(aliyun_metadata **out, const aliyun_metadata_opts *opts, char *err,
+                        size_t errlen)
 {
-    aliyun_metadata_opts def = {0};
-    if (!opts)
-        opts = &def;
+    *out = NULL;
+    if (!opts || !opts->loop || !opts->transport) {
+        eip_seterr(err, errlen, "metadata client: no %s",
+                   opts && opts->loop ? "transport" : "loop");
+        return -EINVAL;
+    }
+    int r = -ENOMEM;
     aliyun_metadata *md = calloc(1, sizeof(*md));
     if (!md)
-        return NULL;
-    md->loop = loop;
-    md->tr = *transport;
+        goto fail;
+    md->loop = opts->loop;
+    md->tr = *opts->transport;
     const char *ep = opts->endpoint && *opts->endpoint ? opts->endpoint : "http://100.100.100.200";
     size_t l = strlen(ep);
     while (l > 0 && ep[l - 1] == '/')
@@ -186,14 +191,22 @@ aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *tr
     md->token_state = md->disable_token ? TOKEN_UNSUPPORTED : TOKEN_NONE;
     md->token_retry_ms = md->disable_token ? INT64_MAX : 0;
     md->defer = malloc(sizeof(*md->defer));
-    if (!md->endpoint || !md->defer || uv_timer_init(loop, md->defer)) {
+    if (!md->endpoint || !md->defer)
+        goto fail;
+    r = uv_timer_init(opts->loop, md->defer);
+    if (r)
+        goto fail;
+    md->defer->data = md;
+    *out = md;
+    return 0;
+fail:
+    eip_seterr(err, errlen, "metadata client: %s", r == -ENOMEM ? "out of memory" : uv_strerror(r));
+    if (md) {
         free(md->defer);
         free(md->endpoint);
         free(md);
-        return NULL;
     }
-    md->defer->data = md;
-    return md;
+    return r;
 }
 
 const char *aliyun_metadata_endpoint(const aliyun_metadata *md)

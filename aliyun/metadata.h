@@ -26,15 +26,22 @@ typedef struct aliyun_metadata aliyun_metadata;
 typedef struct aliyun_md_req aliyun_md_req;
 
 typedef struct aliyun_metadata_opts {
-    const char *endpoint;  /* NULL: "http://100.100.100.200" */
+    uv_loop_t *loop; /* required; borrowed, outlives the client */
+    /* required; copied (the struct of functions), its ctx is borrowed and
+     * outlives the client */
+    const aliyun_transport *transport;
+    const char *endpoint;  /* NULL: "http://100.100.100.200"; copied */
     bool disable_token;    /* never ask for a token (normal mode only) */
     int token_ttl_seconds; /* 0: 21600 (the documented maximum) */
     long timeout_ms;       /* per attempt; 0: 3000 */
     int max_attempts;      /* on transport errors and 5xx; 0: 3 */
 } aliyun_metadata_opts;
 
-aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                     const aliyun_metadata_opts *opts);
+/* 0 and *out, or a negative errno with a one-line reason in err (*out NULL,
+ * nothing left open): -EINVAL (no loop or transport), -ENOMEM, a libuv error.
+ * Nothing is sent yet. */
+int aliyun_metadata_new(aliyun_metadata **out, const aliyun_metadata_opts *opts, char *err,
+                        size_t errlen);
 /* Cancels every request (no callback fires). NULL is a no-op. */
 void aliyun_metadata_free(aliyun_metadata *md);
 const char *aliyun_metadata_endpoint(const aliyun_metadata *md);

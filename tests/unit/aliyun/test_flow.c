@@ -91,15 +91,18 @@ static void env_up(env *e, const aliyun_client_opts *opts_in)
     assert_int_equal(uv_loop_init(&e->loop), 0);
     fake_init(&e->ft, &e->loop, respond, &e->s);
     e->tr = fake_get(&e->ft);
-    aliyun_creds_opts co = {.access_key_id = "LTAItest", .access_key_secret = "testsecret"};
-    int err = 0;
-    e->creds = aliyun_creds_new(&e->loop, &e->tr, NULL, &co, &err);
-    assert_non_null(e->creds);
+    aliyun_creds_opts co = {.loop = &e->loop,
+                            .transport = &e->tr,
+                            .access_key_id = "LTAItest",
+                            .access_key_secret = "testsecret"};
+    assert_int_equal(aliyun_creds_new(&e->creds, &co, NULL, 0), 0);
     aliyun_client_opts o = *opts_in;
+    o.loop = &e->loop;
+    o.transport = &e->tr;
+    o.creds = e->creds;
     o.region_id = "cn-hangzhou";
     o.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test:8443";
-    e->c = aliyun_client_new(&e->loop, &e->tr, e->creds, &o);
-    assert_non_null(e->c);
+    assert_int_equal(aliyun_client_new(&e->c, &o, NULL, 0), 0);
 }
 
 static void env_down(env *e)

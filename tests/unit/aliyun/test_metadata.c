@@ -95,8 +95,12 @@ static void up(menv *e, const aliyun_metadata_opts *o)
     assert_int_equal(uv_loop_init(&e->loop), 0);
     fake_init(&e->ft, &e->loop, md_respond, &e->s);
     e->tr = fake_get(&e->ft);
-    e->md = aliyun_metadata_new(&e->loop, &e->tr, o);
-    assert_non_null(e->md);
+    aliyun_metadata_opts mo = {0};
+    if (o)
+        mo = *o;
+    mo.loop = &e->loop;
+    mo.transport = &e->tr;
+    assert_int_equal(aliyun_metadata_new(&e->md, &mo, NULL, 0), 0);
 }
 
 static void down(menv *e)
@@ -323,9 +327,9 @@ static void nul_in_body(void **state)
     assert_int_equal(uv_loop_init(&e.loop), 0);
     fake_init(&e.ft, &e.loop, nul_respond, NULL);
     e.tr = fake_get(&e.ft);
-    aliyun_metadata_opts o = {.endpoint = "http://md.test", .disable_token = true};
-    e.md = aliyun_metadata_new(&e.loop, &e.tr, &o);
-    assert_non_null(e.md);
+    aliyun_metadata_opts o = {
+        .loop = &e.loop, .transport = &e.tr, .endpoint = "http://md.test", .disable_token = true};
+    assert_int_equal(aliyun_metadata_new(&e.md, &o, NULL, 0), 0);
     assert_int_equal(aliyun_metadata_get(e.md, ALIYUN_MD_MACS, on_nul_get, &e, NULL), 0);
     uv_run(&e.loop, UV_RUN_DEFAULT);
     assert_int_equal(e.got, 1);

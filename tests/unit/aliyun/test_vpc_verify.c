@@ -94,15 +94,22 @@ static void run(enum op op, world *w, const char *pip, outcome *o)
     assert_int_equal(uv_loop_init(&loop), 0);
     fake_init(&ft, &loop, respond, w);
     aliyun_transport tr = fake_get(&ft);
-    aliyun_creds_opts co = {.access_key_id = "LTAItest", .access_key_secret = "testsecret"};
-    int err = 0;
-    aliyun_creds *creds = aliyun_creds_new(&loop, &tr, NULL, &co, &err);
-    assert_non_null(creds);
-    aliyun_client_opts opts = {
-        .region_id = "cn-hangzhou", .qps = -1, .backoff_base_ms = 1, .backoff_cap_ms = 2};
+    aliyun_creds_opts co = {.loop = &loop,
+                            .transport = &tr,
+                            .access_key_id = "LTAItest",
+                            .access_key_secret = "testsecret"};
+    aliyun_creds *creds = NULL;
+    assert_int_equal(aliyun_creds_new(&creds, &co, NULL, 0), 0);
+    aliyun_client_opts opts = {.loop = &loop,
+                               .transport = &tr,
+                               .creds = creds,
+                               .region_id = "cn-hangzhou",
+                               .qps = -1,
+                               .backoff_base_ms = 1,
+                               .backoff_cap_ms = 2};
     opts.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test:8443";
-    aliyun_client *c = aliyun_client_new(&loop, &tr, creds, &opts);
-    assert_non_null(c);
+    aliyun_client *c = NULL;
+    assert_int_equal(aliyun_client_new(&c, &opts, NULL, 0), 0);
     int r = -1;
     switch (op) {
     case OP_ASSOC: {
