@@ -97,11 +97,14 @@ typedef void (*aliyun_call_cb)(const aliyun_result *res, json_t *body, void *arg
 
 typedef struct aliyun_call_spec {
     enum aliyun_service service;
-    const char *action;
-    const char *version; /* "2016-04-28" */
+    const char *action;  /* copied */
+    const char *version; /* "2016-04-28"; copied */
     bool anonymous;      /* no credential, no signature (STS AssumeRoleWithOIDC) */
-    /* Called with the callback's arg when the call is freed (after the callback,
-     * or on cancel, or when the client is freed); may be NULL. */
+    aliyun_call_cb cb;   /* required */
+    void *arg;           /* for cb; owned by the call when arg_free is set */
+    /* Called with arg when the call is freed (after the callback, or on cancel,
+     * or when the client is freed); may be NULL. Not called when
+     * aliyun_client_call fails: arg is then still the caller's. */
     void (*arg_free)(void *arg);
 } aliyun_call_spec;
 
@@ -109,7 +112,7 @@ typedef struct aliyun_call_spec {
  * always comes later from the loop, exactly once, unless the call is cancelled.
  * 0 and *out (may be NULL), or -errno and no callback. */
 int aliyun_client_call(aliyun_client *c, const aliyun_call_spec *spec, aliyun_params *params,
-                       aliyun_call_cb cb, void *arg, aliyun_call **out);
+                       aliyun_call **out);
 /* After it returns, no callback fires for the call (safe inside the call's own
  * callback, where it only stops a rearm). */
 void aliyun_call_cancel(aliyun_call *call);

@@ -213,8 +213,10 @@ int aliyun_ecs_describe_enis(aliyun_client *c, const aliyun_describe_enis_params
     aliyun_call_spec spec = {.service = ALIYUN_SVC_ECS,
                              .action = "DescribeNetworkInterfaces",
                              .version = ALIYUN_ECS_VERSION,
+                             .cb = on_enis,
+                             .arg = t,
                              .arg_free = eni_ctx_free};
-    r = aliyun_client_call(c, &spec, &q, on_enis, t, out);
+    r = aliyun_client_call(c, &spec, &q, out);
     if (r)
         free(t);
     return r;

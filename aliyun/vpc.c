@@ -339,8 +339,10 @@ static int start_typed(aliyun_client *c, const char *action, aliyun_params *p, t
     aliyun_call_spec spec = {.service = ALIYUN_SVC_VPC,
                              .action = action,
                              .version = ALIYUN_VPC_VERSION,
+                             .cb = typed_done,
+                             .arg = t,
                              .arg_free = typed_free};
-    int r = aliyun_client_call(c, &spec, p, typed_done, t, &t->call);
+    int r = aliyun_client_call(c, &spec, p, &t->call);
     if (r) {
         typed_free(t);
         return r;

@@ -7,13 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "aliyun/client.h"
 #include "aliyun/flow_internal.h"
 #include "common/tokenbucket.h"
 #include "aliyun/vpc.h"
+#include "common/timeutil.h"
 #include "support_fake.h"
+#include "test_tmp.h"
 
 /* The backoff itself is common/backoff.h (tests/unit/common/test_backoff.c);
  * the server's x-acs-retry-after is a floor on it, even above the cap. */
@@ -444,9 +447,12 @@ static void rearm_and_cancel_inside(void **state)
     aliyun_params p;
     aliyun_params_init(&p);
     assert_int_equal(aliyun_params_add(&p, "AllocationId", "eip-1"), 0);
-    aliyun_call_spec spec = {
-        .service = ALIYUN_SVC_VPC, .action = "ReleaseEipAddress", .version = "2016-04-28"};
-    assert_int_equal(aliyun_client_call(e.c, &spec, &p, rearm_cb, &x, &x.call), 0);
+    aliyun_call_spec spec = {.service = ALIYUN_SVC_VPC,
+                             .action = "ReleaseEipAddress",
+                             .version = "2016-04-28",
+                             .cb = rearm_cb,
+                             .arg = &x};
+    assert_int_equal(aliyun_client_call(e.c, &spec, &p, &x.call), 0);
     /* outside the callback a rearm is refused */
     aliyun_params q;
     aliyun_params_init(&q);
@@ -462,7 +468,7 @@ static void rearm_and_cancel_inside(void **state)
     memset(&x, 0, sizeof(x));
     x.cancel_inside = true;
     aliyun_params_init(&p);
-    assert_int_equal(aliyun_client_call(e.c, &spec, &p, rearm_cb, &x, &x.call), 0);
+    assert_int_equal(aliyun_client_call(e.c, &spec, &p, &x.call), 0);
     outcome out;
     memset(&out, 0, sizeof(out));
     tagged t = {&out, 0};
@@ -471,6 +477,244 @@ static void rearm_and_cancel_inside(void **state)
     assert_int_equal(x.calls, 1);
     assert_int_equal(out.n, 1);
     env_down(&e);
+}
+
+/* ---- calls that wait for the credential chain (RRSA over the same fake) ---- */
+
+typedef struct sts_world {
+    int sts_fail;    /* AssumeRoleWithOIDC answers an error this many times */
+    int vpc_refused; /* the VPC API refuses the STS token this many times */
+    int sts_seen, vpc_seen;
+    char body[512];
+} sts_world;
+
+static fake_reply sts_world_respond(fake_transport *ft, const fake_req *req, void *arg)
+{
+    (void)ft;
+    sts_world *w = arg;
+    fake_reply r = {.status = 200, .delay_ms = 5};
+    if (strstr(req->url, "sts.test")) {
+        if (w->sts_seen++ < w->sts_fail) {
+            r.status = 400;
+            r.body = "{\"Code\":\"AuthenticationFail.OIDCToken.Invalid\",\"Message\":\"no\"}";
+            return r;
+        }
+        char iso[32];
+        eip_time_format_rfc3339(iso, sizeof(iso), (time_t)(eip_time_now_ms() / 1000 + 3600));
+        snprintf(w->body, sizeof(w->body),
+                 "{\"Credentials\":{\"AccessKeyId\":\"STS.key%d\",\"AccessKeySecret\":\"s\","
+                 "\"SecurityToken\":\"tok\",\"Expiration\":\"%s\"}}",
+                 w->sts_seen, iso);
+        r.body = w->body;
+        return r;
+    }
+    if (w->vpc_seen++ < w->vpc_refused) {
+        r.status = 400;
+        r.body = "{\"Code\":\"InvalidSecurityToken.Expired\",\"Message\":\"expired\"}";
+        return r;
+    }
+    r.body = "{\"RequestId\":\"ok\"}";
+    return r;
+}
+
+typedef struct rrsa_client {
+    uv_loop_t loop;
+    fake_transport ft;
+    aliyun_transport tr;
+    aliyun_creds *creds;
+    aliyun_client *c;
+    char dir[64], file[96];
+} rrsa_client;
+
+static void rrsa_client_up(rrsa_client *e, sts_world *w)
+{
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(uv_loop_init(&e->loop), 0);
+    fake_init(&e->ft, &e->loop, sts_world_respond, w);
+    e->tr = fake_get(&e->ft);
+    assert_int_equal(eip_test_tmp_path(e->dir, sizeof(e->dir), "eip-flow-XXXXXX"), 0);
+    assert_non_null(mkdtemp(e->dir));
+    snprintf(e->file, sizeof(e->file), "%s/token", e->dir);
+    FILE *f = fopen(e->file, "w");
+    assert_non_null(f);
+    fputs("oidc.token\n", f);
+    fclose(f);
+    aliyun_creds_opts co = {.loop = &e->loop,
+                            .transport = &e->tr,
+                            .role_arn = "acs:ram::1:role/r",
+                            .oidc_provider_arn = "acs:ram::1:oidc-provider/p",
+                            .oidc_token_file = e->file,
+                            .sts_endpoint = "https://sts.test",
+                            .min_refresh_ms = 1,
+                            .retry_base_ms = 10000, /* no second fetch within a test */
+                            .retry_cap_ms = 10000};
+    assert_int_equal(aliyun_creds_new(&e->creds, &co, NULL, 0), 0);
+    aliyun_client_opts o = {.loop = &e->loop,
+                            .transport = &e->tr,
+                            .creds = e->creds,
+                            .region_id = "cn-hangzhou",
+                            .qps = -1,
+                            .max_in_flight = 1};
+    o.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test";
+    assert_int_equal(aliyun_client_new(&e->c, &o, NULL, 0), 0);
+}
+
+/* The credential's refresh timer keeps the loop alive: run until n outcomes. */
+static void rrsa_run(rrsa_client *e, const outcome *out, int n)
+{
+    while ((out->n < n || e->ft.active > 0) && uv_run(&e->loop, UV_RUN_ONCE))
+        ;
+    assert_int_equal(out->n, n);
+}
+
+static void rrsa_client_down(rrsa_client *e)
+{
+    aliyun_client_free(e->c);
+    aliyun_creds_free(e->creds);
+    fake_free(&e->ft);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+    unlink(e->file);
+    rmdir(e->dir);
+}
+
+/* WAIT_CREDS -> QUEUED: the calls that waited go out in the order they were made. */
+static void calls_wait_for_the_credential(void **state)
+{
+    (void)state;
+    sts_world w = {0};
+    rrsa_client e;
+    rrsa_client_up(&e, &w);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t[3];
+    char ids[3][16];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (tagged){&out, i};
+        snprintf(ids[i], sizeof(ids[i]), "eip-%d", i);
+        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, ids[i], on_done, &t[i], NULL), 0);
+    }
+    rrsa_run(&e, &out, 3);
+    assert_int_equal(e.ft.n, 4); /* AssumeRoleWithOIDC once, then the three */
+    assert_non_null(strstr(e.ft.reqs[0]->url, "sts.test"));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(out.order[i], i);
+        assert_int_equal(out.status[i], 0);
+        assert_string_equal(fake_req_param(e.ft.reqs[i + 1], "AllocationId"), ids[i]);
+        assert_string_equal(fake_req_header(e.ft.reqs[i + 1], "x-acs-security-token"), "tok");
+    }
+    rrsa_client_down(&e);
+}
+
+/* WAIT_CREDS -> DONE: a failed fetch reaches every waiting call, nothing is sent. */
+static void calls_fail_without_a_credential(void **state)
+{
+    (void)state;
+    sts_world w = {.sts_fail = 100};
+    rrsa_client e;
+    rrsa_client_up(&e, &w);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t[2] = {{&out, 0}, {&out, 1}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", on_done, &t[i], NULL), 0);
+    rrsa_run(&e, &out, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_true(out.status[i] < 0);
+        assert_int_equal(out.cls[i], ALIYUN_ERR_FATAL);
+    }
+    assert_string_equal(out.last.error.code, "CredentialUnavailable");
+    assert_non_null(strstr(out.last.error.message, "rrsa"));
+    assert_int_equal(w.vpc_seen, 0);
+    rrsa_client_down(&e);
+}
+
+/* SENDING -> QUEUED once: a refused STS token is refreshed and the call retried. */
+static void refused_credential_is_refreshed_once(void **state)
+{
+    (void)state;
+    sts_world w = {.vpc_refused = 1};
+    rrsa_client e;
+    rrsa_client_up(&e, &w);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", on_done, &t, NULL), 0);
+    rrsa_run(&e, &out, 1);
+    assert_int_equal(out.status[0], 0);
+    assert_int_equal(out.attempts[0], 2);
+    assert_int_equal(w.sts_seen, 2); /* fetched again after the refusal */
+    assert_string_equal(fake_req_header(e.ft.reqs[3], "x-acs-security-token"), "tok");
+    assert_non_null(strstr(fake_req_header(e.ft.reqs[3], "Authorization"), "STS.key2"));
+
+    /* refused again after the refresh: fatal, not a loop */
+    w.vpc_refused = 100;
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", on_done, &t, NULL), 0);
+    rrsa_run(&e, &out, 1);
+    assert_int_equal(out.cls[0], ALIYUN_ERR_FATAL);
+    assert_string_equal(out.last.error.code, "InvalidSecurityToken.Expired");
+    rrsa_client_down(&e);
+}
+
+/* No credential chain at all: only anonymous calls could go; this one ends at once. */
+static void no_chain_is_credential_unavailable(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    fake_transport ft;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    script s = {0};
+    fake_init(&ft, &loop, respond, &s);
+    aliyun_transport tr = fake_get(&ft);
+    aliyun_client_opts o = {.loop = &loop, .transport = &tr, .region_id = "cn-hangzhou", .qps = -1};
+    aliyun_client *c = NULL;
+    assert_int_equal(aliyun_client_new(&c, &o, NULL, 0), 0);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    assert_int_equal(aliyun_vpc_release_eip(c, NULL, "eip-1", on_done, &t, NULL), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(out.status[0], -ENOKEY);
+    assert_string_equal(out.last.error.code, "CredentialUnavailable");
+    assert_int_equal(ft.n, 0);
+    aliyun_client_free(c);
+    fake_free(&ft);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The constructor refuses what it cannot use, with a reason, and leaves nothing. */
+static void client_new_refusals(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    fake_transport ft;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    script s = {0};
+    fake_init(&ft, &loop, respond, &s);
+    aliyun_transport tr = fake_get(&ft);
+    char why[128];
+    static char sentinel;
+    aliyun_client *c = (aliyun_client *)(void *)&sentinel;
+    aliyun_client_opts o = {.loop = &loop, .transport = &tr};
+    assert_int_equal(aliyun_client_new(&c, &o, why, sizeof(why)), -EINVAL); /* no region */
+    assert_null(c);
+    assert_non_null(strstr(why, "region"));
+    o.region_id = "cn/../x";
+    assert_int_equal(aliyun_client_new(&c, &o, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "bad region"));
+    o.region_id = "cn-hangzhou";
+    o.endpoint[ALIYUN_SVC_ECS] = "not a url";
+    assert_int_equal(aliyun_client_new(&c, &o, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "ecs endpoint"));
+    o.endpoint[ALIYUN_SVC_ECS] = NULL;
+    o.transport = NULL;
+    assert_int_equal(aliyun_client_new(&c, &o, NULL, 0), -EINVAL);
+    assert_null(c);
+    fake_free(&ft);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void rpc_style_request(void **state)
@@ -607,6 +851,11 @@ int main(void)
         cmocka_unit_test(cancel_and_free),
         cmocka_unit_test(free_inside_callback),
         cmocka_unit_test(rearm_and_cancel_inside),
+        cmocka_unit_test(calls_wait_for_the_credential),
+        cmocka_unit_test(calls_fail_without_a_credential),
+        cmocka_unit_test(refused_credential_is_refreshed_once),
+        cmocka_unit_test(no_chain_is_credential_unavailable),
+        cmocka_unit_test(client_new_refusals),
         cmocka_unit_test(rpc_style_request),
         cmocka_unit_test(v3_request_shape),
         cmocka_unit_test(endpoints),
