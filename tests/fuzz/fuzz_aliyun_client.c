@@ -141,16 +141,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 4:
-        r = aliyun_vpc_release_eip(c, NULL, "eip-1", on_done, &env, NULL);
+        r = aliyun_vpc_release_eip(c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, &env, NULL);
         break;
     case 5: {
         aliyun_describe_enis_params p = {.vpc_id = "vpc-1"};
         r = aliyun_ecs_describe_enis(c, &p, on_enis, &env, NULL);
         break;
     }
-    case 6:
-        r = aliyun_ecs_find_eni(c, "vpc-1", "10.0.0.5", on_found, &env, NULL);
+    case 6: {
+        aliyun_find_eni_params p = {.vpc_id = "vpc-1", .ip = "10.0.0.5"};
+        r = aliyun_ecs_find_eni(c, &p, on_found, &env, NULL);
         break;
+    }
     default: {
         aliyun_associate_eip_params p = {
             .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};

@@ -256,7 +256,9 @@ static void lc_next(cli *x)
     case 2: {
         const char *ids[] = {x->aid};
         aliyun_tag tags[] = {{"eip-agent/node", "cli"}};
-        r = aliyun_vpc_tag_eips(x->c, NULL, ids, 1, tags, 1, lc_simple, x, NULL);
+        aliyun_tag_eips_params p = {
+            .allocation_ids = ids, .n_allocation_ids = 1, .tags = tags, .n_tags = 1};
+        r = aliyun_vpc_tag_eips(x->c, &p, lc_simple, x, NULL);
         break;
     }
     case 3: {
@@ -284,7 +286,8 @@ static void lc_next(cli *x)
         break;
     }
     case 7:
-        r = aliyun_vpc_release_eip(x->c, NULL, x->aid, lc_simple, x, NULL);
+        r = aliyun_vpc_release_eip(x->c, &(aliyun_release_eip_params){.allocation_id = x->aid},
+                                   lc_simple, x, NULL);
         break;
     default:
         step_done(x);
@@ -597,7 +600,8 @@ int main(int argc, char **argv)
                                            .client_token = tok};
         r = aliyun_vpc_unassociate_eip(x.c, &p, on_simple, &x, NULL);
     } else if (strcmp(cmd, "release") == 0 && argc == 3) {
-        r = aliyun_vpc_release_eip(x.c, NULL, argv[2], on_simple, &x, NULL);
+        r = aliyun_vpc_release_eip(x.c, &(aliyun_release_eip_params){.allocation_id = argv[2]},
+                                   on_simple, &x, NULL);
     } else if (strcmp(cmd, "lifecycle") == 0 && argc == 4) {
         x.eni = argv[2];
         x.ip = argv[3];
@@ -613,7 +617,8 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "enis") == 0 && argc == 3) {
         x.ip = argv[2];
-        r = aliyun_ecs_find_eni(x.c, env_str("ALIYUN_CLI_VPC_ID"), argv[2], on_eni_found, &x, NULL);
+        aliyun_find_eni_params p = {.vpc_id = env_str("ALIYUN_CLI_VPC_ID"), .ip = argv[2]};
+        r = aliyun_ecs_find_eni(x.c, &p, on_eni_found, &x, NULL);
     } else if (strcmp(cmd, "metadata") == 0 && argc == 3 && x.md) {
         r = aliyun_metadata_get(x.md, argv[2], on_md, &x, NULL);
     } else if (strcmp(cmd, "metadata-eni") == 0 && argc >= 3 && x.md) {

@@ -144,7 +144,10 @@ static void on_done(const aliyun_result *r, void *arg)
 
 static void start_release(env *e, tagged *t, const char *aid)
 {
-    assert_int_equal(aliyun_vpc_release_eip(e->c, NULL, aid, on_done, t, NULL), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e->c,
+                                            &(aliyun_release_eip_params){.allocation_id = aid},
+                                            on_done, t, NULL),
+                     0);
 }
 
 static void paces_per_action(void **state)
@@ -368,8 +371,14 @@ static void cancel_and_free(void **state)
     aliyun_client_opts o = {.qps = -1, .max_in_flight = 1};
     env_up(&e, &o);
     aliyun_call *a = NULL, *b = NULL;
-    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", never_called, NULL, &a), 0);
-    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-2", never_called, NULL, &b), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            never_called, NULL, &a),
+                     0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-2"},
+                                            never_called, NULL, &b),
+                     0);
     /* one queued call cancelled before anything ran, one in flight left to the free */
     aliyun_call_cancel(b);
     uv_run(&e.loop, UV_RUN_NOWAIT);
@@ -401,7 +410,10 @@ static void free_inside_callback(void **state)
     env_up(&e, &o);
     free_inside f = {&e, 0};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", free_client_cb, &f, NULL), 0);
+        assert_int_equal(
+            aliyun_vpc_release_eip(e.c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   free_client_cb, &f, NULL),
+            0);
     uv_run(&e.loop, UV_RUN_DEFAULT);
     assert_int_equal(f.calls, 1);
     assert_null(e.c);
@@ -592,7 +604,10 @@ static void calls_wait_for_the_credential(void **state)
     for (int i = 0; i < 3; i++) {
         t[i] = (tagged){&out, i};
         snprintf(ids[i], sizeof(ids[i]), "eip-%d", i);
-        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, ids[i], on_done, &t[i], NULL), 0);
+        assert_int_equal(
+            aliyun_vpc_release_eip(e.c, &(aliyun_release_eip_params){.allocation_id = ids[i]},
+                                   on_done, &t[i], NULL),
+            0);
     }
     rrsa_run(&e, &out, 3);
     assert_int_equal(e.ft.n, 4); /* AssumeRoleWithOIDC once, then the three */
@@ -617,7 +632,10 @@ static void calls_fail_without_a_credential(void **state)
     memset(&out, 0, sizeof(out));
     tagged t[2] = {{&out, 0}, {&out, 1}};
     for (int i = 0; i < 2; i++)
-        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", on_done, &t[i], NULL), 0);
+        assert_int_equal(
+            aliyun_vpc_release_eip(e.c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, &t[i], NULL),
+            0);
     rrsa_run(&e, &out, 2);
     for (int i = 0; i < 2; i++) {
         assert_true(out.status[i] < 0);
@@ -639,7 +657,10 @@ static void refused_credential_is_refreshed_once(void **state)
     outcome out;
     memset(&out, 0, sizeof(out));
     tagged t = {&out, 0};
-    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", on_done, &t, NULL), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            on_done, &t, NULL),
+                     0);
     rrsa_run(&e, &out, 1);
     assert_int_equal(out.status[0], 0);
     assert_int_equal(out.attempts[0], 2);
@@ -650,7 +671,10 @@ static void refused_credential_is_refreshed_once(void **state)
     /* refused again after the refresh: fatal, not a loop */
     w.vpc_refused = 100;
     memset(&out, 0, sizeof(out));
-    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", on_done, &t, NULL), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            on_done, &t, NULL),
+                     0);
     rrsa_run(&e, &out, 1);
     assert_int_equal(out.cls[0], ALIYUN_ERR_FATAL);
     assert_string_equal(out.last.error.code, "InvalidSecurityToken.Expired");
@@ -673,7 +697,10 @@ static void no_chain_is_credential_unavailable(void **state)
     outcome out;
     memset(&out, 0, sizeof(out));
     tagged t = {&out, 0};
-    assert_int_equal(aliyun_vpc_release_eip(c, NULL, "eip-1", on_done, &t, NULL), 0);
+    assert_int_equal(aliyun_vpc_release_eip(c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            on_done, &t, NULL),
+                     0);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(out.status[0], -ENOKEY);
     assert_string_equal(out.last.error.code, "CredentialUnavailable");

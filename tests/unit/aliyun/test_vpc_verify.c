@@ -125,7 +125,8 @@ static void run(enum op op, world *w, const char *pip, outcome *o)
         break;
     }
     case OP_RELEASE:
-        r = aliyun_vpc_release_eip(c, NULL, "eip-1", on_done, o, NULL);
+        r = aliyun_vpc_release_eip(c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, o, NULL);
         break;
     }
     assert_int_equal(r, 0);
@@ -176,6 +177,8 @@ static void decisions(void **state)
         {OP_RELEASE, NULL, 9, "Associating", "eni-1", IP, "AD", -EAGAIN, ALIYUN_ERR_RETRY},
         {OP_RELEASE, NULL, 9, "Unassociating", "eni-1", IP, "AD", -EAGAIN, ALIYUN_ERR_RETRY},
         {OP_RELEASE, NULL, 1, "Available", "", "", "ADA", 0, ALIYUN_ERR_NONE},
+        /* sent again twice and still refused: reported (the caller comes back) */
+        {OP_RELEASE, NULL, 9, "Available", "", "", "ADADAD", -EAGAIN, ALIYUN_ERR_RETRY},
         /* UnassociateEipAddress: not bound here is done */
         {OP_UNASSOC, IP, 9, "Available", "", "", "AD", 0, ALIYUN_ERR_DONE},
         {OP_UNASSOC, IP, 9, "Unassociating", "eni-1", IP, "AD", 0, ALIYUN_ERR_DONE},
@@ -183,6 +186,7 @@ static void decisions(void **state)
         {OP_UNASSOC, IP, 9, NULL, "", "", "AD", 0, ALIYUN_ERR_DONE},
         {OP_UNASSOC, IP, 9, "Associating", "eni-1", IP, "AD", -EAGAIN, ALIYUN_ERR_RETRY},
         {OP_UNASSOC, IP, 1, "InUse", "eni-1", IP, "ADA", 0, ALIYUN_ERR_NONE},
+        {OP_UNASSOC, IP, 9, "InUse", "eni-1", IP, "ADADAD", -EAGAIN, ALIYUN_ERR_RETRY},
         /* bound without a private IP (described as ""): still this binding */
         {OP_UNASSOC, IP, 1, "InUse", "eni-1", "", "ADA", 0, ALIYUN_ERR_NONE},
     };
