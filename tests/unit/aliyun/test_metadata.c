@@ -399,6 +399,27 @@ static void free_inside_callback(void **state)
     assert_int_equal(uv_loop_close(&e.loop), 0);
 }
 
+/* An endpoint too long for a URL is refused with -E2BIG: nothing is sent to a
+ * URL cut short (which would be another place). */
+static void long_endpoint_is_refused_not_cut(void **state)
+{
+    (void)state;
+    menv e;
+    memset(&e, 0, sizeof(e));
+    static char ep[10 * 1024];
+    memcpy(ep, "http://md.test/", 15);
+    memset(ep + 15, 'a', sizeof(ep) - 16);
+    aliyun_metadata_opts o = {.endpoint = ep, .disable_token = true};
+    up(&e, &o);
+    assert_int_equal(aliyun_metadata_get(e.md, "region-id", on_get, &e, NULL), 0);
+    assert_int_equal(e.got, 0); /* never synchronously */
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(e.got, 1);
+    assert_int_equal(e.err[0], -E2BIG);
+    assert_int_equal(e.ft.n, 0);
+    down(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +431,7 @@ int main(void)
         cmocka_unit_test(cancel_and_bad_paths),
         cmocka_unit_test(free_inside_callback),
         cmocka_unit_test(nul_in_body),
+        cmocka_unit_test(long_endpoint_is_refused_not_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
