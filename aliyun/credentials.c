@@ -232,28 +232,31 @@ static int choose_source(aliyun_creds *c, const aliyun_creds_opts *o, char *err,
     return r;
 }
 
-static int timers_init(aliyun_creds *c, char *err, size_t errlen)
+/* A heap timer (its close callback frees it): 0 and *out, or -ENOMEM or the
+ * libuv error with nothing left. */
+static int timer_new(uv_loop_t *loop, void *data, uv_timer_t **out)
 {
-    int r = -ENOMEM;
-    c->timer = malloc(sizeof(*c->timer));
-    c->notify = malloc(sizeof(*c->notify));
-    if (c->timer && c->notify) {
-        r = uv_timer_init(c->loop, c->timer);
-        if (r) {
-            free(c->timer);
-            c->timer = NULL;
-        } else if ((r = uv_timer_init(c->loop, c->notify)) != 0) {
-            free(c->notify);
-            c->notify = NULL;
-        }
-    }
+    uv_timer_t *t = malloc(sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    int r = uv_timer_init(loop, t);
     if (r) {
-        eip_seterr(err, errlen, "timers: %s", r == -ENOMEM ? "out of memory" : uv_strerror(r));
+        free(t);
         return r;
     }
-    c->timer->data = c;
-    c->notify->data = c;
+    t->data = data;
+    *out = t;
     return 0;
+}
+
+static int timers_init(aliyun_creds *c, char *err, size_t errlen)
+{
+    int r = timer_new(c->loop, c, &c->timer);
+    if (!r)
+        r = timer_new(c->loop, c, &c->notify);
+    if (r)
+        eip_seterr(err, errlen, "timers: %s", r == -ENOMEM ? "out of memory" : uv_strerror(r));
+    return r;
 }
 
 static void creds_release(aliyun_creds *c);
