@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "aliyun/client_internal.h"
 #include "aliyun/errors_internal.h"
 #include "aliyun/flow_internal.h"
 #include "common/backoff.h"
@@ -624,27 +625,33 @@ static int nonce_and_date(char *nonce, size_t ncap, char *date, size_t dcap)
     return 0;
 }
 
+int aliyun_rpc_common_params(aliyun_params *p, const char *action, const char *version)
+{
+    char nonce[40], date[32];
+    int r = nonce_and_date(nonce, sizeof(nonce), date, sizeof(date));
+    if (!r)
+        r = aliyun_params_set(p, "Action", action);
+    if (!r)
+        r = aliyun_params_set(p, "Version", version);
+    if (!r)
+        r = aliyun_params_set(p, "Format", "JSON");
+    if (!r)
+        r = aliyun_params_set(p, "Timestamp", date);
+    if (!r)
+        r = aliyun_params_set(p, "SignatureNonce", nonce);
+    return r;
+}
+
 static int build_rpc(aliyun_client *c, aliyun_call *call, const aliyun_credential *cred,
                      built_request *out)
 {
     aliyun_params p;
     eip_buf body;
-    char nonce[40], date[32];
     eip_buf_init(&body, BODY_MAX);
     int r = aliyun_params_copy(&p, &call->params);
     if (r)
         return r;
-    r = nonce_and_date(nonce, sizeof(nonce), date, sizeof(date));
-    if (!r)
-        r = aliyun_params_set(&p, "Action", call->action);
-    if (!r)
-        r = aliyun_params_set(&p, "Version", call->version);
-    if (!r)
-        r = aliyun_params_set(&p, "Format", "JSON");
-    if (!r)
-        r = aliyun_params_set(&p, "Timestamp", date);
-    if (!r)
-        r = aliyun_params_set(&p, "SignatureNonce", nonce);
+    r = aliyun_rpc_common_params(&p, call->action, call->version);
     if (!r && cred) {
         r = aliyun_params_set(&p, "AccessKeyId", cred->access_key_id);
         if (!r)

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/credentials.h"
-#include "aliyun/credentials_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "aliyun/credentials_internal.h"
 #include "aliyun/errors.h"
 #include "aliyun/metadata_internal.h"
 #include "aliyun/sts_internal.h"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/ecs.h"
-#include "aliyun/ecs_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aliyun/ecs_internal.h"
 #include "common/err.h"
 #include "common/log.h"
 

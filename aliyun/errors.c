@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/errors.h"
-#include "aliyun/errors_internal.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -9,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "aliyun/errors_internal.h"
 #include "common/err.h"
 #include "http/client.h"
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/metadata.h"
-#include "aliyun/metadata_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "aliyun/metadata_internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/list.h"
@@ -369,13 +369,22 @@ static bool md_leave(aliyun_metadata *md)
     return false;
 }
 
-static aliyun_md_req *req_new(aliyun_metadata *md, enum req_kind kind)
+/* A live request reading path (copied); for a find-ENI, ip (copied) too. NULL
+ * on ENOMEM (nothing left behind). */
+static aliyun_md_req *req_new(aliyun_metadata *md, enum req_kind kind, const char *path,
+                              const char *ip)
 {
     aliyun_md_req *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->md = md;
     r->kind = kind;
+    r->path = strdup(path);
+    r->ip = ip ? strdup(ip) : NULL;
+    if (!r->path || (ip && !r->ip)) {
+        req_free(r);
+        return NULL;
+    }
     eip_list_node_init(&r->node);
     eip_list_push_front(&md->reqs, &r->node);
     return r;
@@ -662,15 +671,9 @@ int aliyun_metadata_get(aliyun_metadata *md, const char *path, aliyun_metadata_c
         return -EINVAL;
     if (strstr(path, "..") || strchr(path, '?') || strchr(path, '#') || strlen(path) > 512)
         return -EINVAL;
-    aliyun_md_req *r = req_new(md, REQ_GET);
+    aliyun_md_req *r = req_new(md, REQ_GET, path[0] == '/' ? path + 1 : path, NULL);
     if (!r)
         return -ENOMEM;
-    r->path = strdup(path[0] == '/' ? path + 1 : path);
-    if (!r->path) {
-        req_unlink(r);
-        req_free(r);
-        return -ENOMEM;
-    }
     r->cb = cb;
     r->arg = arg;
     if (out)
@@ -698,18 +701,12 @@ static int start_child(aliyun_md_req *parent, size_t idx, enum scan_field field)
                      field == FIELD_IPS ? "private-ipv4s" : "network-interface-id");
     if (n < 0 || (size_t)n >= sizeof(p))
         return -E2BIG; /* a MAC no metadata server lists */
-    aliyun_md_req *ch = req_new(parent->md, REQ_GET);
+    aliyun_md_req *ch = req_new(parent->md, REQ_GET, p, NULL);
     if (!ch)
         return -ENOMEM;
     ch->parent = parent;
     ch->scan_idx = idx;
     ch->field = field;
-    ch->path = strdup(p);
-    if (!ch->path) {
-        req_unlink(ch);
-        req_free(ch);
-        return -ENOMEM;
-    }
     parent->pending++;
     send_get(ch);
     return 0;
@@ -804,17 +801,11 @@ int aliyun_metadata_find_eni(aliyun_metadata *md, const char *ip, aliyun_metadat
 {
     if (!md || !ip || !cb)
         return -EINVAL;
-    aliyun_md_req *r = req_new(md, REQ_FIND_ENI);
+    aliyun_md_req *r = req_new(md, REQ_FIND_ENI, ALIYUN_MD_MACS, ip);
     if (!r)
         return -ENOMEM;
-    r->ip = strdup(ip);
     r->eni_cb = cb;
     r->arg = arg;
-    if (!r->ip) {
-        req_unlink(r);
-        req_free(r);
-        return -ENOMEM;
-    }
     if (out)
         *out = r;
     char eni[128];
@@ -823,14 +814,8 @@ int aliyun_metadata_find_eni(aliyun_metadata *md, const char *ip, aliyun_metadat
         defer_result(r, 0);
         return 0;
     }
-    /* a miss: the cache is stale or empty, list again */
+    /* a miss: the cache is stale or empty, list the MACs again */
     r->step = FIND_LISTING;
-    r->path = strdup(ALIYUN_MD_MACS);
-    if (!r->path) {
-        req_unlink(r);
-        req_free(r);
-        return -ENOMEM;
-    }
     send_get(r);
     return 0;
 }

@@ -1,22 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/sts_internal.h"
 
-#include "aliyun/credentials_internal.h"
-#include "aliyun/errors_internal.h"
-
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "aliyun/client_internal.h"
+#include "aliyun/credentials_internal.h"
+#include "aliyun/errors_internal.h"
 #include "aliyun/sign.h"
 #include "common/err.h"
-#include "common/rand.h"
-#include "common/timeutil.h"
 
 /* A URL built from the configured endpoint is refused past this (-E2BIG). */
 #define STS_URL_MAX (8 * 1024)
@@ -74,20 +70,7 @@ static int oidc_form(const aliyun_oidc_params *p, eip_buf *body)
 {
     aliyun_params q;
     aliyun_params_init(&q);
-    char date[32], nonce[40];
-    int r = eip_random_hex(nonce, sizeof(nonce), 16);
-    if (!r && !eip_time_format_rfc3339(date, sizeof(date), (time_t)(eip_time_now_ms() / 1000)))
-        r = -EINVAL;
-    if (!r)
-        r = aliyun_params_add(&q, "Action", "AssumeRoleWithOIDC");
-    if (!r)
-        r = aliyun_params_add(&q, "Version", "2015-04-01");
-    if (!r)
-        r = aliyun_params_add(&q, "Format", "JSON");
-    if (!r)
-        r = aliyun_params_add(&q, "Timestamp", date);
-    if (!r)
-        r = aliyun_params_add(&q, "SignatureNonce", nonce);
+    int r = aliyun_rpc_common_params(&q, "AssumeRoleWithOIDC", "2015-04-01");
     if (!r)
         r = aliyun_params_add(&q, "RoleArn", p->role_arn);
     if (!r)

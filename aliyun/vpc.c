@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include "aliyun/vpc.h"
-#include "aliyun/vpc_internal.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -8,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aliyun/vpc_internal.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
