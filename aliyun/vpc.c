@@ -693,62 +693,73 @@ int aliyun_vpc_allocate_eip(aliyun_client *c, const aliyun_allocate_eip_params *
     return start_typed(c, "AllocateEipAddress", &q, t, out);
 }
 
-/* What AssociateEipAddress and UnassociateEipAddress share: which EIP, bound to what. */
+/* What AssociateEipAddress and UnassociateEipAddress share: which EIP, bound to
+ * what, and one optional parameter of their own (Mode, Force). */
 typedef struct binding {
     const char *region_id;
-    const char *allocation_id;
-    const char *instance_id;
+    const char *allocation_id; /* required */
+    const char *instance_id;   /* required */
     const char *instance_type; /* NULL: "NetworkInterface" */
     const char *private_ip_address;
+    const char *client_token;
+    const char *extra_key, *extra_value; /* extra_value NULL or "": none */
 } binding;
 
-static int add_binding(aliyun_client *c, aliyun_params *q, const binding *b)
+/* Starts op on the binding b (checked first: -EINVAL and no call). */
+static int start_binding(aliyun_client *c, enum verify_op op, const binding *b, aliyun_done_cb cb,
+                         void *arg, aliyun_call **out)
 {
-    int r = add_region(c, q, b->region_id);
+    if (!c || !cb || !b->allocation_id || !b->instance_id)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, b->region_id);
     if (!r)
-        r = aliyun_params_add(q, "AllocationId", b->allocation_id);
+        r = aliyun_params_add(&q, "AllocationId", b->allocation_id);
     if (!r)
-        r = aliyun_params_add(q, "InstanceId", b->instance_id);
+        r = aliyun_params_add(&q, "InstanceId", b->instance_id);
     if (!r)
-        r = aliyun_params_add(q, "InstanceType",
+        r = aliyun_params_add(&q, "InstanceType",
                               b->instance_type ? b->instance_type : "NetworkInterface");
     if (!r)
-        r = add_opt(q, "PrivateIpAddress", b->private_ip_address);
-    return r;
+        r = add_opt(&q, "PrivateIpAddress", b->private_ip_address);
+    if (!r)
+        r = add_opt(&q, b->extra_key, b->extra_value);
+    if (!r)
+        r = add_opt(&q, "ClientToken", b->client_token);
+    return start_verified(c, op, &q, r, cb, arg, out);
 }
 
 int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params *p,
                              aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
-    if (!c || !p || !cb || !p->allocation_id || !p->instance_id)
+    if (!p)
         return -EINVAL;
-    aliyun_params q;
-    aliyun_params_init(&q);
-    binding b = {p->region_id, p->allocation_id, p->instance_id, p->instance_type,
-                 p->private_ip_address};
-    int r = add_binding(c, &q, &b);
-    if (!r)
-        r = add_opt(&q, "Mode", p->mode);
-    if (!r)
-        r = add_opt(&q, "ClientToken", p->client_token);
-    return start_verified(c, V_ASSOCIATE, &q, r, cb, arg, out);
+    binding b = {.region_id = p->region_id,
+                 .allocation_id = p->allocation_id,
+                 .instance_id = p->instance_id,
+                 .instance_type = p->instance_type,
+                 .private_ip_address = p->private_ip_address,
+                 .client_token = p->client_token,
+                 .extra_key = "Mode",
+                 .extra_value = p->mode};
+    return start_binding(c, V_ASSOCIATE, &b, cb, arg, out);
 }
 
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
                                aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
-    if (!c || !p || !cb || !p->allocation_id || !p->instance_id)
+    if (!p)
         return -EINVAL;
-    aliyun_params q;
-    aliyun_params_init(&q);
-    binding b = {p->region_id, p->allocation_id, p->instance_id, p->instance_type,
-                 p->private_ip_address};
-    int r = add_binding(c, &q, &b);
-    if (!r && p->force)
-        r = aliyun_params_add(&q, "Force", "true");
-    if (!r)
-        r = add_opt(&q, "ClientToken", p->client_token);
-    return start_verified(c, V_UNASSOCIATE, &q, r, cb, arg, out);
+    binding b = {.region_id = p->region_id,
+                 .allocation_id = p->allocation_id,
+                 .instance_id = p->instance_id,
+                 .instance_type = p->instance_type,
+                 .private_ip_address = p->private_ip_address,
+                 .client_token = p->client_token,
+                 .extra_key = "Force",
+                 .extra_value = p->force ? "true" : NULL};
+    return start_binding(c, V_UNASSOCIATE, &b, cb, arg, out);
 }
 
 int aliyun_vpc_release_eip(aliyun_client *c, const aliyun_release_eip_params *p, aliyun_done_cb cb,
