@@ -54,7 +54,7 @@ enum call_state {
     CALL_QUEUED,     /* c->queue: waits for an in-flight slot and a token of its action */
     CALL_WAIT_CREDS, /* c->waiting: waits for the credential chain (call->waiter) */
     CALL_SENDING,    /* c->sending: its HTTP request (call->req) is in flight */
-    CALL_BACKOFF,    /* c->backoff: waits until due_ms after a retryable failure */
+    CALL_BACKOFF,    /* c->backoff (newest first): waits until due_ms after a retryable failure */
     CALL_DONE,       /* no list: finished or cancelled */
 };
 
@@ -312,7 +312,7 @@ static eip_list *state_list(aliyun_client *c, enum call_state s)
 }
 
 /* The only writer of call->state: moves the call to the list of its new state
- * (front: at the head of the queue, ahead of the calls that never ran) and
+ * (front: at the head; for the queue, ahead of the calls that never ran) and
  * logs the transition. What a state holds (the request, the credential
  * waiter) is released by the caller before it leaves the state. */
 static void call_set_state(aliyun_call *call, enum call_state to, bool front)
@@ -926,7 +926,7 @@ static void retry_or_finish(aliyun_call *call, const http_response *resp, enum a
             ra);
         c->stats.retries++;
         call->due_ms = (int64_t)uv_now(c->loop) + d;
-        call_set_state(call, CALL_BACKOFF, false);
+        call_set_state(call, CALL_BACKOFF, true); /* newest first: see wake_backoffs */
         (void)schedule_pump(c, d);
         return;
     }
@@ -974,9 +974,10 @@ static void on_http_done(http_request *req, const http_response *resp, void *arg
 static int64_t wake_backoffs(aliyun_client *c, int64_t now)
 {
     int64_t next = -1;
-    /* newest first, each to the front: the oldest ends at the head */
-    for (eip_list_node *n = eip_list_last(&c->backoff), *prev; n; n = prev) {
-        prev = n->prev == &c->backoff.head ? NULL : n->prev;
+    /* the list is newest first and each goes to the front: the oldest ends at the head */
+    eip_list_node *n, *tmp;
+    eip_list_foreach_safe(&c->backoff, n, tmp)
+    {
         aliyun_call *call = call_of(n);
         if (call->due_ms <= now)
             call_set_state(call, CALL_QUEUED, true);
