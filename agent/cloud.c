@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/log.h"
 
 enum cloud_state {
@@ -81,11 +82,11 @@ static int build_client(agent_cloud *c)
     r = aliyun_creds_new(&c->creds, &co, why, sizeof(why));
     if (r) {
         if (r == -ENOENT)
-            snprintf(c->detail, sizeof(c->detail), "%s",
-                     "no credentials: set credential.accessKey/accessSecret, "
-                     "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role");
+            eip_seterr(c->detail, sizeof(c->detail), "%s",
+                       "no credentials: set credential.accessKey/accessSecret, "
+                       "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role");
         else
-            snprintf(c->detail, sizeof(c->detail), "credential configuration: %s", why);
+            eip_seterr(c->detail, sizeof(c->detail), "credential configuration: %s", why);
         goto out;
     }
     aliyun_client_opts o = {
@@ -105,7 +106,7 @@ static int build_client(agent_cloud *c)
     };
     r = aliyun_client_new(&c->client, &o, why, sizeof(why));
     if (r)
-        snprintf(c->detail, sizeof(c->detail), "cloud client (region %.64s): %s", c->region, why);
+        eip_seterr(c->detail, sizeof(c->detail), "cloud client (region %.64s): %s", c->region, why);
 out:
     for (int i = 0; i < ALIYUN_SVC_COUNT; i++)
         free(ep[i]);
