@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "common/err.h"
+#include "common/log.h"
 
 enum cloud_state {
     CLOUD_NEW,
@@ -52,20 +52,24 @@ static int build_client(agent_cloud *c)
         if (!ep[i])
             r = -ENOMEM;
     if (r) {
-        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
+        snprintf(c->detail, sizeof(c->detail), "out of memory");
         goto out;
     }
     enum aliyun_signature_version sv = ALIYUN_SIGN_V3;
     if (cfg->signature_version && aliyun_signature_version_parse(cfg->signature_version, &sv)) {
-        eip_seterr(c->detail, sizeof(c->detail), "bad signatureVersion %.64s",
-                   cfg->signature_version);
+        snprintf(c->detail, sizeof(c->detail), "bad signatureVersion %.64s",
+                 cfg->signature_version);
         r = -EINVAL;
         goto out;
     }
     aliyun_creds_opts co = {
+        .loop = c->loop,
+        .transport = &c->tr,
+        .metadata = c->md,
         .access_key_id = cfg->access_key_id,
         .access_key_secret = cfg->access_key_secret,
         .security_token = cfg->security_token,
+        .access_key_source = cfg->access_key_from_env ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC,
         .role_arn = cfg->role_arn,
         .oidc_provider_arn = cfg->oidc_provider_arn,
         .oidc_token_file = cfg->oidc_token_file,
@@ -74,18 +78,21 @@ static int build_client(agent_cloud *c)
         .sts_endpoint = ep[ALIYUN_SVC_STS],
         .ca_file = cfg->cloud_ca_file,
     };
-    int cerr = 0;
-    c->creds = aliyun_creds_new(c->loop, &c->tr, c->md, &co, &cerr);
-    if (!c->creds) {
-        eip_seterr(c->detail, sizeof(c->detail), "%s",
-                   cerr == -ENOENT
-                       ? "no credentials: set credential.accessKey/accessSecret, "
-                         "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role"
-                       : "credential configuration is incomplete");
-        r = cerr ? cerr : -EINVAL;
+    char why[256];
+    r = aliyun_creds_new(&c->creds, &co, why, sizeof(why));
+    if (r) {
+        if (r == -ENOENT)
+            eip_seterr(c->detail, sizeof(c->detail), "%s",
+                       "no credentials: set credential.accessKey/accessSecret, "
+                       "ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, RRSA, or run on ECS with a RAM role");
+        else
+            eip_seterr(c->detail, sizeof(c->detail), "credential configuration: %s", why);
         goto out;
     }
     aliyun_client_opts o = {
+        .loop = c->loop,
+        .transport = &c->tr,
+        .creds = c->creds,
         .region_id = c->region,
         .endpoint = {ep[0], ep[1], ep[2]},
         .ca_file = cfg->cloud_ca_file,
@@ -97,12 +104,9 @@ static int build_client(agent_cloud *c)
         .timeout_ms = cfg->cloud_timeout_seconds > 0 ? cfg->cloud_timeout_seconds * 1000L : 0,
         .max_attempts = c->max_attempts,
     };
-    c->client = aliyun_client_new(c->loop, &c->tr, c->creds, &o);
-    if (!c->client) {
-        eip_seterr(c->detail, sizeof(c->detail), "bad cloud client options (region %.64s)",
-                   c->region);
-        r = -EINVAL;
-    }
+    r = aliyun_client_new(&c->client, &o, why, sizeof(why));
+    if (r)
+        eip_seterr(c->detail, sizeof(c->detail), "cloud client (region %.64s): %s", c->region, why);
 out:
     for (int i = 0; i < ALIYUN_SVC_COUNT; i++)
         free(ep[i]);
@@ -153,7 +157,7 @@ static void on_vpc(int err, const char *value, size_t len, void *arg)
         /* The VPC only narrows ENI lookups through the API: go on without it. */
         log_debug("cloud: vpc-id from the instance metadata: %s", strerror(-err));
     } else if (!(c->vpc = trimmed(value, len))) {
-        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
+        snprintf(c->detail, sizeof(c->detail), "out of memory");
         fail(c, -ENOMEM);
         return;
     }
@@ -169,8 +173,8 @@ static void ask_vpc(agent_cloud *c)
     c->state = CLOUD_VPC;
     int r = aliyun_metadata_get(c->md, ALIYUN_MD_VPC_ID, on_vpc, c, &c->mdreq);
     if (r) {
-        eip_seterr(c->detail, sizeof(c->detail), "cannot ask the instance metadata: %s",
-                   strerror(-r));
+        snprintf(c->detail, sizeof(c->detail), "cannot ask the instance metadata: %s",
+                 strerror(-r));
         fail(c, r);
     }
 }
@@ -180,15 +184,15 @@ static void on_region(int err, const char *value, size_t len, void *arg)
     agent_cloud *c = arg;
     c->mdreq = NULL;
     if (err) {
-        eip_seterr(c->detail, sizeof(c->detail),
-                   "regionID is not configured and the instance metadata at %.200s did not answer: "
-                   "%s",
-                   aliyun_metadata_endpoint(c->md), strerror(-err));
+        snprintf(c->detail, sizeof(c->detail),
+                 "regionID is not configured and the instance metadata at %.200s did not answer: "
+                 "%s",
+                 aliyun_metadata_endpoint(c->md), strerror(-err));
         fail(c, err);
         return;
     }
     if (!(c->region = trimmed(value, len))) {
-        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
+        snprintf(c->detail, sizeof(c->detail), "out of memory");
         fail(c, -ENOMEM);
         return;
     }
@@ -232,10 +236,12 @@ int agent_cloud_new(agent_cloud **out, const agent_cloud_opts *opts, char *err, 
         goto fail;
     bool need_md = opts->want_metadata || cfg->metadata_endpoint || !cfg->region_id;
     if (need_md) {
-        aliyun_metadata_opts mo = {.endpoint = cfg->metadata_endpoint};
-        c->md = aliyun_metadata_new(opts->loop, &c->tr, &mo);
-        if (!c->md)
+        aliyun_metadata_opts mo = {
+            .loop = opts->loop, .transport = &c->tr, .endpoint = cfg->metadata_endpoint};
+        r = aliyun_metadata_new(&c->md, &mo, NULL, 0);
+        if (r)
             goto fail;
+        r = -ENOMEM;
     }
     c->kick = malloc(sizeof(*c->kick));
     if (!c->kick)
@@ -250,7 +256,7 @@ int agent_cloud_new(agent_cloud **out, const agent_cloud_opts *opts, char *err, 
     *out = c;
     return 0;
 fail:
-    eip_seterr(err, errlen, "cannot build the cloud client: %s", strerror(-r));
+    snprintf(err, errlen, "cannot build the cloud client: %s", strerror(-r));
     agent_cloud_free(c);
     return r;
 }

@@ -592,6 +592,8 @@ int agent_config_apply_env(struct agent_config *c, char *err, size_t errcap)
             eip_seterr(err, errcap, "environment %s: %s", k->env, why);
             return r;
         }
+        if (k->off == F(access_key_id))
+            c->access_key_from_env = true;
     }
     return 0;
 }

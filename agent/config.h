@@ -42,6 +42,10 @@ struct agent_config {
     char *oidc_provider_arn; /* ALIBABA_CLOUD_OIDC_PROVIDER_ARN */
     char *oidc_token_file;   /* ALIBABA_CLOUD_OIDC_TOKEN_FILE */
 
+    /* ALIBABA_CLOUD_ACCESS_KEY_ID gave access_key_id: the credential source is
+     * then "env", not "static" (agent/cloud.c tells aliyun/credentials) */
+    bool access_key_from_env;
+
     /* node and local API */
     char *node_name; /* nodeName, NODE_NAME (required when the eip controller runs) */
     char *host_ip;   /* hostIP, HOST_IP */

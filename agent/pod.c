@@ -498,7 +498,9 @@ static void start_tag(struct pod *p)
     size_t n = controller_tags(p->ctl, p, tags, EIP_AGENT_TAGS);
     const char *ids[] = {p->eip.allocation_id};
     aliyun_call *call = NULL;
-    int r = aliyun_vpc_tag_eips(p->ctl->ac, NULL, ids, 1, tags, n, on_tagged, p, &call);
+    aliyun_tag_eips_params tp = {
+        .allocation_ids = ids, .n_allocation_ids = 1, .tags = tags, .n_tags = n};
+    int r = aliyun_vpc_tag_eips(p->ctl->ac, &tp, on_tagged, p, &call);
     if (r) {
         p->op = OP_NONE;
         controller_drop_slot(p->ctl, p);
@@ -523,8 +525,9 @@ static void on_cbwp(const aliyun_result *res, void *arg)
 static void start_cbwp(struct pod *p)
 {
     aliyun_call *call = NULL;
-    int r = aliyun_vpc_add_cbwp_ip(p->ctl->ac, NULL, p->req.bandwidth_package_id,
-                                   p->eip.allocation_id, NULL, on_cbwp, p, &call);
+    aliyun_cbwp_ip_params cp = {.bandwidth_package_id = p->req.bandwidth_package_id,
+                                .allocation_id = p->eip.allocation_id};
+    int r = aliyun_vpc_add_cbwp_ip(p->ctl->ac, &cp, on_cbwp, p, &call);
     if (r) {
         p->op = OP_NONE;
         controller_drop_slot(p->ctl, p);
@@ -630,7 +633,8 @@ static void start_release(struct pod *p)
 {
     controller_count_leak(p->ctl, p);
     aliyun_call *call = NULL;
-    int r = aliyun_vpc_release_eip(p->ctl->ac, NULL, p->eip.allocation_id, on_released, p, &call);
+    aliyun_release_eip_params rp = {.allocation_id = p->eip.allocation_id};
+    int r = aliyun_vpc_release_eip(p->ctl->ac, &rp, on_released, p, &call);
     if (r) {
         p->op = OP_NONE;
         controller_drop_slot(p->ctl, p);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aliyun/vpc.h"
+#include "common/err.h"
 
 struct aliyun_check {
     aliyun_client *c;
@@ -26,8 +27,8 @@ static void finish_if_done(aliyun_check *k)
         return;
     char detail[1024];
     aliyun_creds *cr = aliyun_client_creds(k->c);
-    snprintf(detail, sizeof(detail), "credentials from %s; %s%s%s",
-             cr ? aliyun_creds_source_name(cr) : "none", k->api, k->md[0] ? "; " : "", k->md);
+    eip_seterr(detail, sizeof(detail), "credentials from %s; %s%s%s",
+               cr ? aliyun_creds_source_name(cr) : "none", k->api, k->md[0] ? "; " : "", k->md);
     aliyun_check_cb cb = k->cb;
     void *arg = k->arg;
     bool ok = k->ok;
@@ -41,13 +42,14 @@ static void on_describe(const aliyun_result *res, const aliyun_eip_page *page, v
     k->call = NULL;
     const char *ep = aliyun_client_endpoint(k->c, ALIYUN_SVC_VPC);
     if (res->status == 0) {
-        snprintf(k->api, sizeof(k->api), "DescribeEipAddresses ok at %s (%ld EIPs in %s)", ep,
-                 page ? page->total_count : 0L, aliyun_client_region(k->c));
+        eip_seterr(k->api, sizeof(k->api), "DescribeEipAddresses ok at %s (%ld EIPs in %s)", ep,
+                   page ? page->total_count : 0L, aliyun_client_region(k->c));
     } else {
         char e[400];
         aliyun_error_format(&res->error, e, sizeof(e));
-        snprintf(k->api, sizeof(k->api), "DescribeEipAddresses failed at %s after %d attempt%s: %s",
-                 ep, res->attempts, res->attempts == 1 ? "" : "s", e);
+        eip_seterr(k->api, sizeof(k->api),
+                   "DescribeEipAddresses failed at %s after %d attempt%s: %s", ep, res->attempts,
+                   res->attempts == 1 ? "" : "s", e);
         k->ok = false;
     }
     finish_if_done(k);
@@ -58,11 +60,11 @@ static void on_md(int err, const char *value, size_t len, void *arg)
     aliyun_check *k = arg;
     k->mdreq = NULL;
     if (err) {
-        snprintf(k->md, sizeof(k->md), "metadata region-id failed: %s", strerror(-err));
+        eip_seterr(k->md, sizeof(k->md), "metadata region-id failed: %s", strerror(-err));
         k->ok = false;
     } else {
-        snprintf(k->md, sizeof(k->md), "metadata ok (region-id %.*s)", (int)(len > 64 ? 64 : len),
-                 value);
+        eip_seterr(k->md, sizeof(k->md), "metadata ok (region-id %.*s)", (int)(len > 64 ? 64 : len),
+                   value);
     }
     finish_if_done(k);
 }

@@ -9,38 +9,68 @@
 
 #include <openssl/crypto.h>
 
-#include "aliyun/flow.h"
-#include "common/tokenbucket.h"
+#include "aliyun/client_internal.h"
+#include "aliyun/errors_internal.h"
+#include "aliyun/flow_internal.h"
+#include "common/backoff.h"
 #include "common/buf.h"
+#include "common/err.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "common/timeutil.h"
+#include "common/tokenbucket.h"
 
 #define BODY_MAX (1024 * 1024)
 
 typedef struct action_bucket {
-    struct action_bucket *next;
+    eip_list_node node; /* in aliyun_client.buckets */
     eip_tokenbucket bucket;
     char name[];
 } action_bucket;
 
-enum call_state { CALL_QUEUED, CALL_CREDS, CALL_IN_FLIGHT, CALL_SLEEPING, CALL_FINISHING };
+/* The life of one call. call_set_state() is the only writer of call->state and
+ * keeps the list the call is in in step with it (each state but NEW and DONE
+ * has its list in the client):
+ *
+ *   NEW -> QUEUED                 aliyun_client_call (at the back)
+ *   QUEUED -> SENDING             an in-flight slot and a token of the action's
+ *                                 bucket; a credential at hand; request handed over
+ *   QUEUED -> WAIT_CREDS          slot and token, but no credential yet
+ *   WAIT_CREDS -> QUEUED          the credential came (at the front)
+ *   SENDING -> QUEUED             the credential was refused: refreshed, once (front)
+ *   SENDING|QUEUED -> BACKOFF     a retryable failure (QUEUED: the transport refused
+ *                                 the request) with attempts left
+ *   BACKOFF -> QUEUED             the backoff ended (at the front)
+ *   QUEUED|WAIT_CREDS|SENDING|BACKOFF -> DONE
+ *                                 an outcome (success, DONE, CHECK, fatal, attempts
+ *                                 exhausted, no credential, request not buildable),
+ *                                 or cancelled / the client freed (no callback)
+ *   DONE -> QUEUED                aliyun_call_rearm from the callback (at the back)
+ *
+ * A call in DONE is in no list: its callback runs, then it is freed or rearmed. */
+enum call_state {
+    CALL_NEW,        /* being set up by aliyun_client_call */
+    CALL_QUEUED,     /* c->queue: waits for an in-flight slot and a token of its action */
+    CALL_WAIT_CREDS, /* c->waiting: waits for the credential chain (call->waiter) */
+    CALL_SENDING,    /* c->sending: its HTTP request (call->req) is in flight */
+    CALL_BACKOFF,    /* c->backoff (newest first): waits until due_ms after a retryable failure */
+    CALL_DONE,       /* no list: finished or cancelled */
+};
 
 struct aliyun_call {
     aliyun_client *c;
-    aliyun_call_spec spec; /* action and version point into strs below */
+    aliyun_call_spec spec; /* action and version point into the strings below */
     char *action, *version;
     aliyun_params params;
-    aliyun_call_cb cb;
-    void *arg;
-    enum call_state state;
+    enum call_state state; /* written by call_set_state() only */
+    eip_list_node node;    /* in the list of its state */
     int attempts;
     bool refreshed;
-    int64_t due_ms; /* CALL_SLEEPING: when to queue again */
-    http_request *req;
+    int64_t due_ms;    /* CALL_BACKOFF: when to queue again */
+    http_request *req; /* CALL_SENDING */
     aliyun_creds_waiter waiter;
     aliyun_error last;
-    aliyun_call *prev, *next; /* queue or sleeping list */
     /* aliyun_call_rearm() from the callback: the next request of this call */
     bool rearm;
     bool cancelled; /* aliyun_call_cancel() from its own callback */
@@ -57,19 +87,17 @@ struct aliyun_client {
     char *host[ALIYUN_SVC_COUNT];
     char *ca_file;
     enum aliyun_signature_version sigver;
-    aliyun_backoff backoff;
+    int64_t backoff_base_ms, backoff_cap_ms; /* common/backoff.h, full jitter */
+    int max_attempts;                        /* attempts in all, the first one included */
     double qps, burst;
     double limit_scale;
     int max_in_flight;
     long connect_timeout_ms, timeout_ms;
     size_t max_response_bytes;
 
-    action_bucket *buckets;
-    aliyun_call *queue_head, *queue_tail;
-    aliyun_call *sleeping;
-    aliyun_call *in_flight_list; /* and CALL_CREDS calls */
-    int in_flight;
-    int queued;
+    eip_list buckets; /* action_bucket.node */
+    /* aliyun_call.node, one list per state (enum call_state) */
+    eip_list queue, waiting, sending, backoff;
     uv_timer_t *pump;  /* heap: its close callback frees it */
     int dispatching;   /* callbacks running right now */
     bool free_pending; /* aliyun_client_free was called inside one of them */
@@ -146,43 +174,69 @@ static char *url_authority(const char *url)
     return host;
 }
 
-static void pump_cb(uv_timer_t *t);
-
-aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                 aliyun_creds *creds, const aliyun_client_opts *opts)
+/* The endpoint of each service (configured, else the region's default) and
+ * the Host it is signed with. */
+static int set_endpoints(aliyun_client *c, const aliyun_client_opts *opts, char *err, size_t errlen)
 {
-    if (!loop || !transport || !opts || !opts->region_id)
-        return NULL;
-    aliyun_client *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->loop = loop;
-    c->tr = *transport;
-    c->creds = creds;
-    c->region = strdup(opts->region_id);
-    if (!c->region)
-        goto fail;
     for (int s = 0; s < ALIYUN_SVC_COUNT; s++) {
         char def[256];
         const char *ep = opts->endpoint[s];
+        const char *svc = aliyun_service_name((enum aliyun_service)s);
         if (!ep || !*ep) {
-            if (aliyun_endpoint_default((enum aliyun_service)s, opts->region_id,
-                                        opts->use_public_endpoints, def, sizeof(def)))
-                goto fail;
+            int r = aliyun_endpoint_default((enum aliyun_service)s, opts->region_id,
+                                            opts->use_public_endpoints, def, sizeof(def));
+            if (r) {
+                eip_seterr(err, errlen, "no default %s endpoint for region %.64s: %s", svc,
+                           opts->region_id, r == -E2BIG ? "too long" : "bad region");
+                return r;
+            }
             ep = def;
         }
         size_t l = strlen(ep);
         while (l > 0 && ep[l - 1] == '/')
             l--;
-        c->endpoint[s] = strndup(ep, l);
-        if (!c->endpoint[s])
-            goto fail;
-        c->host[s] = url_authority(c->endpoint[s]);
-        if (!c->host[s])
-            goto fail;
+        if (!(c->endpoint[s] = strndup(ep, l))) {
+            eip_seterr(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        if (!(c->host[s] = url_authority(c->endpoint[s]))) {
+            eip_seterr(err, errlen, "%s endpoint %.128s: not a URL with a host", svc, ep);
+            return -EINVAL; /* url_authority fails on ENOMEM too: rare, and still refused */
+        }
     }
-    if (opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
+    return 0;
+}
+
+int aliyun_client_new(aliyun_client **out, const aliyun_client_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts || !opts->loop || !opts->transport || !opts->region_id) {
+        eip_seterr(err, errlen, "cloud client: no %s",
+                   !opts || !opts->loop ? "loop"
+                   : !opts->transport   ? "transport"
+                                        : "region");
+        return -EINVAL;
+    }
+    int r = -ENOMEM;
+    aliyun_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        goto nomem;
+    c->loop = opts->loop;
+    c->tr = *opts->transport;
+    c->creds = opts->creds;
+    eip_list_init(&c->buckets);
+    eip_list_init(&c->queue);
+    eip_list_init(&c->waiting);
+    eip_list_init(&c->sending);
+    eip_list_init(&c->backoff);
+    if (!(c->region = strdup(opts->region_id)))
+        goto nomem;
+    r = set_endpoints(c, opts, err, errlen);
+    if (r)
         goto fail;
+    r = -ENOMEM;
+    if (opts->ca_file && !(c->ca_file = strdup(opts->ca_file)))
+        goto nomem;
     c->sigver = opts->signature_version;
     c->qps = opts->qps == 0 ? 10 : opts->qps;
     c->burst = opts->burst > 0 ? opts->burst : (c->qps > 1 ? c->qps : 1);
@@ -190,31 +244,102 @@ aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transp
     c->max_in_flight = opts->max_in_flight > 0 ? opts->max_in_flight : 16;
     c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 5000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
-    c->backoff.base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 200;
-    c->backoff.cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 20000;
-    c->backoff.max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 6;
+    c->backoff_base_ms = opts->backoff_base_ms > 0 ? opts->backoff_base_ms : 200;
+    c->backoff_cap_ms = opts->backoff_cap_ms > 0 ? opts->backoff_cap_ms : 20000;
+    c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 6;
     c->max_response_bytes =
         opts->max_response_bytes > 0 ? opts->max_response_bytes : 4 * 1024 * 1024;
     c->pump = malloc(sizeof(*c->pump));
     if (!c->pump)
-        goto fail;
-    if (uv_timer_init(loop, c->pump)) {
+        goto nomem;
+    r = uv_timer_init(c->loop, c->pump);
+    if (r) {
         free(c->pump);
         c->pump = NULL;
+        eip_seterr(err, errlen, "cloud client: %s", uv_strerror(r));
         goto fail;
     }
     c->pump->data = c;
     c->pump_due = -1;
-    return c;
+    *out = c;
+    return 0;
+nomem:
+    eip_seterr(err, errlen, "out of memory");
 fail:
     aliyun_client_free(c);
+    return r;
+}
+
+static void pump_cb(uv_timer_t *t);
+
+/* ---- the call state machine ---- */
+
+static const char *state_name(enum call_state s)
+{
+    switch (s) {
+    case CALL_NEW:
+        return "new";
+    case CALL_QUEUED:
+        return "queued";
+    case CALL_WAIT_CREDS:
+        return "wait-creds";
+    case CALL_SENDING:
+        return "sending";
+    case CALL_BACKOFF:
+        return "backoff";
+    case CALL_DONE:
+        return "done";
+    }
+    return "?";
+}
+
+static eip_list *state_list(aliyun_client *c, enum call_state s)
+{
+    switch (s) {
+    case CALL_QUEUED:
+        return &c->queue;
+    case CALL_WAIT_CREDS:
+        return &c->waiting;
+    case CALL_SENDING:
+        return &c->sending;
+    case CALL_BACKOFF:
+        return &c->backoff;
+    case CALL_NEW:
+    case CALL_DONE:
+        break;
+    }
     return NULL;
+}
+
+/* The only writer of call->state: moves the call to the list of its new state
+ * (front: at the head; for the queue, ahead of the calls that never ran) and
+ * logs the transition. What a state holds (the request, the credential
+ * waiter) is released by the caller before it leaves the state. */
+static void call_set_state(aliyun_call *call, enum call_state to, bool front)
+{
+    aliyun_client *c = call->c;
+    eip_list *from_list = state_list(c, call->state);
+    eip_list *to_list = state_list(c, to);
+    if (from_list)
+        eip_list_remove(from_list, &call->node);
+    if (to_list && front)
+        eip_list_push_front(to_list, &call->node);
+    else if (to_list)
+        eip_list_push_back(to_list, &call->node);
+    log_debug("aliyun: %s call %p: %s -> %s (attempt %d)", call->action, (void *)call,
+              state_name(call->state), state_name(to), call->attempts);
+    call->state = to;
+}
+
+static aliyun_call *call_of(eip_list_node *n)
+{
+    return eip_container_of(n, aliyun_call, node);
 }
 
 static void free_call(aliyun_call *call)
 {
     if (call->spec.arg_free)
-        call->spec.arg_free(call->arg);
+        call->spec.arg_free(call->spec.arg);
     aliyun_params_free(&call->params);
     aliyun_params_free(&call->next_params);
     free(call->next_action);
@@ -223,88 +348,17 @@ static void free_call(aliyun_call *call)
     free(call);
 }
 
-static void list_remove(aliyun_call **head, aliyun_call *call)
-{
-    if (call->prev)
-        call->prev->next = call->next;
-    else if (*head == call)
-        *head = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    call->prev = call->next = NULL;
-}
-
-static void list_push(aliyun_call **head, aliyun_call *call)
-{
-    call->prev = NULL;
-    call->next = *head;
-    if (*head)
-        (*head)->prev = call;
-    *head = call;
-}
-
-static void queue_remove(aliyun_client *c, aliyun_call *call)
-{
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        c->queue_head = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    else
-        c->queue_tail = call->prev;
-    call->prev = call->next = NULL;
-    c->queued--;
-}
-
-static void queue_push(aliyun_client *c, aliyun_call *call, bool front)
-{
-    call->state = CALL_QUEUED;
-    if (front) {
-        call->prev = NULL;
-        call->next = c->queue_head;
-        if (c->queue_head)
-            c->queue_head->prev = call;
-        else
-            c->queue_tail = call;
-        c->queue_head = call;
-    } else {
-        call->next = NULL;
-        call->prev = c->queue_tail;
-        if (c->queue_tail)
-            c->queue_tail->next = call;
-        else
-            c->queue_head = call;
-        c->queue_tail = call;
-    }
-    c->queued++;
-}
-
-/* Takes the call out of whatever list or request it is in, without callbacks. */
-static void detach(aliyun_call *call)
+/* Any state -> DONE without a callback: the request or the credential wait is
+ * dropped. */
+static void call_abort(aliyun_call *call)
 {
     aliyun_client *c = call->c;
-    switch (call->state) {
-    case CALL_QUEUED:
-        queue_remove(c, call);
-        break;
-    case CALL_SLEEPING:
-        list_remove(&c->sleeping, call);
-        break;
-    case CALL_CREDS:
+    if (call->state == CALL_SENDING && call->req)
+        c->tr.cancel(c->tr.ctx, call->req);
+    call->req = NULL;
+    if (call->state == CALL_WAIT_CREDS)
         aliyun_creds_waiter_cancel(&call->waiter);
-        list_remove(&c->in_flight_list, call);
-        break;
-    case CALL_IN_FLIGHT:
-        if (call->req)
-            c->tr.cancel(c->tr.ctx, call->req);
-        call->req = NULL;
-        c->in_flight--;
-        list_remove(&c->in_flight_list, call);
-        break;
-    case CALL_FINISHING: /* in no list: its callback is running */
-        break;
-    }
+    call_set_state(call, CALL_DONE, false);
 }
 
 static void pump_closed(uv_handle_t *h)
@@ -314,24 +368,16 @@ static void pump_closed(uv_handle_t *h)
 
 static void client_release(aliyun_client *c);
 
-/* Detaches and frees every call: queued, waiting to retry, or in flight. No
- * completion callback runs. */
+/* Aborts and frees every call in a list: no completion callback runs. */
 static void free_calls(aliyun_client *c)
 {
-    while (c->queue_head) {
-        aliyun_call *call = c->queue_head;
-        detach(call);
-        free_call(call);
-    }
-    while (c->sleeping) {
-        aliyun_call *call = c->sleeping;
-        detach(call);
-        free_call(call);
-    }
-    while (c->in_flight_list) {
-        aliyun_call *call = c->in_flight_list;
-        detach(call);
-        free_call(call);
+    eip_list *lists[] = {&c->queue, &c->backoff, &c->waiting, &c->sending};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        while (!eip_list_empty(lists[i])) {
+            aliyun_call *call = call_of(eip_list_first(lists[i]));
+            call_abort(call);
+            free_call(call);
+        }
     }
 }
 
@@ -344,7 +390,7 @@ void aliyun_client_free(aliyun_client *c)
         c->free_pending = true;
         free_calls(c);
         if (c->pump)
-            uv_timer_stop(c->pump);
+            (void)uv_timer_stop(c->pump); /* never fails */
         return;
     }
     client_release(c);
@@ -353,13 +399,10 @@ void aliyun_client_free(aliyun_client *c)
 static void client_release(aliyun_client *c)
 {
     free_calls(c);
-    while (c->buckets) {
-        action_bucket *b = c->buckets;
-        c->buckets = b->next;
-        free(b);
-    }
+    while (!eip_list_empty(&c->buckets))
+        free(eip_container_of(eip_list_pop_front(&c->buckets), action_bucket, node));
     if (c->pump) {
-        uv_timer_stop(c->pump);
+        (void)uv_timer_stop(c->pump);
         uv_close((uv_handle_t *)c->pump, pump_closed);
     }
     free(c->region);
@@ -389,8 +432,8 @@ aliyun_creds *aliyun_client_creds(const aliyun_client *c)
 void aliyun_client_get_stats(const aliyun_client *c, aliyun_client_stats *out)
 {
     *out = c->stats;
-    out->in_flight = c->in_flight;
-    out->queued = c->queued;
+    out->in_flight = (int)c->sending.len;
+    out->queued = (int)c->queue.len;
 }
 
 int aliyun_client_token(char *out, size_t cap)
@@ -400,14 +443,18 @@ int aliyun_client_token(char *out, size_t cap)
 
 static eip_tokenbucket *bucket_for(aliyun_client *c, const char *action)
 {
-    for (action_bucket *b = c->buckets; b; b = b->next)
+    eip_list_node *n;
+    eip_list_foreach(&c->buckets, n)
+    {
+        action_bucket *b = eip_container_of(n, action_bucket, node);
         if (strcmp(b->name, action) == 0)
             return &b->bucket;
-    size_t n = strlen(action);
-    action_bucket *b = malloc(sizeof(*b) + n + 1);
+    }
+    size_t len = strlen(action);
+    action_bucket *b = malloc(sizeof(*b) + len + 1);
     if (!b)
         return NULL;
-    memcpy(b->name, action, n + 1);
+    memcpy(b->name, action, len + 1);
     double rate = c->qps, burst = c->burst, calls, window;
     if (c->qps >= 0 && c->limit_scale > 0 && aliyun_action_limit(action, &calls, &window) == 0) {
         double wr, wb;
@@ -419,44 +466,34 @@ static eip_tokenbucket *bucket_for(aliyun_client *c, const char *action)
             burst = wb;
     }
     eip_tokenbucket_init(&b->bucket, rate, burst, (int64_t)uv_now(c->loop));
-    b->next = c->buckets;
-    c->buckets = b;
+    eip_list_node_init(&b->node);
+    eip_list_push_back(&c->buckets, &b->node);
     return &b->bucket;
 }
 
-static void schedule_pump(aliyun_client *c, int64_t delay_ms)
+/* Runs pump_cb delay_ms from now (or sooner, when it already is). 0 or the
+ * libuv error (logged). */
+static int schedule_pump(aliyun_client *c, int64_t delay_ms)
 {
     if (!c->pump)
-        return;
+        return 0;
     int64_t now = (int64_t)uv_now(c->loop);
     int64_t due = now + (delay_ms < 0 ? 0 : delay_ms);
     if (c->pump_due >= 0 && uv_is_active((uv_handle_t *)c->pump) && c->pump_due <= due)
-        return;
+        return 0;
+    int r = uv_timer_start(c->pump, pump_cb, (uint64_t)(due - now), 0);
+    if (r) {
+        log_debug("aliyun: cannot arm the pump timer: %s", uv_strerror(r));
+        return r;
+    }
     c->pump_due = due;
-    uv_timer_start(c->pump, pump_cb, (uint64_t)(due - now), 0);
+    return 0;
 }
 
-static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, json_t *body,
-                   const char *request_id)
+/* After the callback: the call goes on (rearmed: DONE -> QUEUED) or is freed. */
+static void after_callback(aliyun_call *call)
 {
     aliyun_client *c = call->c;
-    detach(call);
-    call->state = CALL_FINISHING;
-    aliyun_result res = {
-        .status = status,
-        .cls = cls,
-        .error = call->last,
-        .attempts = call->attempts,
-        .action = call->action,
-        .request_id = request_id ? request_id : "",
-    };
-    if (status < 0)
-        c->stats.failures++;
-    aliyun_call_cb cb = call->cb;
-    void *arg = call->arg;
-    c->dispatching++;
-    cb(&res, body, arg);
-    c->dispatching--;
     if (call->rearm && !call->cancelled && !c->free_pending) {
         /* the same call goes on with another request (same handle, same arg) */
         free(call->action);
@@ -471,8 +508,8 @@ static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, jso
         call->refreshed = false;
         memset(&call->last, 0, sizeof(call->last));
         c->stats.calls++;
-        queue_push(c, call, false);
-        schedule_pump(c, 0);
+        call_set_state(call, CALL_QUEUED, false);
+        (void)schedule_pump(c, 0);
         return;
     }
     free_call(call);
@@ -481,12 +518,43 @@ static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, jso
             client_release(c);
         return;
     }
-    schedule_pump(c, 0);
+    (void)schedule_pump(c, 0);
+}
+
+/* Any state -> DONE with the outcome for the callback. */
+static void finish(aliyun_call *call, int status, enum aliyun_err_class cls, json_t *body,
+                   const char *request_id)
+{
+    aliyun_client *c = call->c;
+    call_set_state(call, CALL_DONE, false);
+    aliyun_result res = {
+        .status = status,
+        .cls = cls,
+        .error = call->last,
+        .attempts = call->attempts,
+        .action = call->action,
+        .request_id = request_id ? request_id : "",
+    };
+    if (status < 0)
+        c->stats.failures++;
+    c->dispatching++;
+    call->spec.cb(&res, body, call->spec.arg);
+    c->dispatching--;
+    after_callback(call);
+}
+
+/* A failure of ours (no credential, a request that cannot be built): the
+ * error says code in place of the cloud's; the caller may add a message. */
+static aliyun_error *local_error(aliyun_call *call, const char *code)
+{
+    memset(&call->last, 0, sizeof(call->last));
+    eip_seterr(call->last.code, sizeof(call->last.code), "%s", code);
+    return &call->last;
 }
 
 int aliyun_call_rearm(aliyun_call *call, const char *action, aliyun_params *params)
 {
-    if (!call || !action || !params || call->state != CALL_FINISHING || call->rearm) {
+    if (!call || !action || !params || call->state != CALL_DONE || call->rearm) {
         if (params)
             aliyun_params_free(params);
         return -EINVAL;
@@ -509,6 +577,7 @@ typedef struct built_request {
     char *body;
     size_t body_len;
     aliyun_params headers;
+    char **lines; /* the headers as "Name: value", NULL-terminated (http_request_opts) */
 } built_request;
 
 static void built_free(built_request *b)
@@ -519,6 +588,31 @@ static void built_free(built_request *b)
         free(b->body);
     }
     aliyun_params_free(&b->headers);
+    for (size_t i = 0; b->lines && b->lines[i]; i++) {
+        OPENSSL_cleanse(b->lines[i], strlen(b->lines[i])); /* Authorization, token */
+        free(b->lines[i]);
+    }
+    free(b->lines);
+}
+
+/* b->headers as the NULL-terminated lines the transport takes. */
+static int header_lines(built_request *b)
+{
+    b->lines = calloc(b->headers.n + 1, sizeof(*b->lines));
+    if (!b->lines)
+        return -ENOMEM;
+    for (size_t i = 0; i < b->headers.n; i++) {
+        eip_buf l;
+        eip_buf_init(&l, 64 * 1024);
+        int r = eip_buf_appendf(&l, "%s: %s", b->headers.v[i].key, b->headers.v[i].value);
+        b->lines[i] = eip_buf_steal(&l);
+        eip_buf_free(&l);
+        if (!r && !b->lines[i])
+            r = -ENOMEM;
+        if (r)
+            return r;
+    }
+    return 0;
 }
 
 static int nonce_and_date(char *nonce, size_t ncap, char *date, size_t dcap)
@@ -531,27 +625,33 @@ static int nonce_and_date(char *nonce, size_t ncap, char *date, size_t dcap)
     return 0;
 }
 
+int aliyun_rpc_common_params(aliyun_params *p, const char *action, const char *version)
+{
+    char nonce[40], date[32];
+    int r = nonce_and_date(nonce, sizeof(nonce), date, sizeof(date));
+    if (!r)
+        r = aliyun_params_set(p, "Action", action);
+    if (!r)
+        r = aliyun_params_set(p, "Version", version);
+    if (!r)
+        r = aliyun_params_set(p, "Format", "JSON");
+    if (!r)
+        r = aliyun_params_set(p, "Timestamp", date);
+    if (!r)
+        r = aliyun_params_set(p, "SignatureNonce", nonce);
+    return r;
+}
+
 static int build_rpc(aliyun_client *c, aliyun_call *call, const aliyun_credential *cred,
                      built_request *out)
 {
     aliyun_params p;
     eip_buf body;
-    char nonce[40], date[32];
     eip_buf_init(&body, BODY_MAX);
     int r = aliyun_params_copy(&p, &call->params);
     if (r)
         return r;
-    r = nonce_and_date(nonce, sizeof(nonce), date, sizeof(date));
-    if (!r)
-        r = aliyun_params_set(&p, "Action", call->action);
-    if (!r)
-        r = aliyun_params_set(&p, "Version", call->version);
-    if (!r)
-        r = aliyun_params_set(&p, "Format", "JSON");
-    if (!r)
-        r = aliyun_params_set(&p, "Timestamp", date);
-    if (!r)
-        r = aliyun_params_set(&p, "SignatureNonce", nonce);
+    r = aliyun_rpc_common_params(&p, call->action, call->version);
     if (!r && cred) {
         r = aliyun_params_set(&p, "AccessKeyId", cred->access_key_id);
         if (!r)
@@ -651,95 +751,74 @@ static int build_v3(aliyun_client *c, aliyun_call *call, const aliyun_credential
     return r;
 }
 
-static void on_http_done(http_request *req, const http_response *resp, void *arg);
-static void start_attempt(aliyun_call *call);
+/* The build step: the signed request of this attempt (fresh nonce and date). */
+static int build_request(aliyun_client *c, aliyun_call *call, const aliyun_credential *cred,
+                         built_request *b)
+{
+    int r = (c->sigver == ALIYUN_SIGN_RPC || call->spec.anonymous) ? build_rpc(c, call, cred, b)
+                                                                   : build_v3(c, call, cred, b);
+    return r ? r : header_lines(b);
+}
 
+static void on_http_done(http_request *req, const http_response *resp, void *arg);
+static void on_creds(aliyun_creds_waiter *w, int err, void *arg);
+static void handle_response(aliyun_call *call, const http_response *resp);
+
+/* The credential for a QUEUED call: 0 and *out (NULL for an anonymous call), or
+ * 1 when the call left QUEUED (WAIT_CREDS, or DONE without a chain). */
+static int call_credential(aliyun_call *call, const aliyun_credential **out)
+{
+    aliyun_client *c = call->c;
+    *out = NULL;
+    if (call->spec.anonymous)
+        return 0;
+    if (!c->creds) {
+        local_error(call, "CredentialUnavailable");
+        finish(call, -ENOKEY, ALIYUN_ERR_FATAL, NULL, NULL);
+        return 1;
+    }
+    if ((*out = aliyun_creds_current(c->creds)) != NULL)
+        return 0;
+    int r = aliyun_creds_wait(c->creds, &call->waiter, on_creds, call);
+    if (r) {
+        aliyun_error *e = local_error(call, "CredentialUnavailable");
+        eip_seterr(e->message, sizeof(e->message), "cannot wait for a credential: %s",
+                   strerror(-r));
+        finish(call, r, ALIYUN_ERR_FATAL, NULL, NULL);
+        return 1;
+    }
+    call_set_state(call, CALL_WAIT_CREDS, false);
+    return 1;
+}
+
+/* WAIT_CREDS -> QUEUED (at the front) or DONE. */
 static void on_creds(aliyun_creds_waiter *w, int err, void *arg)
 {
     (void)w;
     aliyun_call *call = arg;
     aliyun_client *c = call->c;
-    list_remove(&c->in_flight_list, call);
-    call->state = CALL_QUEUED; /* detached: not in the queue yet */
     if (err) {
-        memset(&call->last, 0, sizeof(call->last));
-        snprintf(call->last.code, sizeof(call->last.code), "%s", "CredentialUnavailable");
-        snprintf(call->last.message, sizeof(call->last.message), "no credential from source %s: %s",
-                 c->creds ? aliyun_creds_source_name(c->creds) : "none", strerror(-err));
-        /* finish() detaches: put it where detach() expects it */
-        queue_push(c, call, true);
+        aliyun_error *e = local_error(call, "CredentialUnavailable");
+        eip_seterr(e->message, sizeof(e->message), "no credential from source %s: %s",
+                   aliyun_creds_source_name(c->creds), strerror(-err));
         finish(call, err, ALIYUN_ERR_FATAL, NULL, NULL);
         return;
     }
-    queue_push(c, call, true);
-    schedule_pump(c, 0);
+    call_set_state(call, CALL_QUEUED, true);
+    (void)schedule_pump(c, 0);
 }
 
-static void start_attempt(aliyun_call *call)
+/* The send step: QUEUED -> SENDING, or (the transport refused it) the outcome
+ * of a transport failure. */
+static void send_request(aliyun_call *call, const built_request *b)
 {
     aliyun_client *c = call->c;
-    const aliyun_credential *cred = NULL;
-    if (!call->spec.anonymous) {
-        cred = c->creds ? aliyun_creds_current(c->creds) : NULL;
-        if (!cred) {
-            if (!c->creds) {
-                queue_push(c, call, true);
-                memset(&call->last, 0, sizeof(call->last));
-                snprintf(call->last.code, sizeof(call->last.code), "%s", "CredentialUnavailable");
-                finish(call, -ENOKEY, ALIYUN_ERR_FATAL, NULL, NULL);
-                return;
-            }
-            call->state = CALL_CREDS;
-            list_push(&c->in_flight_list, call);
-            if (aliyun_creds_wait(c->creds, &call->waiter, on_creds, call) < 0) {
-                list_remove(&c->in_flight_list, call);
-                queue_push(c, call, true);
-                finish(call, -ENOMEM, ALIYUN_ERR_FATAL, NULL, NULL);
-            }
-            return;
-        }
-    }
-
-    built_request b = {0};
-    int r = (c->sigver == ALIYUN_SIGN_RPC || call->spec.anonymous) ? build_rpc(c, call, cred, &b)
-                                                                   : build_v3(c, call, cred, &b);
-    const char **hdrs = NULL;
-    if (!r) {
-        hdrs = calloc(b.headers.n + 1, sizeof(*hdrs));
-        if (!hdrs)
-            r = -ENOMEM;
-    }
-    char **lines = NULL;
-    if (!r) {
-        lines = calloc(b.headers.n + 1, sizeof(*lines));
-        if (!lines)
-            r = -ENOMEM;
-    }
-    for (size_t i = 0; !r && i < b.headers.n; i++) {
-        eip_buf l;
-        eip_buf_init(&l, 64 * 1024);
-        r = eip_buf_appendf(&l, "%s: %s", b.headers.v[i].key, b.headers.v[i].value);
-        lines[i] = eip_buf_steal(&l);
-        eip_buf_free(&l);
-        if (!r && !lines[i])
-            r = -ENOMEM;
-        hdrs[i] = lines[i];
-    }
-    call->attempts++;
-    c->stats.attempts++;
-    if (r) {
-        memset(&call->last, 0, sizeof(call->last));
-        snprintf(call->last.code, sizeof(call->last.code), "%s", "RequestBuildFailed");
-        queue_push(c, call, true);
-        finish(call, r, ALIYUN_ERR_FATAL, NULL, NULL);
-        goto out;
-    }
     http_request_opts o = {
         .method = "POST",
-        .url = b.url,
-        .headers = hdrs,
-        .body = b.body,
-        .body_len = b.body_len,
+        .url = b->url,
+        .headers = (const char *const *)b->lines,
+        .body = b->body,
+        .body_len = b->body_len,
         .connect_timeout_ms = c->connect_timeout_ms,
         .timeout_ms = c->timeout_ms,
         .max_response_bytes = c->max_response_bytes,
@@ -747,29 +826,37 @@ static void start_attempt(aliyun_call *call)
         .on_done = on_http_done,
         .arg = call,
     };
-    call->state = CALL_IN_FLIGHT;
-    list_push(&c->in_flight_list, call);
-    c->in_flight++;
     log_debug("aliyun: %s %s attempt %d", aliyun_service_name(call->spec.service), call->action,
               call->attempts);
-    r = c->tr.send(c->tr.ctx, &o, &call->req);
+    int r = c->tr.send(c->tr.ctx, &o, &call->req);
     if (r) {
-        /* treated like a connection failure: the retry logic decides */
+        /* like a connection failure: the retry step decides */
         call->req = NULL;
         http_response fake = {.error = HTTP_E_INTERNAL, .error_message = "", .body = ""};
-        on_http_done(NULL, &fake, call);
+        handle_response(call, &fake);
+        return;
     }
-out:
-    if (lines) {
-        for (size_t i = 0; i < b.headers.n; i++) {
-            if (lines[i]) {
-                OPENSSL_cleanse(lines[i], strlen(lines[i]));
-                free(lines[i]);
-            }
-        }
+    call_set_state(call, CALL_SENDING, false);
+}
+
+/* A QUEUED call got its slot and token: credential, build, send. */
+static void start_attempt(aliyun_call *call)
+{
+    const aliyun_credential *cred = NULL;
+    if (call_credential(call, &cred))
+        return;
+    aliyun_client *c = call->c;
+    built_request b = {0};
+    int r = build_request(c, call, cred, &b);
+    call->attempts++;
+    c->stats.attempts++;
+    if (r) {
+        aliyun_error *e = local_error(call, "RequestBuildFailed");
+        eip_seterr(e->message, sizeof(e->message), "%s", strerror(-r));
+        finish(call, r, ALIYUN_ERR_FATAL, NULL, NULL);
+    } else {
+        send_request(call, &b);
     }
-    free(lines);
-    free(hdrs);
     built_free(&b);
 }
 
@@ -786,94 +873,141 @@ static void redact_error(aliyun_client *c, aliyun_error *e)
     }
 }
 
-static void on_http_done(http_request *req, const http_response *resp, void *arg)
+/* The classify step: what the response says. e is filled for a failure; on
+ * success *root is the parsed body (the caller's reference). */
+static enum aliyun_err_class classify(aliyun_call *call, const http_response *resp, aliyun_error *e,
+                                      json_t **root)
 {
-    (void)req;
-    aliyun_call *call = arg;
-    aliyun_client *c = call->c;
-    call->req = NULL;
-    list_remove(&c->in_flight_list, call);
-    c->in_flight--;
-    call->state = CALL_QUEUED; /* not in the queue: transient */
-
-    aliyun_error e;
-    memset(&e, 0, sizeof(e));
-    json_t *root = NULL;
-    enum aliyun_err_class cls;
+    memset(e, 0, sizeof(*e));
+    *root = NULL;
     if (resp->error) {
-        e.transport = resp->error;
-        snprintf(e.message, sizeof(e.message), "%s",
-                 resp->error_message ? resp->error_message : "");
-        cls = aliyun_error_classify(call->action, &e);
-    } else if (resp->status >= 200 && resp->status < 300) {
-        json_error_t jerr;
-        root = json_loadb(resp->body, resp->body_len, 0, &jerr);
-        if (!root || !json_is_object(root)) {
-            json_decref(root);
-            root = NULL;
-            e.http_status = resp->status;
-            snprintf(e.code, sizeof(e.code), "%s", "InvalidResponse");
-            snprintf(e.message, sizeof(e.message), "response is not a JSON object");
-            cls = ALIYUN_ERR_FATAL;
-        } else {
-            cls = ALIYUN_ERR_NONE;
-        }
-    } else {
-        aliyun_error_parse(&e, resp->status, resp->body, resp->body_len);
-        redact_error(c, &e);
-        cls = aliyun_error_classify(call->action, &e);
+        e->transport = resp->error;
+        eip_seterr(e->message, sizeof(e->message), "%s",
+                   resp->error_message ? resp->error_message : "");
+        return aliyun_error_classify(call->action, e);
     }
+    if (resp->status < 200 || resp->status >= 300) {
+        aliyun_error_parse(e, resp->status, resp->body, resp->body_len);
+        redact_error(call->c, e);
+        return aliyun_error_classify(call->action, e);
+    }
+    json_error_t jerr;
+    *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
+    if (json_is_object(*root))
+        return ALIYUN_ERR_NONE;
+    json_decref(*root);
+    *root = NULL;
+    e->http_status = resp->status;
+    eip_seterr(e->code, sizeof(e->code), "%s", "InvalidResponse");
+    eip_seterr(e->message, sizeof(e->message), "%s", "response is not a JSON object");
+    return ALIYUN_ERR_FATAL;
+}
 
+/* The retry step for a failed attempt: once more after a credential refresh
+ * (-> QUEUED), again after a backoff (-> BACKOFF), or the end (-> DONE). */
+static void retry_or_finish(aliyun_call *call, const http_response *resp, enum aliyun_err_class cls)
+{
+    aliyun_client *c = call->c;
+    if (cls == ALIYUN_ERR_REFRESH && !call->refreshed && c->creds) {
+        call->refreshed = true;
+        aliyun_creds_invalidate(c->creds);
+        c->stats.retries++;
+        call_set_state(call, CALL_QUEUED, true);
+        (void)schedule_pump(c, 0);
+        return;
+    }
+    if (cls == ALIYUN_ERR_RETRY && call->attempts < c->max_attempts) {
+        int64_t ra = -1;
+        if (!resp->error && c->tr.header)
+            ra = aliyun_parse_retry_after_ms(c->tr.header(resp, "x-acs-retry-after"));
+        int64_t d = aliyun_retry_after_floor_ms(
+            eip_backoff_delay_ms(c->backoff_base_ms, c->backoff_cap_ms, call->attempts,
+                                 EIP_JITTER_FULL, 0, eip_backoff_rand01()),
+            ra);
+        c->stats.retries++;
+        call->due_ms = (int64_t)uv_now(c->loop) + d;
+        call_set_state(call, CALL_BACKOFF, true); /* newest first: see wake_backoffs */
+        (void)schedule_pump(c, d);
+        return;
+    }
+    finish(call, cls == ALIYUN_ERR_RETRY ? -EAGAIN : -EIO,
+           cls == ALIYUN_ERR_REFRESH ? ALIYUN_ERR_FATAL : cls, NULL, NULL);
+}
+
+/* An attempt's outcome (SENDING, or QUEUED when the transport refused it). */
+static void handle_response(aliyun_call *call, const http_response *resp)
+{
+    aliyun_error e;
+    json_t *root = NULL;
+    enum aliyun_err_class cls = classify(call, resp, &e, &root);
     if (cls == ALIYUN_ERR_NONE) {
         json_t *rid = json_object_get(root, "RequestId");
-        char request_id[96];
-        snprintf(request_id, sizeof(request_id), "%s",
-                 json_is_string(rid) ? json_string_value(rid) : "");
-        queue_push(c, call, true);
-        finish(call, 0, ALIYUN_ERR_NONE, root, request_id);
+        finish(call, 0, ALIYUN_ERR_NONE, root, json_is_string(rid) ? json_string_value(rid) : "");
         json_decref(root);
         return;
     }
     call->last = e;
     if (e.code[0] && strncmp(e.code, "Throttling", 10) == 0)
-        c->stats.throttled++;
+        call->c->stats.throttled++;
     log_debug("aliyun: %s attempt %d: %s %s (%s)", call->action, call->attempts,
               e.transport ? http_error_name(e.transport) : "", e.code, aliyun_err_class_name(cls));
-
-    if (cls == ALIYUN_ERR_DONE) {
-        queue_push(c, call, true);
+    if (cls == ALIYUN_ERR_DONE)
         finish(call, 0, ALIYUN_ERR_DONE, NULL, e.request_id);
-        return;
-    }
-    if (cls == ALIYUN_ERR_CHECK) {
-        /* not retried blindly: the caller looks at the resource (and may rearm) */
-        queue_push(c, call, true);
+    else if (cls == ALIYUN_ERR_CHECK) /* not retried blindly: the caller looks (and may rearm) */
         finish(call, -EAGAIN, ALIYUN_ERR_CHECK, NULL, NULL);
-        return;
+    else
+        retry_or_finish(call, resp, cls);
+}
+
+static void on_http_done(http_request *req, const http_response *resp, void *arg)
+{
+    (void)req;
+    aliyun_call *call = arg;
+    call->req = NULL;
+    handle_response(call, resp);
+}
+
+/* ---- the pump: backoffs that ended, then the queue in order ---- */
+
+/* BACKOFF -> QUEUED (at the front, the longest waiting first) for every call
+ * whose backoff ended; the wait for the next one, -1 when none. */
+static int64_t wake_backoffs(aliyun_client *c, int64_t now)
+{
+    int64_t next = -1;
+    /* the list is newest first and each goes to the front: the oldest ends at the head */
+    eip_list_node *n, *tmp;
+    eip_list_foreach_safe(&c->backoff, n, tmp)
+    {
+        aliyun_call *call = call_of(n);
+        if (call->due_ms <= now)
+            call_set_state(call, CALL_QUEUED, true);
+        else if (next < 0 || call->due_ms - now < next)
+            next = call->due_ms - now;
     }
-    if (cls == ALIYUN_ERR_REFRESH && !call->refreshed && c->creds) {
-        call->refreshed = true;
-        aliyun_creds_invalidate(c->creds);
-        c->stats.retries++;
-        queue_push(c, call, true);
-        schedule_pump(c, 0);
-        return;
+    return next;
+}
+
+/* Starts the queued calls that get an in-flight slot and a token of their
+ * action's bucket, in order; the wait for the first token missing, -1 when none. */
+static int64_t dispatch_queue(aliyun_client *c, int64_t now)
+{
+    int64_t next = -1;
+    eip_list_node *n = eip_list_first(&c->queue);
+    while (n && c->sending.len < (size_t)c->max_in_flight && !c->free_pending) {
+        aliyun_call *call = call_of(n);
+        eip_tokenbucket *b = bucket_for(c, call->action);
+        int64_t wait = b ? eip_tokenbucket_take(b, now) : 0;
+        if (wait > 0) {
+            if (next < 0 || wait < next)
+                next = wait;
+            n = eip_list_next(&c->queue, n);
+            continue;
+        }
+        start_attempt(call);
+        /* callbacks inside may have finished, cancelled or added calls: start over */
+        n = eip_list_first(&c->queue);
     }
-    if (cls == ALIYUN_ERR_RETRY && call->attempts < c->backoff.max_attempts) {
-        int64_t ra = -1;
-        if (!resp->error && c->tr.header)
-            ra = aliyun_parse_retry_after_ms(c->tr.header(resp, "x-acs-retry-after"));
-        int64_t d = aliyun_backoff_delay_ms(&c->backoff, call->attempts, ra, NULL);
-        c->stats.retries++;
-        call->state = CALL_SLEEPING;
-        call->due_ms = (int64_t)uv_now(c->loop) + d;
-        list_push(&c->sleeping, call);
-        schedule_pump(c, d);
-        return;
-    }
-    queue_push(c, call, true);
-    finish(call, cls == ALIYUN_ERR_RETRY ? -EAGAIN : -EIO,
-           cls == ALIYUN_ERR_REFRESH ? ALIYUN_ERR_FATAL : cls, NULL, NULL);
+    return next;
 }
 
 static void pump_cb(uv_timer_t *t)
@@ -882,33 +1016,10 @@ static void pump_cb(uv_timer_t *t)
     c->pump_due = -1;
     c->dispatching++; /* a callback inside may free the client */
     int64_t now = (int64_t)uv_now(c->loop);
-    int64_t next = -1;
-
-    /* sleepers whose backoff ended go back to the queue, ahead of new calls */
-    for (aliyun_call *s = c->sleeping, *nx; s; s = nx) {
-        nx = s->next;
-        if (s->due_ms <= now) {
-            list_remove(&c->sleeping, s);
-            queue_push(c, s, true);
-        } else if (next < 0 || s->due_ms - now < next) {
-            next = s->due_ms - now;
-        }
-    }
-    for (aliyun_call *call = c->queue_head, *nx;
-         call && c->in_flight < c->max_in_flight && !c->free_pending; call = nx) {
-        nx = call->next;
-        eip_tokenbucket *b = bucket_for(c, call->action);
-        int64_t wait = b ? eip_tokenbucket_take(b, now) : 0;
-        if (wait > 0) {
-            if (next < 0 || wait < next)
-                next = wait;
-            continue;
-        }
-        queue_remove(c, call);
-        start_attempt(call);
-        /* start_attempt may finish calls and change the queue: start again */
-        nx = c->queue_head;
-    }
+    int64_t next = wake_backoffs(c, now);
+    int64_t wait = dispatch_queue(c, now);
+    if (wait >= 0 && (next < 0 || wait < next))
+        next = wait;
     c->dispatching--;
     if (c->free_pending) {
         if (c->dispatching == 0)
@@ -916,41 +1027,39 @@ static void pump_cb(uv_timer_t *t)
         return;
     }
     if (next >= 0)
-        schedule_pump(c, next);
+        (void)schedule_pump(c, next);
 }
 
 int aliyun_client_call(aliyun_client *c, const aliyun_call_spec *spec, aliyun_params *params,
-                       aliyun_call_cb cb, void *arg, aliyun_call **out)
+                       aliyun_call **out)
 {
-    int r = 0;
+    int r = -EINVAL;
     aliyun_call *call = NULL;
-    if (!c || !spec || !spec->action || !spec->version || !cb ||
-        (unsigned)spec->service >= ALIYUN_SVC_COUNT) {
-        r = -EINVAL;
+    if (!c || !spec || !spec->action || !spec->version || !spec->cb ||
+        (unsigned)spec->service >= ALIYUN_SVC_COUNT)
         goto fail;
-    }
+    r = -ENOMEM;
     call = calloc(1, sizeof(*call));
-    if (!call) {
-        r = -ENOMEM;
+    if (!call)
         goto fail;
-    }
     call->c = c;
     call->spec = *spec;
+    eip_list_node_init(&call->node);
     call->action = strdup(spec->action);
     call->version = strdup(spec->version);
-    if (!call->action || !call->version) {
-        r = -ENOMEM;
+    if (!call->action || !call->version)
         goto fail;
-    }
     call->spec.action = call->action;
     call->spec.version = call->version;
     call->params = *params;
     aliyun_params_init(params);
-    call->cb = cb;
-    call->arg = arg;
-    queue_push(c, call, false);
+    call_set_state(call, CALL_QUEUED, false);
+    r = schedule_pump(c, 0);
+    if (r) {
+        call_set_state(call, CALL_DONE, false);
+        goto fail;
+    }
     c->stats.calls++;
-    schedule_pump(c, 0);
     if (out)
         *out = call;
     return 0;
@@ -968,13 +1077,13 @@ void aliyun_call_cancel(aliyun_call *call)
 {
     if (!call)
         return;
-    if (call->state == CALL_FINISHING) {
-        /* inside its own callback: finish() frees it when the callback returns */
+    if (call->state == CALL_DONE) {
+        /* inside its own callback: freed when the callback returns */
         call->cancelled = true;
         return;
     }
     aliyun_client *c = call->c;
-    detach(call);
+    call_abort(call);
     free_call(call);
-    schedule_pump(c, 0);
+    (void)schedule_pump(c, 0);
 }

@@ -40,8 +40,15 @@ int aliyun_endpoint_default(enum aliyun_service svc, const char *region, bool pu
                             char *out, size_t cap);
 
 typedef struct aliyun_client_opts {
-    const char *region_id;                  /* required */
-    const char *endpoint[ALIYUN_SVC_COUNT]; /* full URL overrides; NULL: default */
+    uv_loop_t *loop; /* required; borrowed, outlives the client */
+    /* required; copied (the struct of functions), its ctx is borrowed and
+     * outlives the client */
+    const aliyun_transport *transport;
+    /* The credential chain; borrowed, outlives the client. NULL: only anonymous
+     * calls succeed (the others fail with CredentialUnavailable). */
+    aliyun_creds *creds;
+    const char *region_id;                  /* required; copied */
+    const char *endpoint[ALIYUN_SVC_COUNT]; /* full URL overrides (copied); NULL: default */
     bool use_public_endpoints;              /* defaults: public instead of VPC-internal */
     const char *ca_file;                    /* CA bundle for the endpoints; NULL: client's */
     enum aliyun_signature_version signature_version; /* default V3 */
@@ -61,9 +68,12 @@ typedef struct aliyun_client_opts {
     size_t max_response_bytes; /* 0: 4 MiB */
 } aliyun_client_opts;
 
-/* creds is not owned and must outlive the client. NULL on bad options or ENOMEM. */
-aliyun_client *aliyun_client_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                 aliyun_creds *creds, const aliyun_client_opts *opts);
+/* 0 and *out, or a negative errno with a one-line reason in err (*out NULL,
+ * nothing left open): -EINVAL (no loop, transport or region; a bad region or
+ * endpoint URL), -E2BIG (a default endpoint too long), -ENOMEM, a libuv error.
+ * Nothing is sent yet. */
+int aliyun_client_new(aliyun_client **out, const aliyun_client_opts *opts, char *err,
+                      size_t errlen);
 /* Cancels every call (no callback fires) and frees. NULL is a no-op. */
 void aliyun_client_free(aliyun_client *c);
 
@@ -87,11 +97,14 @@ typedef void (*aliyun_call_cb)(const aliyun_result *res, json_t *body, void *arg
 
 typedef struct aliyun_call_spec {
     enum aliyun_service service;
-    const char *action;
-    const char *version; /* "2016-04-28" */
+    const char *action;  /* copied */
+    const char *version; /* "2016-04-28"; copied */
     bool anonymous;      /* no credential, no signature (STS AssumeRoleWithOIDC) */
-    /* Called with the callback's arg when the call is freed (after the callback,
-     * or on cancel, or when the client is freed); may be NULL. */
+    aliyun_call_cb cb;   /* required */
+    void *arg;           /* for cb; owned by the call when arg_free is set */
+    /* Called with arg when the call is freed (after the callback, or on cancel,
+     * or when the client is freed); may be NULL. Not called when
+     * aliyun_client_call fails: arg is then still the caller's. */
     void (*arg_free)(void *arg);
 } aliyun_call_spec;
 
@@ -99,7 +112,7 @@ typedef struct aliyun_call_spec {
  * always comes later from the loop, exactly once, unless the call is cancelled.
  * 0 and *out (may be NULL), or -errno and no callback. */
 int aliyun_client_call(aliyun_client *c, const aliyun_call_spec *spec, aliyun_params *params,
-                       aliyun_call_cb cb, void *arg, aliyun_call **out);
+                       aliyun_call **out);
 /* After it returns, no callback fires for the call (safe inside the call's own
  * callback, where it only stops a rearm). */
 void aliyun_call_cancel(aliyun_call *call);

@@ -9,22 +9,28 @@
 
 #include <openssl/crypto.h>
 
+#include "aliyun/credentials_internal.h"
 #include "aliyun/errors.h"
-#include "aliyun/flow.h"
-#include "aliyun/sts.h"
+#include "aliyun/metadata_internal.h"
+#include "aliyun/sts_internal.h"
+#include "common/backoff.h"
+#include "common/err.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
 /* A credential is not used in its last seconds: a request signed now must arrive valid. */
 #define EXPIRY_SAFETY_MS 10000
+/* RAM role names are at most 64 characters; a path or a name past this is refused. */
+#define SOURCE_NAME_MAX 160
+#define ROLE_PATH_MAX 256
 
 struct aliyun_creds {
     uv_loop_t *loop;
     aliyun_transport tr;
     aliyun_metadata *md;
     enum aliyun_cred_source source;
-    char source_name[160];
+    char source_name[SOURCE_NAME_MAX];
     aliyun_credential cur;
     bool have;
     bool invalid;
@@ -39,8 +45,7 @@ struct aliyun_creds {
     int64_t refresh_before_ms;
     int64_t min_refresh_ms;
     long timeout_ms;
-    aliyun_backoff retry;
-    int failures;
+    eip_backoff retry; /* failed fetches in a row (retry.failures) and their waits */
     int last_err;
     uint64_t refreshes;
     char last_error[256];
@@ -48,9 +53,9 @@ struct aliyun_creds {
     aliyun_md_req *mdreq;
     uv_timer_t *timer;  /* refresh or retry */
     uv_timer_t *notify; /* wakes waiters from the loop */
-    aliyun_creds_waiter *waiters;
-    int dispatching;   /* inside one of our entry points (a waiter may free us) */
-    bool free_pending; /* aliyun_creds_free() was called from a callback */
+    eip_list waiters;   /* aliyun_creds_waiter.node, newest first */
+    int dispatching;    /* inside one of our entry points (a waiter may free us) */
+    bool free_pending;  /* aliyun_creds_free() was called from a callback */
 };
 
 void aliyun_credential_clear(aliyun_credential *c)
@@ -135,33 +140,40 @@ static void timer_closed(uv_handle_t *h)
     free(h);
 }
 
-static const char *env_get(const aliyun_creds_opts *o, const char *name)
+/* Arms t (a one-shot); a refusal (only a closing handle refuses) is logged here
+ * and returned. */
+static int timer_arm(uv_timer_t *t, uv_timer_cb cb, int64_t ms)
 {
-    const char *v = o->getenv_fn ? o->getenv_fn(name) : getenv(name);
-    return v && *v ? v : NULL;
+    int r = uv_timer_start(t, cb, ms > 0 ? (uint64_t)ms : 0, 0);
+    if (r)
+        log_debug("aliyun credentials: cannot arm a timer: %s", uv_strerror(r));
+    return r;
 }
 
-static void set_source_name(aliyun_creds *c)
+/* 0, or -E2BIG when the role name does not fit the name. */
+static int set_source_name(aliyun_creds *c)
 {
+    const char *name = "none";
     switch (c->source) {
     case ALIYUN_CRED_STATIC:
-        snprintf(c->source_name, sizeof(c->source_name), "static");
+        name = "static";
         break;
     case ALIYUN_CRED_ENV:
-        snprintf(c->source_name, sizeof(c->source_name), "env");
+        name = "env";
         break;
     case ALIYUN_CRED_RRSA:
-        snprintf(c->source_name, sizeof(c->source_name), "rrsa");
+        name = "rrsa";
         break;
     case ALIYUN_CRED_ECS_RAM_ROLE:
-        if (c->ram_role)
-            snprintf(c->source_name, sizeof(c->source_name), "ecs-ram-role:%s", c->ram_role);
-        else
-            snprintf(c->source_name, sizeof(c->source_name), "ecs-ram-role");
+        name = "ecs-ram-role";
         break;
-    default:
-        snprintf(c->source_name, sizeof(c->source_name), "none");
+    case ALIYUN_CRED_NONE:
+        break;
     }
+    int n = c->source == ALIYUN_CRED_ECS_RAM_ROLE && c->ram_role
+                ? snprintf(c->source_name, sizeof(c->source_name), "%s:%s", name, c->ram_role)
+                : snprintf(c->source_name, sizeof(c->source_name), "%s", name);
+    return n < 0 || (size_t)n >= sizeof(c->source_name) ? -E2BIG : 0;
 }
 
 static char *dup_or_null(const char *s, int *r)
@@ -174,101 +186,115 @@ static char *dup_or_null(const char *s, int *r)
     return d;
 }
 
-aliyun_creds *aliyun_creds_new(uv_loop_t *loop, const aliyun_transport *transport,
-                               aliyun_metadata *md, const aliyun_creds_opts *opts, int *err)
+static bool given(const char *s)
+{
+    return s && *s;
+}
+
+static int choose_rrsa(aliyun_creds *c, const aliyun_creds_opts *o, char *err, size_t errlen)
+{
+    c->source = ALIYUN_CRED_RRSA;
+    if (!given(o->sts_endpoint) || !o->transport) {
+        eip_seterr(err, errlen, "RRSA needs %s", o->transport ? "an STS endpoint" : "a transport");
+        return -EINVAL;
+    }
+    int r = 0;
+    c->role_arn = dup_or_null(o->role_arn, &r);
+    c->provider_arn = dup_or_null(o->oidc_provider_arn, &r);
+    c->token_file = dup_or_null(o->oidc_token_file, &r);
+    c->sts_endpoint = dup_or_null(o->sts_endpoint, &r);
+    c->ca_file = dup_or_null(o->ca_file, &r);
+    c->session_name = dup_or_null(o->role_session_name ? o->role_session_name : "eip-agent", &r);
+    return r;
+}
+
+/* The first source of the chain that the options give. */
+static int choose_source(aliyun_creds *c, const aliyun_creds_opts *o, char *err, size_t errlen)
 {
     int r = 0;
-    aliyun_creds_opts def = {0};
-    if (!opts)
-        opts = &def;
+    if (given(o->access_key_id) && given(o->access_key_secret)) {
+        c->source = o->access_key_source == ALIYUN_CRED_ENV ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC;
+        r = credential_set(&c->cur, o->access_key_id, o->access_key_secret, o->security_token, 0);
+        c->have = r == 0;
+    } else if (given(o->role_arn) && given(o->oidc_provider_arn) && given(o->oidc_token_file)) {
+        r = choose_rrsa(c, o, err, errlen);
+    } else if (o->metadata && !o->disable_ecs_ram_role) {
+        c->source = ALIYUN_CRED_ECS_RAM_ROLE;
+        c->ram_role = dup_or_null(given(o->ram_role) ? o->ram_role : NULL, &r);
+    } else {
+        eip_seterr(err, errlen, "no credential source: no AccessKey, no RRSA role, no metadata");
+        return -ENOENT;
+    }
+    if (!r && (r = set_source_name(c)) != 0)
+        eip_seterr(err, errlen, "RAM role name too long");
+    if (r == -ENOMEM)
+        eip_seterr(err, errlen, "out of memory");
+    return r;
+}
+
+/* A heap timer (its close callback frees it): 0 and *out, or -ENOMEM or the
+ * libuv error with nothing left. */
+static int timer_new(uv_loop_t *loop, void *data, uv_timer_t **out)
+{
+    uv_timer_t *t = malloc(sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    int r = uv_timer_init(loop, t);
+    if (r) {
+        free(t);
+        return r;
+    }
+    t->data = data;
+    *out = t;
+    return 0;
+}
+
+static int timers_init(aliyun_creds *c, char *err, size_t errlen)
+{
+    int r = timer_new(c->loop, c, &c->timer);
+    if (!r)
+        r = timer_new(c->loop, c, &c->notify);
+    if (r)
+        eip_seterr(err, errlen, "timers: %s", r == -ENOMEM ? "out of memory" : uv_strerror(r));
+    return r;
+}
+
+static void creds_release(aliyun_creds *c);
+
+int aliyun_creds_new(aliyun_creds **out, const aliyun_creds_opts *opts, char *err, size_t errlen)
+{
+    int r = -EINVAL;
+    *out = NULL;
+    if (!opts || !opts->loop) {
+        eip_seterr(err, errlen, "no loop");
+        return r;
+    }
     aliyun_creds *c = calloc(1, sizeof(*c));
     if (!c) {
-        r = -ENOMEM;
-        goto fail;
+        eip_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
     }
-    c->loop = loop;
-    if (transport)
-        c->tr = *transport;
-    c->md = md;
+    c->loop = opts->loop;
+    if (opts->transport)
+        c->tr = *opts->transport;
+    c->md = opts->metadata;
+    eip_list_init(&c->waiters);
     c->refresh_before_ms = opts->refresh_before_ms > 0 ? opts->refresh_before_ms : 180000;
     c->min_refresh_ms = opts->min_refresh_ms > 0 ? opts->min_refresh_ms : 5000;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
-    c->retry.base_ms = opts->retry_base_ms > 0 ? opts->retry_base_ms : 1000;
-    c->retry.cap_ms = opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 60000;
-    c->retry.max_attempts = 0;
+    eip_backoff_init(&c->retry, opts->retry_base_ms > 0 ? opts->retry_base_ms : 1000,
+                     opts->retry_cap_ms > 0 ? opts->retry_cap_ms : 60000, 0, EIP_JITTER_FULL, 0);
     c->duration_seconds = opts->duration_seconds > 0 ? opts->duration_seconds : 3600;
     c->max_token_bytes = opts->max_token_file_bytes > 0 ? opts->max_token_file_bytes : 64 * 1024;
-
-    const char *eid = env_get(opts, "ALIBABA_CLOUD_ACCESS_KEY_ID");
-    const char *esec = env_get(opts, "ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-    const char *etok = env_get(opts, "ALIBABA_CLOUD_SECURITY_TOKEN");
-    const char *role_arn = opts->role_arn && *opts->role_arn
-                               ? opts->role_arn
-                               : env_get(opts, "ALIBABA_CLOUD_ROLE_ARN");
-    const char *prov = opts->oidc_provider_arn && *opts->oidc_provider_arn
-                           ? opts->oidc_provider_arn
-                           : env_get(opts, "ALIBABA_CLOUD_OIDC_PROVIDER_ARN");
-    const char *tokf = opts->oidc_token_file && *opts->oidc_token_file
-                           ? opts->oidc_token_file
-                           : env_get(opts, "ALIBABA_CLOUD_OIDC_TOKEN_FILE");
-
-    if (opts->access_key_id && *opts->access_key_id && opts->access_key_secret &&
-        *opts->access_key_secret) {
-        /* the agent resolves ALIBABA_CLOUD_ACCESS_KEY_ID into its configuration too:
-         * report where the key really came from */
-        c->source =
-            eid && strcmp(eid, opts->access_key_id) == 0 ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC;
-        r = credential_set(&c->cur, opts->access_key_id, opts->access_key_secret,
-                           opts->security_token, 0);
-        c->have = r == 0;
-    } else if (eid && esec) {
-        c->source = ALIYUN_CRED_ENV;
-        r = credential_set(&c->cur, eid, esec, etok, 0);
-        c->have = r == 0;
-    } else if (role_arn && prov && tokf) {
-        c->source = ALIYUN_CRED_RRSA;
-        if (!opts->sts_endpoint || !*opts->sts_endpoint) {
-            r = -EINVAL;
-            goto fail;
-        }
-        c->role_arn = dup_or_null(role_arn, &r);
-        c->provider_arn = dup_or_null(prov, &r);
-        c->token_file = dup_or_null(tokf, &r);
-        c->sts_endpoint = dup_or_null(opts->sts_endpoint, &r);
-        c->ca_file = dup_or_null(opts->ca_file, &r);
-        c->session_name =
-            dup_or_null(opts->role_session_name ? opts->role_session_name : "eip-agent", &r);
-    } else if (md && !opts->disable_ecs_ram_role) {
-        c->source = ALIYUN_CRED_ECS_RAM_ROLE;
-        const char *role = opts->ram_role && *opts->ram_role ? opts->ram_role
-                                                             : env_get(opts, "EIP_AGENT_RAM_ROLE");
-        c->ram_role = dup_or_null(role, &r);
-    } else {
-        r = -ENOENT;
-        goto fail;
+    r = choose_source(c, opts, err, errlen);
+    if (!r)
+        r = timers_init(c, err, errlen);
+    if (r) {
+        creds_release(c);
+        return r;
     }
-    if (r)
-        goto fail;
-    set_source_name(c);
-    c->timer = malloc(sizeof(*c->timer));
-    c->notify = malloc(sizeof(*c->notify));
-    if (!c->timer || !c->notify) {
-        free(c->timer);
-        free(c->notify);
-        c->timer = c->notify = NULL;
-        r = -ENOMEM;
-        goto fail;
-    }
-    uv_timer_init(loop, c->timer);
-    uv_timer_init(loop, c->notify);
-    c->timer->data = c;
-    c->notify->data = c;
-    return c;
-fail:
-    if (err)
-        *err = r ? r : -EINVAL;
-    aliyun_creds_free(c);
-    return NULL;
+    *out = c;
+    return 0;
 }
 
 static void creds_release(aliyun_creds *c)
@@ -292,8 +318,9 @@ void aliyun_creds_free(aliyun_creds *c)
 {
     if (!c || c->free_pending)
         return;
-    while (c->waiters)
-        aliyun_creds_waiter_cancel(c->waiters);
+    while (!eip_list_empty(&c->waiters))
+        aliyun_creds_waiter_cancel(
+            eip_container_of(eip_list_first(&c->waiters), aliyun_creds_waiter, node));
     if (c->http)
         c->tr.cancel(c->tr.ctx, c->http);
     c->http = NULL;
@@ -301,9 +328,9 @@ void aliyun_creds_free(aliyun_creds *c)
         aliyun_md_req_cancel(c->mdreq);
     c->mdreq = NULL;
     if (c->timer)
-        uv_timer_stop(c->timer);
+        (void)uv_timer_stop(c->timer); /* never fails */
     if (c->notify)
-        uv_timer_stop(c->notify);
+        (void)uv_timer_stop(c->notify);
     if (c->dispatching > 0) {
         c->free_pending = true; /* released when the callback has returned */
         return;
@@ -339,20 +366,23 @@ uint64_t aliyun_creds_refresh_count(const aliyun_creds *c)
 
 size_t aliyun_creds_describe(const aliyun_creds *c, char *buf, size_t cap)
 {
+    /* the AccessKeyId is not secret, but a prefix is enough to tell keys apart */
     char id[16] = "none", exp[32] = "never";
     if (c->have && c->cur.access_key_id) {
-        /* the AccessKeyId is not secret, but a prefix is enough to tell keys apart */
-        snprintf(id, sizeof(id), "%.4s****", c->cur.access_key_id);
+        size_t n = strnlen(c->cur.access_key_id, 4);
+        memcpy(id, c->cur.access_key_id, n);
+        memcpy(id + n, "****", 5);
     }
-    if (c->have && c->cur.expiration_ms > 0)
-        eip_time_format_rfc3339(exp, sizeof(exp), (time_t)(c->cur.expiration_ms / 1000));
-    int n = snprintf(buf, cap, "source=%s access_key_id=%s sts=%s expires=%s refreshes=%llu%s%s",
-                     c->source_name, id, c->have && c->cur.security_token ? "yes" : "no",
-                     c->have ? exp : "-", (unsigned long long)c->refreshes,
-                     c->last_error[0] ? " last_error=" : "", c->last_error);
-    if (n < 0 || cap == 0)
+    if (c->have && c->cur.expiration_ms > 0 &&
+        !eip_time_format_rfc3339(exp, sizeof(exp), (time_t)(c->cur.expiration_ms / 1000)))
+        memcpy(exp, "?", 2);
+    if (cap == 0)
         return 0;
-    return (size_t)n >= cap ? cap - 1 : (size_t)n;
+    eip_seterr(buf, cap, "source=%s access_key_id=%s sts=%s expires=%s refreshes=%llu%s%s",
+               c->source_name, id, c->have && c->cur.security_token ? "yes" : "no",
+               c->have ? exp : "-", (unsigned long long)c->refreshes,
+               c->last_error[0] ? " last_error=" : "", c->last_error);
+    return strlen(buf);
 }
 
 const aliyun_credential *aliyun_creds_current(const aliyun_creds *c)
@@ -364,13 +394,12 @@ const aliyun_credential *aliyun_creds_current(const aliyun_creds *c)
     return &c->cur;
 }
 
-static void notify_cb(uv_timer_t *t);
-
 static void wake_waiters(aliyun_creds *c, int err)
 {
     /* a waiter's callback may add or cancel waiters: take them one at a time */
-    while (c->waiters && !c->free_pending) {
-        aliyun_creds_waiter *w = c->waiters;
+    while (!eip_list_empty(&c->waiters) && !c->free_pending) {
+        aliyun_creds_waiter *w =
+            eip_container_of(eip_list_first(&c->waiters), aliyun_creds_waiter, node);
         aliyun_creds_waiter_cancel(w);
         w->cb(w, err, w->arg);
     }
@@ -387,28 +416,27 @@ static void notify_cb(uv_timer_t *t)
     creds_leave(c);
 }
 
-static void fetch(aliyun_creds *c);
+static int fetch(aliyun_creds *c);
 
 static void timer_cb(uv_timer_t *t)
 {
     aliyun_creds *c = t->data;
     creds_enter(c);
-    fetch(c);
+    (void)fetch(c); /* a failure to start is a failed fetch, retried */
     creds_leave(c);
 }
 
 static void fetch_failed(aliyun_creds *c, int err, const char *what)
 {
     c->fetching = false;
-    c->failures++;
     c->last_err = err;
-    snprintf(c->last_error, sizeof(c->last_error), "%s", what);
-    int64_t d = aliyun_backoff_delay_ms(&c->retry, c->failures, -1, NULL);
+    eip_seterr(c->last_error, sizeof(c->last_error), "%s", what);
+    int64_t d = eip_backoff_next(&c->retry, eip_time_mono_ms(), eip_backoff_rand01());
     if (d < 100)
         d = 100;
     log_debug("aliyun credentials (%s): refresh failed: %s; again in %lld ms", c->source_name, what,
               (long long)d);
-    uv_timer_start(c->timer, timer_cb, (uint64_t)d, 0);
+    (void)timer_arm(c->timer, timer_cb, d);
     if (!aliyun_creds_current(c))
         wake_waiters(c, err);
 }
@@ -431,17 +459,14 @@ static void fetched(aliyun_creds *c, const aliyun_credential *n)
                      "the new credential is already expired (is the clock right?)");
         return;
     }
-    c->failures = 0;
+    eip_backoff_reset(&c->retry);
     c->last_err = 0;
     c->refreshes++;
     c->last_error[0] = '\0';
     int64_t d =
         aliyun_creds_refresh_delay_ms(eip_time_now_ms(), n->expiration_ms, c->refresh_before_ms);
-    if (d >= 0) {
-        if (d < c->min_refresh_ms)
-            d = c->min_refresh_ms;
-        uv_timer_start(c->timer, timer_cb, (uint64_t)d, 0);
-    }
+    if (d >= 0)
+        (void)timer_arm(c->timer, timer_cb, d < c->min_refresh_ms ? c->min_refresh_ms : d);
     log_debug("aliyun credentials (%s): refreshed, next refresh in %lld ms", c->source_name,
               (long long)d);
     wake_waiters(c, 0);
@@ -486,7 +511,7 @@ static void fetch_rrsa(aliyun_creds *c)
     int r = read_token_file(c, &token);
     if (r) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "OIDC token file %s: %s", c->token_file, strerror(-r));
+        eip_seterr(msg, sizeof(msg), "OIDC token file %s: %s", c->token_file, strerror(-r));
         fetch_failed(c, r, msg);
         return;
     }
@@ -509,23 +534,12 @@ static void fetch_rrsa(aliyun_creds *c)
     }
 }
 
-static void on_role_creds_inner(aliyun_creds *c, int err, const char *value, size_t len);
-
-static void on_role_creds(int err, const char *value, size_t len, void *arg)
+static void role_creds_done(aliyun_creds *c, int err, const char *value, size_t len)
 {
-    aliyun_creds *c = arg;
-    creds_enter(c);
-    on_role_creds_inner(c, err, value, len);
-    creds_leave(c);
-}
-
-static void on_role_creds_inner(aliyun_creds *c, int err, const char *value, size_t len)
-{
-    c->mdreq = NULL;
     if (err) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "metadata ram/security-credentials/%s: %s", c->ram_role,
-                 strerror(-err));
+        eip_seterr(msg, sizeof(msg), "metadata ram/security-credentials/%s: %s", c->ram_role,
+                   strerror(-err));
         fetch_failed(c, err, msg);
         return;
     }
@@ -542,85 +556,101 @@ static void on_role_creds_inner(aliyun_creds *c, int err, const char *value, siz
     aliyun_credential_clear(&n);
 }
 
-static void fetch_role_creds(aliyun_creds *c)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "ram/security-credentials/%s", c->ram_role);
-    int r = aliyun_metadata_get(c->md, path, on_role_creds, c, &c->mdreq);
-    if (r) {
-        c->mdreq = NULL;
-        fetch_failed(c, r, "metadata request could not be sent");
-    }
-}
-
-static void on_role_list_inner(aliyun_creds *c, int err, const char *value, size_t len);
-
-static void on_role_list(int err, const char *value, size_t len, void *arg)
+static void on_role_creds(int err, const char *value, size_t len, void *arg)
 {
     aliyun_creds *c = arg;
+    c->mdreq = NULL;
     creds_enter(c);
-    on_role_list_inner(c, err, value, len);
+    role_creds_done(c, err, value, len);
     creds_leave(c);
 }
 
-static void on_role_list_inner(aliyun_creds *c, int err, const char *value, size_t len)
+static void fetch_role_creds(aliyun_creds *c)
 {
-    c->mdreq = NULL;
+    char path[ROLE_PATH_MAX];
+    int n = snprintf(path, sizeof(path), "ram/security-credentials/%s", c->ram_role);
+    int r = n < 0 || (size_t)n >= sizeof(path) ? -E2BIG : 0;
+    if (!r)
+        r = aliyun_metadata_get(c->md, path, on_role_creds, c, &c->mdreq);
+    if (r) {
+        c->mdreq = NULL;
+        fetch_failed(c, r,
+                     r == -E2BIG ? "RAM role name too long" : "metadata request could not be sent");
+    }
+}
+
+/* The instance's roles are listed: take the first one. */
+static void role_list_done(aliyun_creds *c, int err, const char *value, size_t len)
+{
     char **roles = NULL;
     if (!err)
         err = aliyun_metadata_parse_list(value, len, &roles);
     if (!err && !roles[0])
         err = -ENOENT;
-    if (err) {
-        aliyun_strv_free(roles);
-        fetch_failed(c, err,
-                     err == -ENOENT ? "no RAM role attached to this instance"
-                                    : "metadata ram/security-credentials/ failed");
-        return;
-    }
-    c->ram_role = strdup(roles[0]);
+    if (!err && !(c->ram_role = strdup(roles[0])))
+        err = -ENOMEM;
     aliyun_strv_free(roles);
-    if (!c->ram_role) {
-        fetch_failed(c, -ENOMEM, "out of memory");
+    if (!err && set_source_name(c)) {
+        free(c->ram_role);
+        c->ram_role = NULL;
+        (void)set_source_name(c); /* "ecs-ram-role" always fits */
+        fetch_failed(c, -E2BIG, "the RAM role name the metadata lists is too long");
         return;
     }
-    set_source_name(c);
+    if (err) {
+        fetch_failed(c, err,
+                     err == -ENOENT   ? "no RAM role attached to this instance"
+                     : err == -ENOMEM ? "out of memory"
+                                      : "metadata ram/security-credentials/ failed");
+        return;
+    }
     fetch_role_creds(c);
 }
 
-static void fetch(aliyun_creds *c)
+static void on_role_list(int err, const char *value, size_t len, void *arg)
 {
+    aliyun_creds *c = arg;
+    c->mdreq = NULL;
+    creds_enter(c);
+    role_list_done(c, err, value, len);
+    creds_leave(c);
+}
+
+/* Starts a fetch of the source's credential. A source that does not change
+ * (static, env) only wakes the waiters. 0, or the libuv error of that wake-up;
+ * a failure to start a fetch is a failed fetch (retried on the timer). */
+static int fetch(aliyun_creds *c)
+{
+    int r = 0;
     if (c->fetching)
-        return;
-    uv_timer_stop(c->timer);
+        return 0;
+    (void)uv_timer_stop(c->timer); /* never fails */
     switch (c->source) {
     case ALIYUN_CRED_RRSA:
         c->fetching = true;
         fetch_rrsa(c);
-        break;
+        return 0;
     case ALIYUN_CRED_ECS_RAM_ROLE:
         c->fetching = true;
         if (c->ram_role) {
             fetch_role_creds(c);
-        } else {
-            int r =
-                aliyun_metadata_get(c->md, "ram/security-credentials/", on_role_list, c, &c->mdreq);
-            if (r) {
-                c->mdreq = NULL;
-                fetch_failed(c, r, "metadata request could not be sent");
-            }
+            return 0;
         }
-        break;
+        r = aliyun_metadata_get(c->md, ALIYUN_MD_RAM_ROLES, on_role_list, c, &c->mdreq);
+        if (r) {
+            c->mdreq = NULL;
+            fetch_failed(c, r, "metadata request could not be sent");
+        }
+        return 0;
     default: /* static and env do not change */
-        uv_timer_start(c->notify, notify_cb, 0, 0);
-        break;
+        return timer_arm(c->notify, notify_cb, 0);
     }
 }
 
 void aliyun_creds_start(aliyun_creds *c)
 {
     if (c && !aliyun_creds_current(c))
-        fetch(c);
+        (void)fetch(c); /* logged; the first wait tries again */
 }
 
 int aliyun_creds_wait(aliyun_creds *c, aliyun_creds_waiter *w, aliyun_creds_cb cb, void *arg)
@@ -630,20 +660,20 @@ int aliyun_creds_wait(aliyun_creds *c, aliyun_creds_waiter *w, aliyun_creds_cb c
     w->cb = cb;
     w->arg = arg;
     w->owner = c;
-    w->prev = NULL;
-    w->next = c->waiters;
-    if (c->waiters)
-        c->waiters->prev = w;
-    c->waiters = w;
+    eip_list_node_init(&w->node);
+    eip_list_push_front(&c->waiters, &w->node);
+    int r = 0;
     if (aliyun_creds_current(c))
-        uv_timer_start(c->notify, notify_cb, 0, 0);
+        r = timer_arm(c->notify, notify_cb, 0);
     else if (c->fetching)
         ; /* woken when the fetch ends */
-    else if (c->failures > 0 && uv_is_active((uv_handle_t *)c->timer))
-        uv_timer_start(c->notify, notify_cb, 0, 0); /* in backoff: fail fast */
+    else if (c->retry.failures > 0 && uv_is_active((uv_handle_t *)c->timer))
+        r = timer_arm(c->notify, notify_cb, 0); /* in backoff: fail fast */
     else
-        fetch(c);
-    return 0;
+        r = fetch(c);
+    if (r)
+        aliyun_creds_waiter_cancel(w); /* no callback for a failed start */
+    return r;
 }
 
 void aliyun_creds_waiter_cancel(aliyun_creds_waiter *w)
@@ -651,13 +681,7 @@ void aliyun_creds_waiter_cancel(aliyun_creds_waiter *w)
     aliyun_creds *c = w->owner;
     if (!c)
         return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else if (c->waiters == w)
-        c->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
+    eip_list_remove(&c->waiters, &w->node);
     w->owner = NULL;
 }
 
@@ -666,6 +690,5 @@ void aliyun_creds_invalidate(aliyun_creds *c)
     if (!c || c->source == ALIYUN_CRED_STATIC || c->source == ALIYUN_CRED_ENV)
         return;
     c->invalid = true;
-    if (!c->fetching)
-        fetch(c);
+    (void)fetch(c); /* refetches unless one runs; a failure to start is retried */
 }

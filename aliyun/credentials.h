@@ -6,20 +6,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 #include <uv.h>
 
 #include "aliyun/metadata.h"
 #include "aliyun/transport.h"
+#include "common/list.h"
 
 /* The credential chain (DESIGN §5, docs/configuration.md), first match wins:
- *  1. static: an AccessKey given by the agent (credential.accessKey/accessSecret or the
- *     $CREDENTIALS_DIRECTORY files), optionally with a security token;
- *  2. env: ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET (/ _SECURITY_TOKEN);
- *  3. rrsa: ALIBABA_CLOUD_ROLE_ARN + ALIBABA_CLOUD_OIDC_PROVIDER_ARN +
- *     ALIBABA_CLOUD_OIDC_TOKEN_FILE, exchanged with STS AssumeRoleWithOIDC (the token
- *     file is read again at every refresh);
- *  4. ecs-ram-role: ram/security-credentials/<role> from the instance metadata.
+ *  1. an AccessKey the caller found, optionally with a security token: the agent's
+ *     configuration reads credential.accessKey/accessSecret, the
+ *     $CREDENTIALS_DIRECTORY files and ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET
+ *     (/_SECURITY_TOKEN) and says which it was ("static" or "env");
+ *  2. rrsa: a role ARN, an OIDC provider ARN and an OIDC token file (the agent
+ *     reads them from ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN and
+ *     ALIBABA_CLOUD_OIDC_TOKEN_FILE), exchanged with STS AssumeRoleWithOIDC (the
+ *     token file is read again at every refresh);
+ *  3. ecs-ram-role: ram/security-credentials/<role> from the instance metadata.
+ * This module reads no environment variable: everything comes in the options.
  * STS credentials are refreshed (timer) refresh_before_ms before Expiration;
  * requests that need a credential wait for a refresh in progress. Secrets never
  * leave this module except to the signer, and are wiped when freed. */
@@ -46,19 +49,27 @@ typedef struct aliyun_credential {
 void aliyun_credential_clear(aliyun_credential *c);
 
 typedef struct aliyun_creds_opts {
-    /* 1. explicit AccessKey (config file or $CREDENTIALS_DIRECTORY); copied */
+    uv_loop_t *loop; /* required; borrowed, outlives the chain */
+    /* How STS is reached; copied (the struct of functions), its ctx is borrowed and
+     * outlives the chain. Required for RRSA; may be NULL otherwise. */
+    const aliyun_transport *transport;
+    /* The instance metadata for an ECS RAM role; borrowed, outlives the chain.
+     * NULL: no ECS RAM role. */
+    aliyun_metadata *metadata;
+    /* 1. explicit AccessKey; copied */
     const char *access_key_id;
     const char *access_key_secret;
     const char *security_token;
-    /* 3. RRSA, each overriding its ALIBABA_CLOUD_* variable; copied */
+    /* Where the caller found the key, as aliyun_creds_source() reports it:
+     * ALIYUN_CRED_ENV, or ALIYUN_CRED_STATIC (ALIYUN_CRED_NONE counts as static). */
+    enum aliyun_cred_source access_key_source;
+    /* 2. RRSA: all three, or no RRSA; copied */
     const char *role_arn;
     const char *oidc_provider_arn;
     const char *oidc_token_file;
-    /* 4. ECS RAM role name; NULL: the first role the metadata lists */
+    /* 3. ECS RAM role name (copied); NULL: the first role the metadata lists */
     const char *ram_role;
     bool disable_ecs_ram_role;
-    /* Environment lookup; NULL: getenv (tests pass a fake). */
-    const char *(*getenv_fn)(const char *name);
     /* RRSA */
     const char *sts_endpoint; /* full URL; required for RRSA */
     const char *ca_file;
@@ -74,10 +85,11 @@ typedef struct aliyun_creds_opts {
     int64_t retry_cap_ms;      /* 0: 60000 */
 } aliyun_creds_opts;
 
-/* Chooses the source (no I/O yet). md may be NULL (no ECS RAM role then) and is not
- * owned. NULL and *err (-ENOENT: no source configured, -EINVAL, -ENOMEM) on failure. */
-aliyun_creds *aliyun_creds_new(uv_loop_t *loop, const aliyun_transport *transport,
-                               aliyun_metadata *md, const aliyun_creds_opts *opts, int *err);
+/* Chooses the source (no I/O yet). 0 and *out, or a negative errno with a
+ * one-line reason in err (*out NULL, nothing left open): -ENOENT (no source
+ * configured), -EINVAL (RRSA without an STS endpoint or a transport, no loop),
+ * -E2BIG (a RAM role name too long), -ENOMEM. */
+int aliyun_creds_new(aliyun_creds **out, const aliyun_creds_opts *opts, char *err, size_t errlen);
 /* Cancels fetches and waiters (no callback fires), wipes secrets. NULL is a no-op. */
 void aliyun_creds_free(aliyun_creds *c);
 
@@ -98,30 +110,23 @@ typedef void (*aliyun_creds_cb)(aliyun_creds_waiter *w, int err, void *arg);
 struct aliyun_creds_waiter {
     aliyun_creds_cb cb;
     void *arg;
-    aliyun_creds *owner;
-    aliyun_creds_waiter *prev, *next;
+    aliyun_creds *owner; /* NULL when not waiting */
+    eip_list_node node;  /* in the owner's waiters */
 };
 /* Calls cb from the loop once a credential is there (err 0) or a fetch failed
- * (err < 0); starts a fetch when none is running. Never calls cb synchronously. */
+ * (err < 0); starts a fetch when none is running. Never calls cb synchronously.
+ * Waiters woken together are called newest first (a caller that puts each back
+ * at the head of its own queue keeps their order). 0, or -EINVAL. */
 int aliyun_creds_wait(aliyun_creds *c, aliyun_creds_waiter *w, aliyun_creds_cb cb, void *arg);
 void aliyun_creds_waiter_cancel(aliyun_creds_waiter *w);
-/* Starts the first fetch now (optional: the first wait does it too). */
+/* Starts the first fetch now (optional: the first wait does it too). A failure
+ * to start is a failed fetch: aliyun_creds_describe says why, the retry timer
+ * tries again. */
 void aliyun_creds_start(aliyun_creds *c);
 /* The server refused the credential (InvalidSecurityToken*): drop it and fetch
  * again. A static credential cannot be refreshed: no effect. */
 void aliyun_creds_invalidate(aliyun_creds *c);
 /* Refreshes so far (for tests and metrics). */
 uint64_t aliyun_creds_refresh_count(const aliyun_creds *c);
-
-/* When to refresh a credential expiring at expiration_ms: the delay from now_ms so
- * that it happens before_ms before Expiration; 0 when already inside that window;
- * -1 when it never expires (expiration_ms 0). */
-int64_t aliyun_creds_refresh_delay_ms(int64_t now_ms, int64_t expiration_ms, int64_t before_ms);
-
-/* Parses an STS AssumeRole* response ({"Credentials":{AccessKeyId, AccessKeySecret,
- * SecurityToken, Expiration}}) or an ECS RAM role document ({Code:"Success",
- * AccessKeyId, ...}); 0 or -EINVAL. out is filled only on success. */
-int aliyun_parse_sts_credentials(json_t *root, aliyun_credential *out);
-int aliyun_parse_ecs_ram_credentials(json_t *root, aliyun_credential *out);
 
 #endif

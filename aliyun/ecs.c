@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aliyun/ecs_internal.h"
+#include "common/err.h"
+#include "common/log.h"
+
 static char *str_dup_field(json_t *obj, const char *key)
 {
     json_t *v = json_object_get(obj, key);
@@ -153,9 +157,9 @@ static void on_enis(const aliyun_result *res, json_t *body, void *arg)
         aliyun_result bad = *res;
         bad.status = r;
         bad.cls = ALIYUN_ERR_FATAL;
-        snprintf(bad.error.code, sizeof(bad.error.code), "%s", "InvalidResponse");
-        snprintf(bad.error.message, sizeof(bad.error.message), "%s",
-                 "DescribeNetworkInterfaces response has no NetworkInterfaceSets");
+        eip_seterr(bad.error.code, sizeof(bad.error.code), "%s", "InvalidResponse");
+        eip_seterr(bad.error.message, sizeof(bad.error.message), "%s",
+                   "DescribeNetworkInterfaces response has no NetworkInterfaceSets");
         t->cb(&bad, NULL, t->arg);
         return;
     }
@@ -170,8 +174,8 @@ static int add_list(aliyun_params *q, const char *prefix, const char *const *v, 
     int r = 0;
     for (size_t i = 0; i < n && !r; i++) {
         char k[64];
-        snprintf(k, sizeof(k), "%s.%zu", prefix, i + 1);
-        r = aliyun_params_add(q, k, v[i]);
+        int w = snprintf(k, sizeof(k), "%s.%zu", prefix, i + 1);
+        r = w < 0 || (size_t)w >= sizeof(k) ? -E2BIG : aliyun_params_add(q, k, v[i]);
     }
     return r;
 }
@@ -212,21 +216,38 @@ int aliyun_ecs_describe_enis(aliyun_client *c, const aliyun_describe_enis_params
     aliyun_call_spec spec = {.service = ALIYUN_SVC_ECS,
                              .action = "DescribeNetworkInterfaces",
                              .version = ALIYUN_ECS_VERSION,
+                             .cb = on_enis,
+                             .arg = t,
                              .arg_free = eni_ctx_free};
-    r = aliyun_client_call(c, &spec, &q, on_enis, t, out);
+    r = aliyun_client_call(c, &spec, &q, out);
     if (r)
         free(t);
     return r;
 }
 
+/* Which question the finder asks; finder_set_step() is the only writer:
+ * PRIMARY -> SECONDARY when no ENI has ip as its primary address. */
+enum finder_step {
+    FIND_PRIMARY,   /* DescribeNetworkInterfaces PrimaryIpAddress=ip */
+    FIND_SECONDARY, /* DescribeNetworkInterfaces PrivateIpAddress.1=ip */
+};
+
 struct aliyun_eni_finder {
     aliyun_client *c;
     char *vpc_id, *ip;
-    int step; /* 0: PrimaryIpAddress, 1: PrivateIpAddress.1 */
+    enum finder_step step;
     aliyun_call *call;
     aliyun_eni_found_cb cb;
     void *arg;
 };
+
+static void finder_set_step(aliyun_eni_finder *f, enum finder_step to)
+{
+    log_debug("aliyun: finding the ENI of %s: %s -> %s", f->ip,
+              f->step == FIND_PRIMARY ? "primary" : "secondary",
+              to == FIND_PRIMARY ? "primary" : "secondary");
+    f->step = to;
+}
 
 static void finder_free(aliyun_eni_finder *f)
 {
@@ -242,8 +263,8 @@ static void finder_page(const aliyun_result *res, const aliyun_eni_page *pg, voi
     aliyun_eni_finder *f = arg;
     f->call = NULL;
     const aliyun_eni *e = pg ? aliyun_eni_page_find_ip(pg, f->ip) : NULL;
-    if (res->status == 0 && !e && f->step == 0) {
-        f->step = 1;
+    if (res->status == 0 && !e && f->step == FIND_PRIMARY) {
+        finder_set_step(f, FIND_SECONDARY);
         int r = finder_ask(f);
         if (r == 0)
             return;
@@ -269,7 +290,7 @@ static int finder_ask(aliyun_eni_finder *f)
 {
     const char *ips[] = {f->ip};
     aliyun_describe_enis_params p = {.vpc_id = f->vpc_id};
-    if (f->step == 0) {
+    if (f->step == FIND_PRIMARY) {
         p.primary_ip_address = f->ip;
     } else {
         p.private_ips = ips;
@@ -278,10 +299,10 @@ static int finder_ask(aliyun_eni_finder *f)
     return aliyun_ecs_describe_enis(f->c, &p, finder_page, f, &f->call);
 }
 
-int aliyun_ecs_find_eni(aliyun_client *c, const char *vpc_id, const char *ip,
-                        aliyun_eni_found_cb cb, void *arg, aliyun_eni_finder **out)
+int aliyun_ecs_find_eni(aliyun_client *c, const aliyun_find_eni_params *p, aliyun_eni_found_cb cb,
+                        void *arg, aliyun_eni_finder **out)
 {
-    if (!c || !ip || !*ip || !cb)
+    if (!c || !p || !p->ip || !*p->ip || !cb)
         return -EINVAL;
     aliyun_eni_finder *f = calloc(1, sizeof(*f));
     if (!f)
@@ -289,9 +310,10 @@ int aliyun_ecs_find_eni(aliyun_client *c, const char *vpc_id, const char *ip,
     f->c = c;
     f->cb = cb;
     f->arg = arg;
-    f->ip = strdup(ip);
-    f->vpc_id = vpc_id ? strdup(vpc_id) : NULL;
-    int r = (!f->ip || (vpc_id && !f->vpc_id)) ? -ENOMEM : finder_ask(f);
+    f->step = FIND_PRIMARY;
+    f->ip = strdup(p->ip);
+    f->vpc_id = p->vpc_id ? strdup(p->vpc_id) : NULL;
+    int r = (!f->ip || (p->vpc_id && !f->vpc_id)) ? -ENOMEM : finder_ask(f);
     if (r) {
         finder_free(f);
         return r;

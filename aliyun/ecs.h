@@ -36,9 +36,6 @@ typedef struct aliyun_eni_page {
 void aliyun_eni_page_clear(aliyun_eni_page *p);
 /* The ENI of p holding ip, or NULL. */
 const aliyun_eni *aliyun_eni_page_find_ip(const aliyun_eni_page *p, const char *ip);
-/* Parser of the documented response ({"NetworkInterfaceSets":{"NetworkInterfaceSet":
- * [...]}, "NextToken", "TotalCount"}): 0 or -EINVAL. */
-int aliyun_parse_eni_page(json_t *root, aliyun_eni_page *out);
 
 typedef struct aliyun_describe_enis_params {
     const char *region_id; /* NULL: the client's */
@@ -67,8 +64,12 @@ int aliyun_ecs_describe_enis(aliyun_client *c, const aliyun_describe_enis_params
  * Borrowed for the callback. */
 typedef struct aliyun_eni_finder aliyun_eni_finder;
 typedef void (*aliyun_eni_found_cb)(const aliyun_result *res, const char *eni_id, void *arg);
-int aliyun_ecs_find_eni(aliyun_client *c, const char *vpc_id, const char *ip,
-                        aliyun_eni_found_cb cb, void *arg, aliyun_eni_finder **out);
+typedef struct aliyun_find_eni_params {
+    const char *vpc_id; /* NULL: any VPC */
+    const char *ip;     /* required: the private IPv4 address */
+} aliyun_find_eni_params;
+int aliyun_ecs_find_eni(aliyun_client *c, const aliyun_find_eni_params *p, aliyun_eni_found_cb cb,
+                        void *arg, aliyun_eni_finder **out);
 void aliyun_eni_finder_cancel(aliyun_eni_finder *f);
 
 #endif

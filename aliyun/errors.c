@@ -8,16 +8,15 @@
 
 #include <jansson.h>
 
+#include "aliyun/errors_internal.h"
+#include "common/err.h"
 #include "http/client.h"
 
+/* A field of the error body for a person to read: cut to fit (aliyun_error's
+ * contract), "" when absent. */
 static void copy_field(char *dst, size_t cap, json_t *v)
 {
-    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-    if (!s) {
-        dst[0] = '\0';
-        return;
-    }
-    snprintf(dst, cap, "%s", s);
+    eip_seterr(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
 /* Real servers echo the string they signed in SignatureDoesNotMatch messages, and
@@ -173,20 +172,17 @@ const char *aliyun_err_class_name(enum aliyun_err_class c)
 
 size_t aliyun_error_format(const aliyun_error *e, char *buf, size_t cap)
 {
-    int n;
     if (cap == 0)
         return 0;
     if (e->transport)
-        n = snprintf(buf, cap, "transport error: %s", http_error_name(e->transport));
+        eip_seterr(buf, cap, "transport error: %s", http_error_name(e->transport));
     else if (e->code[0])
-        n = snprintf(buf, cap, "%s: %s (HTTP %ld, RequestId %s)", e->code,
-                     e->message[0] ? e->message : "no message", e->http_status,
-                     e->request_id[0] ? e->request_id : "none");
+        eip_seterr(buf, cap, "%s: %s (HTTP %ld, RequestId %s)", e->code,
+                   e->message[0] ? e->message : "no message", e->http_status,
+                   e->request_id[0] ? e->request_id : "none");
     else
-        n = snprintf(buf, cap, "HTTP %ld without an error code", e->http_status);
-    if (n < 0)
-        return 0;
-    return (size_t)n >= cap ? cap - 1 : (size_t)n;
+        eip_seterr(buf, cap, "HTTP %ld without an error code", e->http_status);
+    return strlen(buf);
 }
 
 void aliyun_redact(char *s, const char *secret)

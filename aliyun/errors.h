@@ -30,30 +30,13 @@ typedef struct aliyun_error {
     char recommend[256];
 } aliyun_error;
 
-/* Fills e from an error response. Returns 0 when the body had a Code, -ENOENT
- * when it did not (e still gets status; code stays ""), -EINVAL on bad JSON. */
-int aliyun_error_parse(aliyun_error *e, long http_status, const char *body, size_t len);
-
-/* What to do with e for action (e.g. "UnassociateEipAddress"); action may be NULL.
- * DONE: InvalidAllocationId.NotFound on Unassociate/Release/RemoveCommonBandwidthPackageIp,
- * OperationUnsupported.IpNotInCbwp on RemoveCommonBandwidthPackageIp.
- * CHECK: IncorrectEipStatus on Associate/Unassociate/Release and InvalidBindingStatus on
- * Unassociate: the cloud gives these both when the work is done and when it is not
- * (yet) possible, so only the EIP's state tells.
- * RETRY: throttling (Throttling, Throttling.User, Throttling.Api, ...), ServiceUnavailable,
- * InternalError, SystemBusy, OperationFailed.SystemBusy, TaskConflict(.*),
- * OperationConflict, Operation.Conflict, IncorrectStatus.Eip, status refusals of other
- * actions, transport failures, and any 5xx/429 without a known fatal code. */
-enum aliyun_err_class aliyun_error_classify(const char *action, const aliyun_error *e);
+/* How aliyun/ classifies a refusal is in aliyun/errors_internal.h
+ * (aliyun_error_classify); callers see the class in aliyun_result.cls. */
 
 const char *aliyun_err_class_name(enum aliyun_err_class c);
 
 /* One line for a log or an event: "Code: Message (HTTP 400, RequestId ...)" or
  * "transport: <name>". Returns the length written (cut to cap). */
 size_t aliyun_error_format(const aliyun_error *e, char *buf, size_t cap);
-
-/* Replaces every occurrence of secret in s (in place) with "***". For messages
- * that a server may have built from our request. */
-void aliyun_redact(char *s, const char *secret);
 
 #endif

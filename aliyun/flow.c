@@ -1,26 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-#include "aliyun/flow.h"
+#include "aliyun/flow_internal.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include "common/backoff.h"
-#include "common/rand.h"
-
-int64_t aliyun_backoff_delay_ms(const aliyun_backoff *b, int retry, int64_t retry_after_ms,
-                                uint64_t (*rnd)(uint64_t n))
+int64_t aliyun_retry_after_floor_ms(int64_t backoff_ms, int64_t retry_after_ms)
 {
-    if (!rnd)
-        rnd = eip_random_below;
-    double rand01 = (double)rnd(1u << 30) / (double)(1u << 30);
-    int64_t d = eip_backoff_delay_ms(b->base_ms, b->cap_ms, retry, EIP_JITTER_FULL, 0, rand01);
-    if (retry_after_ms >= 0) {
-        if (retry_after_ms > ALIYUN_RETRY_AFTER_MAX_MS)
-            retry_after_ms = ALIYUN_RETRY_AFTER_MAX_MS;
-        if (d < retry_after_ms)
-            d = retry_after_ms;
-    }
-    return d;
+    if (retry_after_ms < 0)
+        return backoff_ms;
+    if (retry_after_ms > ALIYUN_RETRY_AFTER_MAX_MS)
+        retry_after_ms = ALIYUN_RETRY_AFTER_MAX_MS;
+    return backoff_ms < retry_after_ms ? retry_after_ms : backoff_ms;
 }
 
 int64_t aliyun_parse_retry_after_ms(const char *value)

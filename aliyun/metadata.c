@@ -9,13 +9,27 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "aliyun/metadata_internal.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/list.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
 #define MD_BODY_MAX (256 * 1024)
 /* After the server refused to hand out a token, normal mode for this long. */
 #define TOKEN_RETRY_MS (5 * 60 * 1000)
+/* A URL or a header built from the configured endpoint is refused past this. */
+#define MD_URL_MAX (8 * 1024)
+#define MD_TOKEN_MAX 4096
 
+/* Hardened mode; token_set_state() is the only writer:
+ *   NONE -> FETCHING            a request needs a token: PUT /latest/api/token
+ *   FETCHING -> VALID           a token came
+ *   FETCHING -> UNSUPPORTED     none came (or the PUT could not be sent): normal mode
+ *                               until token_retry_ms
+ *   VALID -> NONE               the token is near its end, or was refused (401)
+ *   UNSUPPORTED -> NONE         token_retry_ms passed: ask again */
 enum token_state { TOKEN_NONE, TOKEN_FETCHING, TOKEN_VALID, TOKEN_UNSUPPORTED };
 
 typedef struct eni_entry {
@@ -26,11 +40,18 @@ typedef struct eni_entry {
 
 enum req_kind { REQ_GET, REQ_FIND_ENI };
 
+/* A find-ENI request: the MAC listing (its own GET), then the scan of each MAC. */
+enum find_step { FIND_LISTING, FIND_SCANNING };
+
+/* What a child of a scan reads of its MAC. */
+enum scan_field { FIELD_IPS, FIELD_ENI_ID };
+
 struct aliyun_md_req {
     aliyun_metadata *md;
     enum req_kind kind;
-    char *path;
-    char *ip; /* REQ_FIND_ENI */
+    char *path;          /* what is read (REQ_FIND_ENI: the MAC listing) */
+    char *ip;            /* REQ_FIND_ENI */
+    enum find_step step; /* REQ_FIND_ENI */
     aliyun_metadata_cb cb;
     aliyun_metadata_eni_cb eni_cb;
     void *arg;
@@ -44,14 +65,14 @@ struct aliyun_md_req {
     eni_entry *scan;
     size_t scan_n;
     size_t scan_idx; /* REQ_GET children: which entry, and field */
-    int field;       /* 0: private-ipv4s, 1: network-interface-id */
+    enum scan_field field;
     /* delivery */
     int result;
     char *value;
     size_t value_len;
     bool waiting_token;
     bool deferred;
-    aliyun_md_req *prev, *next;
+    eip_list_node node; /* in aliyun_metadata.reqs */
 };
 
 struct aliyun_metadata {
@@ -67,7 +88,7 @@ struct aliyun_metadata {
     int64_t token_expires_ms; /* monotonic */
     int64_t token_retry_ms;   /* TOKEN_UNSUPPORTED until then */
     http_request *token_http;
-    aliyun_md_req *reqs; /* every live request */
+    eip_list reqs; /* aliyun_md_req.node: every live request, newest first */
     uv_timer_t *defer;
     eni_entry *enis;
     size_t n_enis;
@@ -162,17 +183,21 @@ int aliyun_metadata_parse_list(const char *body, size_t len, char ***out)
 
 static void defer_cb(uv_timer_t *t);
 
-aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                     const aliyun_metadata_opts *opts)
+int aliyun_metadata_new(aliyun_metadata **out, const aliyun_metadata_opts *opts, char *err,
+                        size_t errlen)
 {
-    aliyun_metadata_opts def = {0};
-    if (!opts)
-        opts = &def;
+    *out = NULL;
+    if (!opts || !opts->loop || !opts->transport) {
+        eip_seterr(err, errlen, "metadata client: no %s",
+                   opts && opts->loop ? "transport" : "loop");
+        return -EINVAL;
+    }
+    int r = -ENOMEM;
     aliyun_metadata *md = calloc(1, sizeof(*md));
     if (!md)
-        return NULL;
-    md->loop = loop;
-    md->tr = *transport;
+        goto fail;
+    md->loop = opts->loop;
+    md->tr = *opts->transport;
     const char *ep = opts->endpoint && *opts->endpoint ? opts->endpoint : "http://100.100.100.200";
     size_t l = strlen(ep);
     while (l > 0 && ep[l - 1] == '/')
@@ -182,17 +207,26 @@ aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *tr
     md->token_ttl_s = opts->token_ttl_seconds > 0 ? opts->token_ttl_seconds : 21600;
     md->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 3000;
     md->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 3;
-    md->token_state = md->disable_token ? TOKEN_UNSUPPORTED : TOKEN_NONE;
+    md->token_state = md->disable_token ? TOKEN_UNSUPPORTED : TOKEN_NONE; /* the start */
+    eip_list_init(&md->reqs);
     md->token_retry_ms = md->disable_token ? INT64_MAX : 0;
     md->defer = malloc(sizeof(*md->defer));
-    if (!md->endpoint || !md->defer || uv_timer_init(loop, md->defer)) {
+    if (!md->endpoint || !md->defer)
+        goto fail;
+    r = uv_timer_init(opts->loop, md->defer);
+    if (r)
+        goto fail;
+    md->defer->data = md;
+    *out = md;
+    return 0;
+fail:
+    eip_seterr(err, errlen, "metadata client: %s", r == -ENOMEM ? "out of memory" : uv_strerror(r));
+    if (md) {
         free(md->defer);
         free(md->endpoint);
         free(md);
-        return NULL;
     }
-    md->defer->data = md;
-    return md;
+    return r;
 }
 
 const char *aliyun_metadata_endpoint(const aliyun_metadata *md)
@@ -219,14 +253,38 @@ void aliyun_metadata_invalidate_enis(aliyun_metadata *md)
 
 static void req_unlink(aliyun_md_req *r)
 {
-    aliyun_metadata *md = r->md;
-    if (r->prev)
-        r->prev->next = r->next;
-    else if (md->reqs == r)
-        md->reqs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
+    eip_list_remove(&r->md->reqs, &r->node);
+}
+
+static aliyun_md_req *req_of(eip_list_node *n)
+{
+    return eip_container_of(n, aliyun_md_req, node);
+}
+
+static const char *token_state_name(enum token_state s)
+{
+    switch (s) {
+    case TOKEN_NONE:
+        return "none";
+    case TOKEN_FETCHING:
+        return "fetching";
+    case TOKEN_VALID:
+        return "valid";
+    case TOKEN_UNSUPPORTED:
+        return "unsupported";
+    }
+    return "?";
+}
+
+/* The only writer of md->token_state after the start; UNSUPPORTED holds until
+ * now_ms + TOKEN_RETRY_MS. */
+static void token_set_state(aliyun_metadata *md, enum token_state to, int64_t now_ms)
+{
+    log_debug("aliyun metadata: token %s -> %s", token_state_name(md->token_state),
+              token_state_name(to));
+    if (to == TOKEN_UNSUPPORTED)
+        md->token_retry_ms = now_ms + TOKEN_RETRY_MS;
+    md->token_state = to;
 }
 
 static void req_free(aliyun_md_req *r)
@@ -253,10 +311,11 @@ void aliyun_md_req_cancel(aliyun_md_req *req)
         return;
     aliyun_metadata *md = req->md;
     /* children of a find-ENI go with it */
-    for (aliyun_md_req *r = md->reqs, *nx; r; r = nx) {
-        nx = r->next;
-        if (r->parent == req)
-            req_cancel_one(r);
+    eip_list_node *n, *tmp;
+    eip_list_foreach_safe(&md->reqs, n, tmp)
+    {
+        if (req_of(n)->parent == req)
+            req_cancel_one(req_of(n));
     }
     req_cancel_one(req);
 }
@@ -282,12 +341,12 @@ void aliyun_metadata_free(aliyun_metadata *md)
 {
     if (!md || md->free_pending)
         return;
-    while (md->reqs)
-        req_cancel_one(md->reqs);
+    while (!eip_list_empty(&md->reqs))
+        req_cancel_one(req_of(eip_list_first(&md->reqs)));
     if (md->token_http)
         md->tr.cancel(md->tr.ctx, md->token_http);
     md->token_http = NULL;
-    uv_timer_stop(md->defer);
+    (void)uv_timer_stop(md->defer); /* never fails */
     if (md->dispatching > 0) {
         md->free_pending = true; /* released when the callback has returned */
         return;
@@ -310,17 +369,24 @@ static bool md_leave(aliyun_metadata *md)
     return false;
 }
 
-static aliyun_md_req *req_new(aliyun_metadata *md, enum req_kind kind)
+/* A live request reading path (copied); for a find-ENI, ip (copied) too. NULL
+ * on ENOMEM (nothing left behind). */
+static aliyun_md_req *req_new(aliyun_metadata *md, enum req_kind kind, const char *path,
+                              const char *ip)
 {
     aliyun_md_req *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->md = md;
     r->kind = kind;
-    r->next = md->reqs;
-    if (md->reqs)
-        md->reqs->prev = r;
-    md->reqs = r;
+    r->path = strdup(path);
+    r->ip = ip ? strdup(ip) : NULL;
+    if (!r->path || (ip && !r->ip)) {
+        req_free(r);
+        return NULL;
+    }
+    eip_list_node_init(&r->node);
+    eip_list_push_front(&md->reqs, &r->node);
     return r;
 }
 
@@ -330,7 +396,9 @@ static void defer_result(aliyun_md_req *r, int result)
 {
     r->result = result;
     r->deferred = true;
-    uv_timer_start(r->md->defer, defer_cb, 0, 0);
+    int rc = uv_timer_start(r->md->defer, defer_cb, 0, 0);
+    if (rc) /* only a closing handle refuses: the client is being freed */
+        log_debug("aliyun metadata: cannot arm the defer timer: %s", uv_strerror(rc));
 }
 
 static void deliver(aliyun_md_req *r);
@@ -340,9 +408,15 @@ static void defer_cb(uv_timer_t *t)
     aliyun_metadata *md = t->data;
     md_enter(md);
     while (!md->free_pending) {
-        aliyun_md_req *r = md->reqs;
-        while (r && !r->deferred)
-            r = r->next;
+        aliyun_md_req *r = NULL;
+        eip_list_node *n;
+        eip_list_foreach(&md->reqs, n)
+        {
+            if (req_of(n)->deferred) {
+                r = req_of(n);
+                break;
+            }
+        }
         if (!r)
             break;
         r->deferred = false;
@@ -362,7 +436,7 @@ static void deliver(aliyun_md_req *r)
         child_done(r);
         return;
     }
-    if (r->kind == REQ_FIND_ENI && r->path) {
+    if (r->kind == REQ_FIND_ENI && r->step == FIND_LISTING) {
         /* the MAC listing came back: scan it */
         list_done(r);
         return;
@@ -384,7 +458,13 @@ static void deliver(aliyun_md_req *r)
 
 static void wake_token_waiters(aliyun_metadata *md)
 {
-    for (aliyun_md_req *r = md->reqs; r && !md->free_pending; r = r->next) {
+    /* send_get() never completes a request synchronously: the list holds */
+    eip_list_node *n;
+    eip_list_foreach(&md->reqs, n)
+    {
+        if (md->free_pending)
+            break;
+        aliyun_md_req *r = req_of(n);
         if (r->waiting_token) {
             r->waiting_token = false;
             send_get(r);
@@ -399,30 +479,59 @@ static void on_token(http_request *req, const http_response *resp, void *arg)
     md->token_http = NULL;
     md_enter(md);
     int64_t now = eip_time_mono_ms();
-    if (!resp->error && resp->status == 200 && resp->body_len > 0 && resp->body_len < 4096) {
-        char *tok = strndup(resp->body, resp->body_len);
-        if (tok) {
-            if (md->token) {
-                OPENSSL_cleanse(md->token, strlen(md->token));
-                free(md->token);
-            }
-            md->token = tok;
-            md->token_state = TOKEN_VALID;
-            md->token_expires_ms = now + (int64_t)md->token_ttl_s * 1000;
+    char *tok = NULL;
+    if (!resp->error && resp->status == 200 && resp->body_len > 0 &&
+        resp->body_len < MD_TOKEN_MAX && !memchr(resp->body, '\0', resp->body_len))
+        tok = strndup(resp->body, resp->body_len);
+    if (tok) {
+        if (md->token) {
+            OPENSSL_cleanse(md->token, strlen(md->token));
+            free(md->token);
         }
+        md->token = tok;
+        md->token_expires_ms = now + (int64_t)md->token_ttl_s * 1000;
+        token_set_state(md, TOKEN_VALID, now);
     } else {
-        /* no hardened mode here (or not now): go on without a token */
+        /* no hardened mode here (or not now, or out of memory): go on without a token */
         log_debug("aliyun metadata: no token (%s, HTTP %ld); normal mode",
                   resp->error ? http_error_name(resp->error) : "ok", resp->status);
-        md->token_state = TOKEN_UNSUPPORTED;
-        md->token_retry_ms = now + TOKEN_RETRY_MS;
-    }
-    if (md->token_state == TOKEN_FETCHING) {
-        md->token_state = TOKEN_UNSUPPORTED;
-        md->token_retry_ms = now + TOKEN_RETRY_MS;
+        token_set_state(md, TOKEN_UNSUPPORTED, now);
     }
     wake_token_waiters(md);
     md_leave(md);
+}
+
+/* PUT /latest/api/token. 0, or an error (the caller goes on without a token). */
+static int send_token_request(aliyun_metadata *md)
+{
+    eip_buf url;
+    eip_buf_init(&url, MD_URL_MAX);
+    char ttl[96];
+    int n =
+        snprintf(ttl, sizeof(ttl), "X-aliyun-ecs-metadata-token-ttl-seconds: %d", md->token_ttl_s);
+    int r = n < 0 || (size_t)n >= sizeof(ttl) ? -E2BIG : 0;
+    if (!r)
+        r = eip_buf_appendf(&url, "%s/latest/api/token", md->endpoint);
+    if (!r) {
+        const char *hdrs[] = {ttl, NULL};
+        http_request_opts o = {
+            .method = "PUT",
+            .url = url.data,
+            .headers = hdrs,
+            .body = "",
+            .body_len = 0,
+            .connect_timeout_ms = md->timeout_ms,
+            .timeout_ms = md->timeout_ms,
+            .max_response_bytes = MD_TOKEN_MAX,
+            .on_done = on_token,
+            .arg = md,
+        };
+        r = md->tr.send(md->tr.ctx, &o, &md->token_http);
+    }
+    if (r)
+        md->token_http = NULL;
+    eip_buf_free(&url);
+    return r;
 }
 
 /* 0: go ahead (with md->token or without); 1: the request waits for a token. */
@@ -436,37 +545,19 @@ static int need_token(aliyun_metadata *md, aliyun_md_req *r)
             margin = 60000;
         if (now < md->token_expires_ms - margin)
             return 0;
-        md->token_state = TOKEN_NONE;
+        token_set_state(md, TOKEN_NONE, now);
     }
     if (md->token_state == TOKEN_UNSUPPORTED) {
         if (now < md->token_retry_ms)
             return 0;
-        md->token_state = TOKEN_NONE;
+        token_set_state(md, TOKEN_NONE, now);
     }
     r->waiting_token = true;
     if (md->token_state == TOKEN_FETCHING)
         return 1;
-    char url[512], ttl[96];
-    snprintf(url, sizeof(url), "%s/latest/api/token", md->endpoint);
-    snprintf(ttl, sizeof(ttl), "X-aliyun-ecs-metadata-token-ttl-seconds: %d", md->token_ttl_s);
-    const char *hdrs[] = {ttl, NULL};
-    http_request_opts o = {
-        .method = "PUT",
-        .url = url,
-        .headers = hdrs,
-        .body = "",
-        .body_len = 0,
-        .connect_timeout_ms = md->timeout_ms,
-        .timeout_ms = md->timeout_ms,
-        .max_response_bytes = 4096,
-        .on_done = on_token,
-        .arg = md,
-    };
-    md->token_state = TOKEN_FETCHING;
-    if (md->tr.send(md->tr.ctx, &o, &md->token_http)) {
-        md->token_http = NULL;
-        md->token_state = TOKEN_UNSUPPORTED;
-        md->token_retry_ms = now + TOKEN_RETRY_MS;
+    token_set_state(md, TOKEN_FETCHING, now);
+    if (send_token_request(md)) {
+        token_set_state(md, TOKEN_UNSUPPORTED, now);
         r->waiting_token = false;
         return 0;
     }
@@ -506,7 +597,7 @@ static void on_get_inner(const http_response *resp, aliyun_md_req *r)
     if (!resp->error && resp->status == 401 && md->token && !r->token_retried) {
         /* the token expired or was revoked: get another one, once */
         r->token_retried = true;
-        md->token_state = TOKEN_NONE;
+        token_set_state(md, TOKEN_NONE, eip_time_mono_ms());
         send_get(r);
         return;
     }
@@ -528,31 +619,45 @@ static void on_get_inner(const http_response *resp, aliyun_md_req *r)
     deliver(r);
 }
 
-static void send_get(aliyun_md_req *r)
+/* The GET of r's path, with the token when there is one. */
+static int send_get_request(aliyun_md_req *r)
 {
     aliyun_metadata *md = r->md;
-    if (need_token(md, r))
-        return;
-    char url[1024], tok[4200];
+    eip_buf url, tok;
+    eip_buf_init(&url, MD_URL_MAX);
+    eip_buf_init(&tok, MD_TOKEN_MAX + 64);
     const char *hdrs[2] = {NULL, NULL};
-    snprintf(url, sizeof(url), "%s/latest/meta-data/%s", md->endpoint, r->path);
-    if (md->token_state == TOKEN_VALID && md->token) {
-        snprintf(tok, sizeof(tok), "X-aliyun-ecs-metadata-token: %s", md->token);
-        hdrs[0] = tok;
+    int rc = eip_buf_appendf(&url, "%s/latest/meta-data/%s", md->endpoint, r->path);
+    if (!rc && md->token_state == TOKEN_VALID && md->token) {
+        rc = eip_buf_appendf(&tok, "X-aliyun-ecs-metadata-token: %s", md->token);
+        hdrs[0] = tok.data;
     }
-    http_request_opts o = {
-        .method = "GET",
-        .url = url,
-        .headers = hdrs,
-        .connect_timeout_ms = md->timeout_ms,
-        .timeout_ms = md->timeout_ms,
-        .max_response_bytes = MD_BODY_MAX,
-        .on_done = on_get,
-        .arg = r,
-    };
-    r->attempts++;
-    int rc = md->tr.send(md->tr.ctx, &o, &r->http);
-    OPENSSL_cleanse(tok, sizeof(tok));
+    if (!rc) {
+        http_request_opts o = {
+            .method = "GET",
+            .url = url.data,
+            .headers = hdrs,
+            .connect_timeout_ms = md->timeout_ms,
+            .timeout_ms = md->timeout_ms,
+            .max_response_bytes = MD_BODY_MAX,
+            .on_done = on_get,
+            .arg = r,
+        };
+        r->attempts++;
+        rc = md->tr.send(md->tr.ctx, &o, &r->http);
+    }
+    if (tok.data)
+        OPENSSL_cleanse(tok.data, tok.len);
+    eip_buf_free(&tok);
+    eip_buf_free(&url);
+    return rc;
+}
+
+static void send_get(aliyun_md_req *r)
+{
+    if (need_token(r->md, r))
+        return;
+    int rc = send_get_request(r);
     if (rc) {
         r->http = NULL;
         defer_result(r, rc);
@@ -566,15 +671,9 @@ int aliyun_metadata_get(aliyun_metadata *md, const char *path, aliyun_metadata_c
         return -EINVAL;
     if (strstr(path, "..") || strchr(path, '?') || strchr(path, '#') || strlen(path) > 512)
         return -EINVAL;
-    aliyun_md_req *r = req_new(md, REQ_GET);
+    aliyun_md_req *r = req_new(md, REQ_GET, path[0] == '/' ? path + 1 : path, NULL);
     if (!r)
         return -ENOMEM;
-    r->path = strdup(path[0] == '/' ? path + 1 : path);
-    if (!r->path) {
-        req_unlink(r);
-        req_free(r);
-        return -ENOMEM;
-    }
     r->cb = cb;
     r->arg = arg;
     if (out)
@@ -588,31 +687,26 @@ int aliyun_metadata_cached_eni(const aliyun_metadata *md, const char *ip, char *
     for (size_t i = 0; i < md->n_enis; i++)
         for (char **p = md->enis[i].ips; p && *p; p++)
             if (strcmp(*p, ip) == 0) {
-                snprintf(eni, cap, "%s", md->enis[i].eni_id ? md->enis[i].eni_id : "");
-                return 0;
+                int n = snprintf(eni, cap, "%s", md->enis[i].eni_id ? md->enis[i].eni_id : "");
+                return n < 0 || (size_t)n >= cap ? -E2BIG : 0;
             }
     return -ENOENT;
 }
 
 /* A sub-request of a find-ENI scan. */
-static int start_child(aliyun_md_req *parent, size_t idx, int field)
+static int start_child(aliyun_md_req *parent, size_t idx, enum scan_field field)
 {
-    aliyun_metadata *md = parent->md;
-    aliyun_md_req *ch = req_new(md, REQ_GET);
+    char p[512];
+    int n = snprintf(p, sizeof(p), "network/interfaces/macs/%s/%s", parent->scan[idx].mac,
+                     field == FIELD_IPS ? "private-ipv4s" : "network-interface-id");
+    if (n < 0 || (size_t)n >= sizeof(p))
+        return -E2BIG; /* a MAC no metadata server lists */
+    aliyun_md_req *ch = req_new(parent->md, REQ_GET, p, NULL);
     if (!ch)
         return -ENOMEM;
     ch->parent = parent;
     ch->scan_idx = idx;
     ch->field = field;
-    char p[512];
-    snprintf(p, sizeof(p), "network/interfaces/macs/%s/%s", parent->scan[idx].mac,
-             field == 0 ? "private-ipv4s" : "network-interface-id");
-    ch->path = strdup(p);
-    if (!ch->path) {
-        req_unlink(ch);
-        req_free(ch);
-        return -ENOMEM;
-    }
     parent->pending++;
     send_get(ch);
     return 0;
@@ -621,7 +715,8 @@ static int start_child(aliyun_md_req *parent, size_t idx, int field)
 static void list_done(aliyun_md_req *r)
 {
     free(r->path);
-    r->path = NULL; /* marks "listing done" */
+    r->path = NULL;
+    r->step = FIND_SCANNING;
     if (r->result) {
         req_unlink(r);
         r->eni_cb(r->result, NULL, NULL, r->arg);
@@ -645,9 +740,9 @@ static void list_done(aliyun_md_req *r)
     }
     aliyun_strv_free(macs);
     for (size_t i = 0; !rc && i < r->scan_n; i++) {
-        rc = start_child(r, i, 0);
+        rc = start_child(r, i, FIELD_IPS);
         if (!rc)
-            rc = start_child(r, i, 1);
+            rc = start_child(r, i, FIELD_ENI_ID);
     }
     if (rc && r->first_err == 0)
         r->first_err = rc;
@@ -665,7 +760,7 @@ static void child_done(aliyun_md_req *ch)
     if (ch->result) {
         if (!p->first_err)
             p->first_err = ch->result;
-    } else if (ch->field == 0) {
+    } else if (ch->field == FIELD_IPS) {
         char **ips = NULL;
         int rc = aliyun_metadata_parse_ipv4s(ch->value, ch->value_len, &ips);
         if (rc) {
@@ -706,31 +801,21 @@ int aliyun_metadata_find_eni(aliyun_metadata *md, const char *ip, aliyun_metadat
 {
     if (!md || !ip || !cb)
         return -EINVAL;
-    aliyun_md_req *r = req_new(md, REQ_FIND_ENI);
+    aliyun_md_req *r = req_new(md, REQ_FIND_ENI, ALIYUN_MD_MACS, ip);
     if (!r)
         return -ENOMEM;
-    r->ip = strdup(ip);
     r->eni_cb = cb;
     r->arg = arg;
-    if (!r->ip) {
-        req_unlink(r);
-        req_free(r);
-        return -ENOMEM;
-    }
     if (out)
         *out = r;
     char eni[128];
-    if (aliyun_metadata_cached_eni(md, ip, eni, sizeof(eni)) == 0) {
+    if (aliyun_metadata_cached_eni(md, ip, eni, sizeof(eni)) != -ENOENT) {
+        r->step = FIND_SCANNING; /* nothing to list: deliver from the cache */
         defer_result(r, 0);
         return 0;
     }
-    /* a miss: the cache is stale or empty, list again */
-    r->path = strdup("network/interfaces/macs/");
-    if (!r->path) {
-        req_unlink(r);
-        req_free(r);
-        return -ENOMEM;
-    }
+    /* a miss: the cache is stale or empty, list the MACs again */
+    r->step = FIND_LISTING;
     send_get(r);
     return 0;
 }

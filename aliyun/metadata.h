@@ -26,15 +26,22 @@ typedef struct aliyun_metadata aliyun_metadata;
 typedef struct aliyun_md_req aliyun_md_req;
 
 typedef struct aliyun_metadata_opts {
-    const char *endpoint;  /* NULL: "http://100.100.100.200" */
+    uv_loop_t *loop; /* required; borrowed, outlives the client */
+    /* required; copied (the struct of functions), its ctx is borrowed and
+     * outlives the client */
+    const aliyun_transport *transport;
+    const char *endpoint;  /* NULL: "http://100.100.100.200"; copied */
     bool disable_token;    /* never ask for a token (normal mode only) */
     int token_ttl_seconds; /* 0: 21600 (the documented maximum) */
     long timeout_ms;       /* per attempt; 0: 3000 */
     int max_attempts;      /* on transport errors and 5xx; 0: 3 */
 } aliyun_metadata_opts;
 
-aliyun_metadata *aliyun_metadata_new(uv_loop_t *loop, const aliyun_transport *transport,
-                                     const aliyun_metadata_opts *opts);
+/* 0 and *out, or a negative errno with a one-line reason in err (*out NULL,
+ * nothing left open): -EINVAL (no loop or transport), -ENOMEM, a libuv error.
+ * Nothing is sent yet. */
+int aliyun_metadata_new(aliyun_metadata **out, const aliyun_metadata_opts *opts, char *err,
+                        size_t errlen);
 /* Cancels every request (no callback fires). NULL is a no-op. */
 void aliyun_metadata_free(aliyun_metadata *md);
 const char *aliyun_metadata_endpoint(const aliyun_metadata *md);
@@ -62,12 +69,5 @@ int aliyun_metadata_find_eni(aliyun_metadata *md, const char *ip, aliyun_metadat
 /* Synchronous cache lookup: 0 and eni (cap bytes) on a hit, -ENOENT otherwise. */
 int aliyun_metadata_cached_eni(const aliyun_metadata *md, const char *ip, char *eni, size_t cap);
 void aliyun_metadata_invalidate_enis(aliyun_metadata *md);
-
-/* Parses private-ipv4s (a JSON array of strings, e.g. ["192.168.0.5","192.168.0.6"]).
- * 0 and *out (a NULL-terminated array; free with aliyun_strv_free) or -EINVAL. */
-int aliyun_metadata_parse_ipv4s(const char *body, size_t len, char ***out);
-/* Splits a listing ("a/\nb/\n") into names without the trailing '/'. */
-int aliyun_metadata_parse_list(const char *body, size_t len, char ***out);
-void aliyun_strv_free(char **v);
 
 #endif

@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "common/hex.h"
+#include "common/pct.h"
 
 #define SIGN_BUF_MAX (1024 * 1024)
 
@@ -144,26 +145,6 @@ void aliyun_params_free(aliyun_params *p)
     aliyun_params_init(p);
 }
 
-int aliyun_percent_encode(eip_buf *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int r;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            char ch = (char)c;
-            r = eip_buf_append(out, &ch, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            r = eip_buf_append(out, e, 3);
-        }
-        if (r)
-            return r;
-    }
-    return 0;
-}
-
 int aliyun_canonical_query(eip_buf *out, const aliyun_params *p)
 {
     for (size_t i = 0; i < p->n; i++) {
@@ -171,11 +152,11 @@ int aliyun_canonical_query(eip_buf *out, const aliyun_params *p)
         if (i > 0)
             r = eip_buf_append(out, "&", 1);
         if (!r)
-            r = aliyun_percent_encode(out, p->v[i].key, strlen(p->v[i].key));
+            r = eip_pct_encode(out, p->v[i].key, strlen(p->v[i].key));
         if (!r)
             r = eip_buf_append(out, "=", 1);
         if (!r)
-            r = aliyun_percent_encode(out, p->v[i].value, strlen(p->v[i].value));
+            r = eip_pct_encode(out, p->v[i].value, strlen(p->v[i].value));
         if (r)
             return r;
     }
@@ -204,7 +185,7 @@ int aliyun_sign_rpc_string_to_sign(eip_buf *out, const char *method, const aliyu
     if (!r)
         r = eip_buf_appends(out, "&%2F&");
     if (!r)
-        r = aliyun_percent_encode(out, q.data ? q.data : "", q.len);
+        r = eip_pct_encode(out, q.data ? q.data : "", q.len);
     if (q.data)
         OPENSSL_cleanse(q.data, q.len);
     eip_buf_free(&q);

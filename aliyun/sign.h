@@ -39,12 +39,10 @@ int aliyun_params_copy(aliyun_params *dst, const aliyun_params *src);
 /* Frees and wipes every value (they may hold tokens). NULL is a no-op. */
 void aliyun_params_free(aliyun_params *p);
 
-/* RFC 3986 percent-encoding as Alibaba Cloud documents it: A-Z a-z 0-9 - _ . ~
- * kept, every other byte (UTF-8 bytes included) as %XY with upper-case hex; so
- * space is %20 and '*' is %2A. Appends to out. 0, -ENOMEM or -E2BIG. */
-int aliyun_percent_encode(eip_buf *out, const char *s, size_t len);
-/* Appends "k1=v1&k2=v2" with every key and value encoded, in the order of p
- * (sort first for a canonical string). Empty values give "k=". */
+/* Appends "k1=v1&k2=v2" with every key and value percent-encoded as Alibaba Cloud
+ * documents it (common/pct.h: A-Z a-z 0-9 - _ . ~ kept, every other byte as %XY,
+ * so space is %20 and '*' is %2A), in the order of p (sort first for a canonical
+ * string). Empty values give "k=". 0, -ENOMEM or -E2BIG. */
 int aliyun_canonical_query(eip_buf *out, const aliyun_params *p);
 
 /* Lower-case hex SHA-256 of data (out has room for 65 bytes). */

@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-#include "aliyun/sts.h"
+#include "aliyun/sts_internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "aliyun/client_internal.h"
+#include "aliyun/credentials_internal.h"
+#include "aliyun/errors_internal.h"
 #include "aliyun/sign.h"
-#include "common/rand.h"
-#include "common/timeutil.h"
+#include "common/err.h"
+
+/* A URL built from the configured endpoint is refused past this (-E2BIG). */
+#define STS_URL_MAX (8 * 1024)
 
 typedef struct oidc_req {
     aliyun_oidc_cb cb;
@@ -45,9 +48,9 @@ static void on_oidc(http_request *req, const http_response *resp, void *arg)
         json_t *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
         if (!root || aliyun_parse_sts_credentials(root, &cred)) {
             e.http_status = resp->status;
-            snprintf(e.code, sizeof(e.code), "%s", "InvalidResponse");
-            snprintf(e.message, sizeof(e.message), "%s",
-                     "AssumeRoleWithOIDC answered without Credentials");
+            eip_seterr(e.code, sizeof(e.code), "%s", "InvalidResponse");
+            eip_seterr(e.message, sizeof(e.message), "%s",
+                       "AssumeRoleWithOIDC answered without Credentials");
             err = -EPROTO;
         }
         json_decref(root);
@@ -62,37 +65,12 @@ static void on_oidc(http_request *req, const http_response *resp, void *arg)
     oidc_req_free(o);
 }
 
-int aliyun_sts_assume_role_with_oidc(const aliyun_transport *tr, const aliyun_oidc_params *p,
-                                     aliyun_oidc_cb cb, void *arg, http_request **out)
+/* The form of the request: anonymous RPC style, the token is the proof. */
+static int oidc_form(const aliyun_oidc_params *p, eip_buf *body)
 {
-    if (!tr || !p || !p->endpoint || !p->role_arn || !p->oidc_provider_arn || !p->oidc_token || !cb)
-        return -EINVAL;
-    oidc_req *o = calloc(1, sizeof(*o));
-    if (!o)
-        return -ENOMEM;
-    o->cb = cb;
-    o->arg = arg;
-    o->token = strdup(p->oidc_token);
     aliyun_params q;
     aliyun_params_init(&q);
-    eip_buf body;
-    eip_buf_init(&body, 256 * 1024);
-    char date[32], nonce[40];
-    int r = o->token ? 0 : -ENOMEM;
-    if (!r)
-        r = eip_random_hex(nonce, sizeof(nonce), 16);
-    if (!r && !eip_time_format_rfc3339(date, sizeof(date), (time_t)(eip_time_now_ms() / 1000)))
-        r = -EINVAL;
-    if (!r)
-        r = aliyun_params_add(&q, "Action", "AssumeRoleWithOIDC");
-    if (!r)
-        r = aliyun_params_add(&q, "Version", "2015-04-01");
-    if (!r)
-        r = aliyun_params_add(&q, "Format", "JSON");
-    if (!r)
-        r = aliyun_params_add(&q, "Timestamp", date);
-    if (!r)
-        r = aliyun_params_add(&q, "SignatureNonce", nonce);
+    int r = aliyun_rpc_common_params(&q, "AssumeRoleWithOIDC", "2015-04-01");
     if (!r)
         r = aliyun_params_add(&q, "RoleArn", p->role_arn);
     if (!r)
@@ -106,19 +84,42 @@ int aliyun_sts_assume_role_with_oidc(const aliyun_transport *tr, const aliyun_oi
         r = aliyun_params_addf(&q, "DurationSeconds", "%d", p->duration_seconds);
     if (!r) {
         aliyun_params_sort(&q);
-        r = aliyun_canonical_query(&body, &q);
+        r = aliyun_canonical_query(body, &q);
     }
+    aliyun_params_free(&q);
+    return r;
+}
+
+int aliyun_sts_assume_role_with_oidc(const aliyun_transport *tr, const aliyun_oidc_params *p,
+                                     aliyun_oidc_cb cb, void *arg, http_request **out)
+{
+    if (!tr || !p || !p->endpoint || !p->role_arn || !p->oidc_provider_arn || !p->oidc_token || !cb)
+        return -EINVAL;
+    oidc_req *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    o->cb = cb;
+    o->arg = arg;
+    o->token = strdup(p->oidc_token);
+    eip_buf body, url;
+    eip_buf_init(&body, 256 * 1024);
+    eip_buf_init(&url, STS_URL_MAX);
+    size_t l = strlen(p->endpoint);
+    while (l > 0 && p->endpoint[l - 1] == '/')
+        l--;
+    int r = o->token ? 0 : -ENOMEM;
+    if (!r)
+        r = oidc_form(p, &body);
+    if (!r)
+        r = eip_buf_append(&url, p->endpoint, l);
+    if (!r)
+        r = eip_buf_append(&url, "/", 1);
     if (!r) {
         const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
                               "Accept: application/json", NULL};
-        char url[1024];
-        size_t l = strlen(p->endpoint);
-        while (l > 0 && p->endpoint[l - 1] == '/')
-            l--;
-        snprintf(url, sizeof(url), "%.*s/", (int)l, p->endpoint);
         http_request_opts ho = {
             .method = "POST",
-            .url = url,
+            .url = url.data,
             .headers = hdrs,
             .body = body.data ? body.data : "",
             .body_len = body.len,
@@ -134,7 +135,7 @@ int aliyun_sts_assume_role_with_oidc(const aliyun_transport *tr, const aliyun_oi
     if (body.data)
         OPENSSL_cleanse(body.data, body.len);
     eip_buf_free(&body);
-    aliyun_params_free(&q);
+    eip_buf_free(&url);
     if (r)
         oidc_req_free(o);
     return r;

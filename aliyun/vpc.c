@@ -2,37 +2,17 @@
 #include "aliyun/vpc.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aliyun/vpc_internal.h"
 #include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
 
 /* ---- parsing ---- */
-
-/* A message for a person (logs, events): longer ones are cut, an encoding error
- * leaves it empty. */
-static void set_message(aliyun_error *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void set_message(aliyun_error *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        e->message[0] = '\0';
-}
-
-/* A fixed error code (ours, always short). */
-static void set_code(aliyun_error *e, const char *code)
-{
-    int n = snprintf(e->code, sizeof(e->code), "%s", code);
-    if (n < 0 || (size_t)n >= sizeof(e->code))
-        e->code[0] = '\0';
-}
 
 /* A string field as a new string: strings as they are, numbers printed, else "". */
 static char *field_dup(json_t *obj, const char *key)
@@ -235,10 +215,32 @@ static int add_region(aliyun_client *c, aliyun_params *p, const char *region_id)
                              region_id && *region_id ? region_id : aliyun_client_region(c));
 }
 
+/* A result that failed here (a response we cannot use), from the call's result. */
+static aliyun_result local_failure(const aliyun_result *res, int status, const char *code)
+{
+    aliyun_result bad = *res;
+    bad.status = status;
+    bad.cls = ALIYUN_ERR_FATAL;
+    if (code)
+        eip_seterr(bad.error.code, sizeof(bad.error.code), "%s", code);
+    return bad;
+}
+
+/* ---- typed completions ---- */
+
 enum typed_kind { T_DONE, T_ALLOCATE, T_PAGE, T_VERIFY };
 
 /* The actions whose state refusals (cls CHECK) are decided by a look at the EIP. */
 enum verify_op { V_ASSOCIATE, V_UNASSOCIATE, V_RELEASE };
+
+/* Where a verified call (associate, unassociate, release) is; verify_set_step()
+ * is the only writer:
+ *   ACT -> DESCRIBE   the action was refused with a state error (cls CHECK):
+ *                     DescribeEipAddresses of the EIP on the same call
+ *   DESCRIBE -> ACT   the EIP is ready for the action after all: sent again
+ *                     (at most twice in all)
+ *   ACT|DESCRIBE -> DONE  an outcome for the caller's callback */
+enum verify_step { VERIFY_ACT, VERIFY_DESCRIBE, VERIFY_DONE };
 
 typedef struct typed_ctx {
     enum typed_kind kind;
@@ -253,8 +255,8 @@ typedef struct typed_ctx {
      * it again when the EIP turns out to be ready for it */
     enum verify_op op;
     aliyun_params req;
-    int phase; /* 0: the action, 1: DescribeEipAddresses */
-    int rounds;
+    enum verify_step step;
+    int rounds; /* the action sent again */
     aliyun_error refusal;
 } typed_ctx;
 
@@ -267,6 +269,55 @@ static void typed_free(void *arg)
 
 static void verify_done(typed_ctx *t, const aliyun_result *res, json_t *body);
 
+static void allocated(typed_ctx *t, const aliyun_result *res, json_t *body)
+{
+    if (res->status) {
+        t->cb.allocate(res, NULL, t->arg);
+        return;
+    }
+    json_error_t jerr;
+    aliyun_allocated_eip a = {.resource_group_id = "", .order_id = ""};
+    json_t *order = json_object_get(body, "OrderId");
+    char order_buf[64] = "";
+    int n = 0;
+    if (json_is_integer(order))
+        n = snprintf(order_buf, sizeof(order_buf), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(order));
+    else if (json_is_string(order))
+        n = snprintf(order_buf, sizeof(order_buf), "%s", json_string_value(order));
+    if (n < 0 || (size_t)n >= sizeof(order_buf))
+        order_buf[0] = '\0'; /* not an order id we know how to use */
+    a.order_id = order_buf;
+    if (json_unpack_ex(body, &jerr, 0, "{s:s, s:s, s?s}", "AllocationId", &a.allocation_id,
+                       "EipAddress", &a.eip_address, "ResourceGroupId", &a.resource_group_id)) {
+        aliyun_result bad = local_failure(res, -EPROTO, "InvalidResponse");
+        eip_seterr(bad.error.message, sizeof(bad.error.message), "AllocateEipAddress response: %s",
+                   jerr.text);
+        t->cb.allocate(&bad, NULL, t->arg);
+        return;
+    }
+    t->cb.allocate(res, &a, t->arg);
+}
+
+static void described(typed_ctx *t, const aliyun_result *res, json_t *body)
+{
+    if (res->status) {
+        t->cb.page(res, NULL, t->arg);
+        return;
+    }
+    aliyun_eip_page pg;
+    int r = aliyun_parse_eip_page(body, &pg);
+    if (r) {
+        aliyun_result bad = local_failure(res, r, "InvalidResponse");
+        eip_seterr(bad.error.message, sizeof(bad.error.message), "%s",
+                   "DescribeEipAddresses response has no EipAddresses.EipAddress");
+        t->cb.page(&bad, NULL, t->arg);
+        return;
+    }
+    t->cb.page(res, &pg, t->arg);
+    aliyun_eip_page_clear(&pg);
+}
+
 static void typed_done(const aliyun_result *res, json_t *body, void *arg)
 {
     typed_ctx *t = arg;
@@ -277,69 +328,30 @@ static void typed_done(const aliyun_result *res, json_t *body, void *arg)
     case T_VERIFY:
         verify_done(t, res, body);
         break;
-    case T_ALLOCATE: {
-        if (res->status) {
-            t->cb.allocate(res, NULL, t->arg);
-            break;
-        }
-        json_error_t jerr;
-        aliyun_allocated_eip a = {.resource_group_id = "", .order_id = ""};
-        json_t *order = json_object_get(body, "OrderId");
-        char order_buf[64] = "";
-        int n = 0;
-        if (json_is_integer(order))
-            n = snprintf(order_buf, sizeof(order_buf), "%" JSON_INTEGER_FORMAT,
-                         json_integer_value(order));
-        else if (json_is_string(order))
-            n = snprintf(order_buf, sizeof(order_buf), "%s", json_string_value(order));
-        if (n < 0 || (size_t)n >= sizeof(order_buf))
-            order_buf[0] = '\0'; /* not an order id we know how to use */
-        a.order_id = order_buf;
-        if (json_unpack_ex(body, &jerr, 0, "{s:s, s:s, s?s}", "AllocationId", &a.allocation_id,
-                           "EipAddress", &a.eip_address, "ResourceGroupId", &a.resource_group_id)) {
-            aliyun_result bad = *res;
-            bad.status = -EPROTO;
-            bad.cls = ALIYUN_ERR_FATAL;
-            set_code(&bad.error, "InvalidResponse");
-            set_message(&bad.error, "AllocateEipAddress response: %s", jerr.text);
-            t->cb.allocate(&bad, NULL, t->arg);
-            break;
-        }
-        t->cb.allocate(res, &a, t->arg);
+    case T_ALLOCATE:
+        allocated(t, res, body);
         break;
-    }
-    case T_PAGE: {
-        if (res->status) {
-            t->cb.page(res, NULL, t->arg);
-            break;
-        }
-        aliyun_eip_page pg;
-        int r = aliyun_parse_eip_page(body, &pg);
-        if (r) {
-            aliyun_result bad = *res;
-            bad.status = r;
-            bad.cls = ALIYUN_ERR_FATAL;
-            set_code(&bad.error, "InvalidResponse");
-            set_message(&bad.error, "%s",
-                        "DescribeEipAddresses response has no EipAddresses.EipAddress");
-            t->cb.page(&bad, NULL, t->arg);
-            break;
-        }
-        t->cb.page(res, &pg, t->arg);
-        aliyun_eip_page_clear(&pg);
+    case T_PAGE:
+        described(t, res, body);
         break;
-    }
     }
 }
 
-static int start_typed(aliyun_client *c, const char *action, aliyun_params *p, typed_ctx *t,
+/* Starts action with q (taken over) for t (taken over; NULL: out of memory). */
+static int start_typed(aliyun_client *c, const char *action, aliyun_params *q, typed_ctx *t,
                        aliyun_call **out)
 {
+    if (!t) {
+        aliyun_params_free(q);
+        return -ENOMEM;
+    }
     aliyun_call_spec spec = {.service = ALIYUN_SVC_VPC,
                              .action = action,
                              .version = ALIYUN_VPC_VERSION,
+                             .cb = typed_done,
+                             .arg = t,
                              .arg_free = typed_free};
-    int r = aliyun_client_call(c, &spec, p, typed_done, t, &t->call);
+    int r = aliyun_client_call(c, &spec, q, &t->call);
     if (r) {
         typed_free(t);
         return r;
@@ -360,6 +372,16 @@ static typed_ctx *ctx_new(enum typed_kind kind, void *arg)
     return t;
 }
 
+static typed_ctx *ctx_done(aliyun_done_cb cb, void *arg)
+{
+    typed_ctx *t = ctx_new(T_DONE, arg);
+    if (t)
+        t->cb.done = cb;
+    return t;
+}
+
+/* ---- the verified actions: a state refusal is looked at before deciding ---- */
+
 static const char *verify_action(enum verify_op op)
 {
     switch (op) {
@@ -373,160 +395,197 @@ static const char *verify_action(enum verify_op op)
     return "?";
 }
 
+static const char *verify_step_name(enum verify_step s)
+{
+    switch (s) {
+    case VERIFY_ACT:
+        return "act";
+    case VERIFY_DESCRIBE:
+        return "describe";
+    case VERIFY_DONE:
+        return "done";
+    }
+    return "?";
+}
+
+/* The only writer of t->step; logs the transition. */
+static void verify_set_step(typed_ctx *t, enum verify_step to)
+{
+    log_debug("aliyun: %s %s: %s -> %s", verify_action(t->op),
+              aliyun_params_get(&t->req, "AllocationId"), verify_step_name(t->step),
+              verify_step_name(to));
+    t->step = to;
+}
+
+/* VERIFY_DONE and the caller's callback. */
+static void verify_report(typed_ctx *t, const aliyun_result *res)
+{
+    verify_set_step(t, VERIFY_DONE);
+    t->cb.done(res, t->arg);
+}
+
 static bool str_eq(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-/* Sends the request again on the same call (the EIP became ready in between). */
+static bool status_is(const aliyun_eip *e, const char *status)
+{
+    return e && strcmp(e->status, status) == 0;
+}
+
+static void set_outcome(aliyun_result *out, int status, enum aliyun_err_class cls)
+{
+    out->status = status;
+    out->cls = cls;
+}
+
+/* What the EIP's state says, per action: fills status, cls and the message of
+ * out, or returns true to send the action again (allowed while may_resend). */
+static bool decide_unassociate(typed_ctx *t, const aliyun_eip *e, bool may_resend,
+                               aliyun_result *out)
+{
+    const char *iid = aliyun_params_get(&t->req, "InstanceId");
+    const char *pip = aliyun_params_get(&t->req, "PrivateIpAddress");
+    /* an EIP bound to an ENI without a private IP is described with an empty one */
+    bool ours = e && str_eq(e->instance_id, iid) &&
+                (!pip || !*pip || !*e->private_ip_address || str_eq(e->private_ip_address, pip));
+    if (!ours || status_is(e, "Available") || status_is(e, "Unassociating")) {
+        set_outcome(out, 0, ALIYUN_ERR_DONE);
+        return false;
+    }
+    if (status_is(e, "InUse") && may_resend)
+        return true; /* it finished associating in between: unassociate it for real */
+    set_outcome(out, -EAGAIN, ALIYUN_ERR_RETRY);
+    eip_seterr(out->error.message, sizeof(out->error.message), "%s is %s on %s: not unbound yet",
+               e->allocation_id, e->status, e->instance_id);
+    return false;
+}
+
+static bool decide_associate(typed_ctx *t, const aliyun_eip *e, bool may_resend, aliyun_result *out)
+{
+    const char *iid = aliyun_params_get(&t->req, "InstanceId");
+    const char *pip = aliyun_params_get(&t->req, "PrivateIpAddress");
+    bool same =
+        e && str_eq(e->instance_id, iid) && (!pip || !*pip || str_eq(e->private_ip_address, pip));
+    if (same && (status_is(e, "InUse") || status_is(e, "Associating"))) {
+        set_outcome(out, 0, ALIYUN_ERR_DONE);
+        return false;
+    }
+    if (status_is(e, "Available") && may_resend)
+        return true;
+    if (!e) {
+        set_outcome(out, -ENOENT, ALIYUN_ERR_FATAL);
+        eip_seterr(out->error.message, sizeof(out->error.message), "%s", "the EIP is gone");
+        return false;
+    }
+    const char *on = e->instance_id[0] ? e->instance_id : "nothing";
+    if (status_is(e, "Associating") || status_is(e, "Unassociating")) {
+        set_outcome(out, -EAGAIN, ALIYUN_ERR_RETRY);
+        eip_seterr(out->error.message, sizeof(out->error.message), "%s is %s on %s: not free yet",
+                   e->allocation_id, e->status, on);
+    } else {
+        set_outcome(out, -EIO, ALIYUN_ERR_FATAL);
+        eip_seterr(out->error.message, sizeof(out->error.message), "%s is %s on %s",
+                   e->allocation_id, e->status, on);
+    }
+    return false;
+}
+
+static bool decide_release(typed_ctx *t, const aliyun_eip *e, bool may_resend, aliyun_result *out)
+{
+    (void)t;
+    if (!e || status_is(e, "Releasing")) {
+        set_outcome(out, 0, ALIYUN_ERR_DONE);
+        return false;
+    }
+    if (status_is(e, "Available") && may_resend)
+        return true;
+    /* bound or on its way: the caller unassociates (or waits) first */
+    if (status_is(e, "InUse"))
+        set_outcome(out, -EBUSY, ALIYUN_ERR_FATAL);
+    else
+        set_outcome(out, -EAGAIN, ALIYUN_ERR_RETRY);
+    eip_seterr(out->error.message, sizeof(out->error.message), "%s is %s%s%s: unbind it first",
+               e->allocation_id, e->status, e->instance_id[0] ? " on " : "", e->instance_id);
+    return false;
+}
+
+/* DESCRIBE -> ACT: the request again on the same call (the EIP became ready). */
 static int verify_again(typed_ctx *t)
 {
     aliyun_params q;
     int r = aliyun_params_copy(&q, &t->req);
     if (!r)
         r = aliyun_call_rearm(t->call, verify_action(t->op), &q);
-    if (!r)
-        t->phase = 0;
+    if (!r) {
+        t->rounds++;
+        verify_set_step(t, VERIFY_ACT);
+    }
     return r;
 }
 
-/* What the EIP's state says about a refused request: fills status, cls and the
- * message of out; 1 when the request was sent again instead. */
-static int verify_decide(typed_ctx *t, const aliyun_eip *e, aliyun_result *out)
+/* The decision on a described EIP (e NULL: gone): an outcome in out, or the
+ * request sent again (returns true). */
+static bool verify_decide(typed_ctx *t, const aliyun_eip *e, aliyun_result *out)
 {
-    const char *iid = aliyun_params_get(&t->req, "InstanceId");
-    const char *pip = aliyun_params_get(&t->req, "PrivateIpAddress");
-    const char *st = e ? e->status : "";
-    int r;
+    bool may_resend = t->rounds < 2;
+    bool again = false;
     switch (t->op) {
-    case V_UNASSOCIATE: {
-        /* an EIP bound to an ENI without a private IP is described with an empty one */
-        bool ours =
-            e && str_eq(e->instance_id, iid) &&
-            (!pip || !*pip || !*e->private_ip_address || str_eq(e->private_ip_address, pip));
-        if (!e || !ours || strcmp(st, "Available") == 0 || strcmp(st, "Unassociating") == 0) {
-            out->status = 0;
-            out->cls = ALIYUN_ERR_DONE;
-            return 0;
-        }
-        if (strcmp(st, "InUse") == 0 && t->rounds++ < 2) {
-            /* it finished associating in between: unassociate it for real */
-            r = verify_again(t);
-            if (!r)
-                return 1;
-            out->status = r;
-            out->cls = ALIYUN_ERR_FATAL;
-            return 0;
-        }
-        out->status = -EAGAIN;
-        out->cls = ALIYUN_ERR_RETRY;
-        set_message(&out->error, "%s is %s on %s: not unbound yet", e->allocation_id, st,
-                    e->instance_id);
-        return 0;
-    }
-    case V_ASSOCIATE: {
-        bool same = e && str_eq(e->instance_id, iid) &&
-                    (!pip || !*pip || str_eq(e->private_ip_address, pip));
-        if (same && (strcmp(st, "InUse") == 0 || strcmp(st, "Associating") == 0)) {
-            out->status = 0;
-            out->cls = ALIYUN_ERR_DONE;
-            return 0;
-        }
-        if (e && strcmp(st, "Available") == 0 && t->rounds++ < 2) {
-            r = verify_again(t);
-            if (!r)
-                return 1;
-            out->status = r;
-            out->cls = ALIYUN_ERR_FATAL;
-            return 0;
-        }
-        if (e && (strcmp(st, "Associating") == 0 || strcmp(st, "Unassociating") == 0)) {
-            out->status = -EAGAIN;
-            out->cls = ALIYUN_ERR_RETRY;
-            set_message(&out->error, "%s is %s on %s: not free yet", e->allocation_id, st,
-                        e->instance_id[0] ? e->instance_id : "nothing");
-            return 0;
-        }
-        out->status = e ? -EIO : -ENOENT;
-        out->cls = ALIYUN_ERR_FATAL;
-        if (e)
-            set_message(&out->error, "%s is %s on %s", e->allocation_id, st,
-                        e->instance_id[0] ? e->instance_id : "nothing");
-        else
-            set_message(&out->error, "%s", "the EIP is gone");
-        return 0;
-    }
+    case V_UNASSOCIATE:
+        again = decide_unassociate(t, e, may_resend, out);
+        break;
+    case V_ASSOCIATE:
+        again = decide_associate(t, e, may_resend, out);
+        break;
     case V_RELEASE:
-        if (!e || strcmp(st, "Releasing") == 0) {
-            out->status = 0;
-            out->cls = ALIYUN_ERR_DONE;
-            return 0;
-        }
-        if (strcmp(st, "Available") == 0 && t->rounds++ < 2) {
-            r = verify_again(t);
-            if (!r)
-                return 1;
-            out->status = r;
-            out->cls = ALIYUN_ERR_FATAL;
-            return 0;
-        }
-        /* bound or on its way: the caller unassociates (or waits) first */
-        if (strcmp(st, "InUse") == 0) {
-            out->status = -EBUSY;
-            out->cls = ALIYUN_ERR_FATAL;
-        } else {
-            out->status = -EAGAIN;
-            out->cls = ALIYUN_ERR_RETRY;
-        }
-        set_message(&out->error, "%s is %s%s%s: unbind it first", e->allocation_id, st,
-                    e->instance_id[0] ? " on " : "", e->instance_id);
-        return 0;
+        again = decide_release(t, e, may_resend, out);
+        break;
     }
-    return 0;
+    if (!again)
+        return false;
+    int r = verify_again(t);
+    if (!r)
+        return true;
+    set_outcome(out, r, ALIYUN_ERR_FATAL);
+    return false;
 }
 
-/* The cloud answers IncorrectEipStatus (and, for UnassociateEipAddress,
- * InvalidBindingStatus) both when the wanted state already holds and when the EIP
- * is busy: look (DescribeEipAddresses on the same call) before deciding. */
-static void verify_done(typed_ctx *t, const aliyun_result *res, json_t *body)
+/* ACT -> DESCRIBE: the action was refused with a state error; look at the EIP. */
+static void verify_look(typed_ctx *t, const aliyun_result *res)
 {
-    const char *aid = aliyun_params_get(&t->req, "AllocationId");
-    if (t->phase == 0) {
-        if (res->cls != ALIYUN_ERR_CHECK) {
-            t->cb.done(res, t->arg);
-            return;
-        }
-        t->refusal = res->error;
-        aliyun_params q;
-        aliyun_params_init(&q);
-        int r = aliyun_params_add(&q, "RegionId", aliyun_params_get(&t->req, "RegionId"));
-        if (!r)
-            r = aliyun_params_add(&q, "AllocationId", aid);
-        if (!r)
-            r = aliyun_call_rearm(t->call, "DescribeEipAddresses", &q);
-        else
-            aliyun_params_free(&q);
-        if (r) {
-            aliyun_result bad = *res;
-            bad.status = r;
-            bad.cls = ALIYUN_ERR_FATAL;
-            t->cb.done(&bad, t->arg);
-            return;
-        }
-        t->phase = 1;
+    t->refusal = res->error;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = aliyun_params_add(&q, "RegionId", aliyun_params_get(&t->req, "RegionId"));
+    if (!r)
+        r = aliyun_params_add(&q, "AllocationId", aliyun_params_get(&t->req, "AllocationId"));
+    if (!r)
+        r = aliyun_call_rearm(t->call, "DescribeEipAddresses", &q);
+    else
+        aliyun_params_free(&q);
+    if (r) {
+        aliyun_result bad = local_failure(res, r, NULL);
+        verify_report(t, &bad);
         return;
     }
+    verify_set_step(t, VERIFY_DESCRIBE);
+}
+
+/* DESCRIBE: the EIP as described decides (or the look failed: that is reported). */
+static void verify_described(typed_ctx *t, const aliyun_result *res, json_t *body)
+{
+    const char *aid = aliyun_params_get(&t->req, "AllocationId");
     aliyun_result out = *res;
     out.action = verify_action(t->op);
-    if (res->status) { /* the look failed: report that */
-        t->cb.done(&out, t->arg);
+    if (res->status) {
+        verify_report(t, &out);
         return;
     }
     aliyun_eip_page pg;
     if (aliyun_parse_eip_page(body, &pg)) {
-        out.status = -EPROTO;
-        out.cls = ALIYUN_ERR_FATAL;
-        t->cb.done(&out, t->arg);
+        set_outcome(&out, -EPROTO, ALIYUN_ERR_FATAL);
+        verify_report(t, &out);
         return;
     }
     out.error = t->refusal;
@@ -534,30 +593,58 @@ static void verify_done(typed_ctx *t, const aliyun_result *res, json_t *body)
     for (size_t i = 0; i < pg.n && !e; i++)
         if (strcmp(pg.eips[i].allocation_id, aid) == 0)
             e = &pg.eips[i];
-    int again = verify_decide(t, e, &out);
+    bool again = verify_decide(t, e, &out);
     aliyun_eip_page_clear(&pg);
     if (!again)
-        t->cb.done(&out, t->arg);
+        verify_report(t, &out);
 }
 
-/* Starts action op with q (taken over) on a T_VERIFY context. */
+/* The cloud answers IncorrectEipStatus (and, for UnassociateEipAddress,
+ * InvalidBindingStatus) both when the wanted state already holds and when the EIP
+ * is busy: look (DescribeEipAddresses on the same call) before deciding. */
+static void verify_done(typed_ctx *t, const aliyun_result *res, json_t *body)
+{
+    switch (t->step) {
+    case VERIFY_ACT:
+        if (res->cls == ALIYUN_ERR_CHECK)
+            verify_look(t, res);
+        else
+            verify_report(t, res);
+        break;
+    case VERIFY_DESCRIBE:
+        verify_described(t, res, body);
+        break;
+    case VERIFY_DONE: /* no call goes on after its outcome */
+        break;
+    }
+}
+
+/* A T_VERIFY context for op, keeping a copy of its request q; NULL on ENOMEM. */
+static typed_ctx *ctx_verify(enum verify_op op, const aliyun_params *q, aliyun_done_cb cb,
+                             void *arg)
+{
+    typed_ctx *t = ctx_new(T_VERIFY, arg);
+    if (t && aliyun_params_copy(&t->req, q)) {
+        typed_free(t);
+        return NULL;
+    }
+    if (t) {
+        t->op = op;
+        t->cb.done = cb;
+        t->step = VERIFY_ACT;
+    }
+    return t;
+}
+
+/* Starts op with q (taken over), or frees q when r says building it failed. */
 static int start_verified(aliyun_client *c, enum verify_op op, aliyun_params *q, int r,
                           aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
-    typed_ctx *t = r ? NULL : ctx_new(T_VERIFY, arg);
-    if (!r && !t)
-        r = -ENOMEM;
-    if (!r)
-        r = aliyun_params_copy(&t->req, q);
     if (r) {
-        if (t)
-            typed_free(t);
         aliyun_params_free(q);
         return r;
     }
-    t->op = op;
-    t->cb.done = cb;
-    return start_typed(c, verify_action(op), q, t, out);
+    return start_typed(c, verify_action(op), q, ctx_verify(op, q, cb, arg), out);
 }
 
 /* ---- actions ---- */
@@ -596,92 +683,95 @@ int aliyun_vpc_allocate_eip(aliyun_client *c, const aliyun_allocate_eip_params *
         r = add_tags(&q, p->tags, p->n_tags);
     if (!r)
         r = add_opt(&q, "ClientToken", p->client_token);
-    typed_ctx *t = r ? NULL : ctx_new(T_ALLOCATE, arg);
-    if (!r && !t)
-        r = -ENOMEM;
     if (r) {
         aliyun_params_free(&q);
         return r;
     }
-    t->cb.allocate = cb;
+    typed_ctx *t = ctx_new(T_ALLOCATE, arg);
+    if (t)
+        t->cb.allocate = cb;
     return start_typed(c, "AllocateEipAddress", &q, t, out);
 }
 
-static int start_done(aliyun_client *c, const char *action, aliyun_params *q, int r,
-                      aliyun_done_cb cb, void *arg, aliyun_call **out)
-{
-    typed_ctx *t = r ? NULL : ctx_new(T_DONE, arg);
-    if (!r && !t)
-        r = -ENOMEM;
-    if (r) {
-        aliyun_params_free(q);
-        return r;
-    }
-    t->cb.done = cb;
-    return start_typed(c, action, q, t, out);
-}
+/* What AssociateEipAddress and UnassociateEipAddress share: which EIP, bound to
+ * what, and one optional parameter of their own (Mode, Force). */
+typedef struct binding {
+    const char *region_id;
+    const char *allocation_id; /* required */
+    const char *instance_id;   /* required */
+    const char *instance_type; /* NULL: "NetworkInterface" */
+    const char *private_ip_address;
+    const char *client_token;
+    const char *extra_key, *extra_value; /* extra_value NULL or "": none */
+} binding;
 
-/* The parameters AssociateEipAddress and UnassociateEipAddress share: which EIP,
- * bound to what. */
-static int add_binding(aliyun_client *c, aliyun_params *q, const char *region_id,
-                       const char *allocation_id, const char *instance_id,
-                       const char *instance_type, const char *private_ip_address)
+/* Starts op on the binding b (checked first: -EINVAL and no call). */
+static int start_binding(aliyun_client *c, enum verify_op op, const binding *b, aliyun_done_cb cb,
+                         void *arg, aliyun_call **out)
 {
-    int r = add_region(c, q, region_id);
+    if (!c || !cb || !b->allocation_id || !b->instance_id)
+        return -EINVAL;
+    aliyun_params q;
+    aliyun_params_init(&q);
+    int r = add_region(c, &q, b->region_id);
     if (!r)
-        r = aliyun_params_add(q, "AllocationId", allocation_id);
+        r = aliyun_params_add(&q, "AllocationId", b->allocation_id);
     if (!r)
-        r = aliyun_params_add(q, "InstanceId", instance_id);
+        r = aliyun_params_add(&q, "InstanceId", b->instance_id);
     if (!r)
-        r = aliyun_params_add(q, "InstanceType",
-                              instance_type ? instance_type : "NetworkInterface");
+        r = aliyun_params_add(&q, "InstanceType",
+                              b->instance_type ? b->instance_type : "NetworkInterface");
     if (!r)
-        r = add_opt(q, "PrivateIpAddress", private_ip_address);
-    return r;
+        r = add_opt(&q, "PrivateIpAddress", b->private_ip_address);
+    if (!r)
+        r = add_opt(&q, b->extra_key, b->extra_value);
+    if (!r)
+        r = add_opt(&q, "ClientToken", b->client_token);
+    return start_verified(c, op, &q, r, cb, arg, out);
 }
 
 int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params *p,
                              aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
-    if (!c || !p || !cb || !p->allocation_id || !p->instance_id)
+    if (!p)
         return -EINVAL;
-    aliyun_params q;
-    aliyun_params_init(&q);
-    int r = add_binding(c, &q, p->region_id, p->allocation_id, p->instance_id, p->instance_type,
-                        p->private_ip_address);
-    if (!r)
-        r = add_opt(&q, "Mode", p->mode);
-    if (!r)
-        r = add_opt(&q, "ClientToken", p->client_token);
-    return start_verified(c, V_ASSOCIATE, &q, r, cb, arg, out);
+    binding b = {.region_id = p->region_id,
+                 .allocation_id = p->allocation_id,
+                 .instance_id = p->instance_id,
+                 .instance_type = p->instance_type,
+                 .private_ip_address = p->private_ip_address,
+                 .client_token = p->client_token,
+                 .extra_key = "Mode",
+                 .extra_value = p->mode};
+    return start_binding(c, V_ASSOCIATE, &b, cb, arg, out);
 }
 
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
                                aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
-    if (!c || !p || !cb || !p->allocation_id || !p->instance_id)
+    if (!p)
         return -EINVAL;
-    aliyun_params q;
-    aliyun_params_init(&q);
-    int r = add_binding(c, &q, p->region_id, p->allocation_id, p->instance_id, p->instance_type,
-                        p->private_ip_address);
-    if (!r && p->force)
-        r = aliyun_params_add(&q, "Force", "true");
-    if (!r)
-        r = add_opt(&q, "ClientToken", p->client_token);
-    return start_verified(c, V_UNASSOCIATE, &q, r, cb, arg, out);
+    binding b = {.region_id = p->region_id,
+                 .allocation_id = p->allocation_id,
+                 .instance_id = p->instance_id,
+                 .instance_type = p->instance_type,
+                 .private_ip_address = p->private_ip_address,
+                 .client_token = p->client_token,
+                 .extra_key = "Force",
+                 .extra_value = p->force ? "true" : NULL};
+    return start_binding(c, V_UNASSOCIATE, &b, cb, arg, out);
 }
 
-int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *allocation_id,
-                           aliyun_done_cb cb, void *arg, aliyun_call **out)
+int aliyun_vpc_release_eip(aliyun_client *c, const aliyun_release_eip_params *p, aliyun_done_cb cb,
+                           void *arg, aliyun_call **out)
 {
-    if (!c || !allocation_id || !*allocation_id || !cb)
+    if (!c || !p || !p->allocation_id || !*p->allocation_id || !cb)
         return -EINVAL;
     aliyun_params q;
     aliyun_params_init(&q);
-    int r = add_region(c, &q, region_id);
+    int r = add_region(c, &q, p->region_id);
     if (!r)
-        r = aliyun_params_add(&q, "AllocationId", allocation_id);
+        r = aliyun_params_add(&q, "AllocationId", p->allocation_id);
     return start_verified(c, V_RELEASE, &q, r, cb, arg, out);
 }
 
@@ -725,14 +815,13 @@ int aliyun_vpc_describe_eips(aliyun_client *c, const aliyun_describe_eips_params
     aliyun_params q;
     aliyun_params_init(&q);
     int r = describe_params(c, p, &q, p->page_number, p->page_size);
-    typed_ctx *t = r ? NULL : ctx_new(T_PAGE, arg);
-    if (!r && !t)
-        r = -ENOMEM;
     if (r) {
         aliyun_params_free(&q);
         return r;
     }
-    t->cb.page = cb;
+    typed_ctx *t = ctx_new(T_PAGE, arg);
+    if (t)
+        t->cb.page = cb;
     return start_typed(c, "DescribeEipAddresses", &q, t, out);
 }
 
@@ -818,14 +907,13 @@ static int pager_next(aliyun_pager *pg)
         return r;
     pg->page++;
     r = aliyun_params_addf(&q, "PageNumber", "%d", pg->page);
-    typed_ctx *t = r ? NULL : ctx_new(T_PAGE, pg);
-    if (!r && !t)
-        r = -ENOMEM;
     if (r) {
         aliyun_params_free(&q);
         return r;
     }
-    t->cb.page = pager_page;
+    typed_ctx *t = ctx_new(T_PAGE, pg);
+    if (t)
+        t->cb.page = pager_page;
     return start_typed(pg->c, "DescribeEipAddresses", &q, t, &pg->call);
 }
 
@@ -867,61 +955,62 @@ void aliyun_pager_cancel(aliyun_pager *pg)
 
 /* AddCommonBandwidthPackageIp and RemoveCommonBandwidthPackageIp take the same
  * parameters. */
-static int cbwp_ip(aliyun_client *c, const char *action, const char *region_id,
-                   const char *bandwidth_package_id, const char *allocation_id,
-                   const char *client_token, aliyun_done_cb cb, void *arg, aliyun_call **out)
+static int cbwp_ip(aliyun_client *c, const char *action, const aliyun_cbwp_ip_params *p,
+                   aliyun_done_cb cb, void *arg, aliyun_call **out)
 {
-    if (!c || !bandwidth_package_id || !allocation_id || !cb)
+    if (!c || !p || !p->bandwidth_package_id || !p->allocation_id || !cb)
         return -EINVAL;
     aliyun_params q;
     aliyun_params_init(&q);
-    int r = add_region(c, &q, region_id);
+    int r = add_region(c, &q, p->region_id);
     if (!r)
-        r = aliyun_params_add(&q, "BandwidthPackageId", bandwidth_package_id);
+        r = aliyun_params_add(&q, "BandwidthPackageId", p->bandwidth_package_id);
     if (!r)
-        r = aliyun_params_add(&q, "IpInstanceId", allocation_id);
+        r = aliyun_params_add(&q, "IpInstanceId", p->allocation_id);
     if (!r)
-        r = add_opt(&q, "ClientToken", client_token);
-    return start_done(c, action, &q, r, cb, arg, out);
+        r = add_opt(&q, "ClientToken", p->client_token);
+    if (r) {
+        aliyun_params_free(&q);
+        return r;
+    }
+    return start_typed(c, action, &q, ctx_done(cb, arg), out);
 }
 
-int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const char *region_id,
-                           const char *bandwidth_package_id, const char *allocation_id,
-                           const char *client_token, aliyun_done_cb cb, void *arg,
-                           aliyun_call **out)
+int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const aliyun_cbwp_ip_params *p, aliyun_done_cb cb,
+                           void *arg, aliyun_call **out)
 {
-    return cbwp_ip(c, "AddCommonBandwidthPackageIp", region_id, bandwidth_package_id, allocation_id,
-                   client_token, cb, arg, out);
+    return cbwp_ip(c, "AddCommonBandwidthPackageIp", p, cb, arg, out);
 }
 
-int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const char *region_id,
-                              const char *bandwidth_package_id, const char *allocation_id,
-                              const char *client_token, aliyun_done_cb cb, void *arg,
-                              aliyun_call **out)
+int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const aliyun_cbwp_ip_params *p, aliyun_done_cb cb,
+                              void *arg, aliyun_call **out)
 {
-    return cbwp_ip(c, "RemoveCommonBandwidthPackageIp", region_id, bandwidth_package_id,
-                   allocation_id, client_token, cb, arg, out);
+    return cbwp_ip(c, "RemoveCommonBandwidthPackageIp", p, cb, arg, out);
 }
 
-int aliyun_vpc_tag_eips(aliyun_client *c, const char *region_id, const char *const *allocation_ids,
-                        size_t n_ids, const aliyun_tag *tags, size_t n_tags, aliyun_done_cb cb,
+int aliyun_vpc_tag_eips(aliyun_client *c, const aliyun_tag_eips_params *p, aliyun_done_cb cb,
                         void *arg, aliyun_call **out)
 {
-    if (!c || !allocation_ids || n_ids == 0 || n_ids > 50 || !tags || n_tags == 0 || n_tags > 20 ||
-        !cb)
+    if (!c || !p || !p->allocation_ids || p->n_allocation_ids == 0 ||
+        p->n_allocation_ids > ALIYUN_TAG_MAX_RESOURCES || !p->tags || p->n_tags == 0 ||
+        p->n_tags > ALIYUN_TAG_MAX_TAGS || !cb)
         return -EINVAL;
     aliyun_params q;
     aliyun_params_init(&q);
-    int r = add_region(c, &q, region_id);
+    int r = add_region(c, &q, p->region_id);
     if (!r)
         r = aliyun_params_add(&q, "ResourceType", "EIP");
-    for (size_t i = 0; !r && i < n_ids; i++) {
+    for (size_t i = 0; !r && i < p->n_allocation_ids; i++) {
         char k[48];
         r = param_name(k, sizeof(k), "ResourceId", i + 1, "");
         if (!r)
-            r = aliyun_params_add(&q, k, allocation_ids[i]);
+            r = aliyun_params_add(&q, k, p->allocation_ids[i]);
     }
     if (!r)
-        r = add_tags(&q, tags, n_tags);
-    return start_done(c, "TagResources", &q, r, cb, arg, out);
+        r = add_tags(&q, p->tags, p->n_tags);
+    if (r) {
+        aliyun_params_free(&q);
+        return r;
+    }
+    return start_typed(c, "TagResources", &q, ctx_done(cb, arg), out);
 }

@@ -18,6 +18,8 @@
 #define ALIYUN_VPC_VERSION "2016-04-28"
 #define ALIYUN_DESCRIBE_MAX_IDS 50
 #define ALIYUN_DESCRIBE_MAX_PAGE_SIZE 100
+#define ALIYUN_TAG_MAX_RESOURCES 50 /* TagResources: ResourceId.N */
+#define ALIYUN_TAG_MAX_TAGS 20      /* TagResources: Tag.N */
 
 typedef struct aliyun_tag {
     const char *key;
@@ -64,10 +66,6 @@ void aliyun_eip_clear(aliyun_eip *e);
 void aliyun_eip_page_clear(aliyun_eip_page *p);
 /* The value of tag key on e, or NULL. */
 const char *aliyun_eip_tag(const aliyun_eip *e, const char *key);
-
-/* Parsers of the documented response shapes (exposed for tests): 0 or -EINVAL. */
-int aliyun_parse_eip(json_t *obj, aliyun_eip *out);
-int aliyun_parse_eip_page(json_t *root, aliyun_eip_page *out);
 
 /* Completion without a payload. res->status 0: done (res->cls DONE when the cloud
  * said the work was already done). */
@@ -146,15 +144,20 @@ typedef struct aliyun_unassociate_eip_params {
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
                                aliyun_done_cb cb, void *arg, aliyun_call **out);
 
-/* ---- ReleaseEipAddress ----
- * InvalidAllocationId.NotFound is DONE. IncorrectEipStatus is checked with a
+/* ---- ReleaseEipAddress ---- */
+typedef struct aliyun_release_eip_params {
+    const char *region_id;
+    const char *allocation_id; /* required */
+} aliyun_release_eip_params;
+
+/* InvalidAllocationId.NotFound is DONE. IncorrectEipStatus is checked with a
  * DescribeEipAddresses on the same call: Releasing or gone is DONE; Available again
  * is sent again (at most twice); InUse is reported (status -EBUSY, cls FATAL) and
  * Associating/Unassociating too (-EAGAIN, cls RETRY): the caller unassociates (or
  * waits for the unassociation) first. A subscription EIP is refused with
  * Forbidden.ChargeTypeIsPrepaid (fatal). */
-int aliyun_vpc_release_eip(aliyun_client *c, const char *region_id, const char *allocation_id,
-                           aliyun_done_cb cb, void *arg, aliyun_call **out);
+int aliyun_vpc_release_eip(aliyun_client *c, const aliyun_release_eip_params *p, aliyun_done_cb cb,
+                           void *arg, aliyun_call **out);
 
 /* ---- DescribeEipAddresses ---- */
 typedef struct aliyun_describe_eips_params {
@@ -185,19 +188,31 @@ int aliyun_vpc_describe_all_eips(aliyun_client *c, const aliyun_describe_eips_pa
 void aliyun_pager_cancel(aliyun_pager *pg);
 
 /* ---- Common bandwidth packages ---- */
-int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const char *region_id,
-                           const char *bandwidth_package_id, const char *allocation_id,
-                           const char *client_token, aliyun_done_cb cb, void *arg,
-                           aliyun_call **out);
-/* InvalidAllocationId.NotFound: done. */
-int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const char *region_id,
-                              const char *bandwidth_package_id, const char *allocation_id,
-                              const char *client_token, aliyun_done_cb cb, void *arg,
-                              aliyun_call **out);
+typedef struct aliyun_cbwp_ip_params {
+    const char *region_id;
+    const char *bandwidth_package_id; /* required */
+    const char *allocation_id;        /* required (IpInstanceId) */
+    const char *client_token;
+} aliyun_cbwp_ip_params;
+
+/* AddCommonBandwidthPackageIp. */
+int aliyun_vpc_add_cbwp_ip(aliyun_client *c, const aliyun_cbwp_ip_params *p, aliyun_done_cb cb,
+                           void *arg, aliyun_call **out);
+/* RemoveCommonBandwidthPackageIp; InvalidAllocationId.NotFound and
+ * OperationUnsupported.IpNotInCbwp: done. */
+int aliyun_vpc_remove_cbwp_ip(aliyun_client *c, const aliyun_cbwp_ip_params *p, aliyun_done_cb cb,
+                              void *arg, aliyun_call **out);
 
 /* ---- TagResources (ResourceType=EIP) ---- */
-int aliyun_vpc_tag_eips(aliyun_client *c, const char *region_id, const char *const *allocation_ids,
-                        size_t n_ids, const aliyun_tag *tags, size_t n_tags, aliyun_done_cb cb,
+typedef struct aliyun_tag_eips_params {
+    const char *region_id;
+    const char *const *allocation_ids; /* ResourceId.N: 1 to ALIYUN_TAG_MAX_RESOURCES */
+    size_t n_allocation_ids;
+    const aliyun_tag *tags; /* Tag.N: 1 to ALIYUN_TAG_MAX_TAGS, each with a key */
+    size_t n_tags;
+} aliyun_tag_eips_params;
+
+int aliyun_vpc_tag_eips(aliyun_client *c, const aliyun_tag_eips_params *p, aliyun_done_cb cb,
                         void *arg, aliyun_call **out);
 
 #endif

@@ -25,12 +25,6 @@ typedef struct fake_env {
 
 static const char forbidden[] = "{\"Code\":\"Forbidden.RAM\",\"Message\":\"no\"}";
 
-static const char *no_env(const char *name)
-{
-    (void)name;
-    return NULL;
-}
-
 static void check_result(const aliyun_result *res)
 {
     if (memchr(res->error.code, '\0', sizeof(res->error.code)) == NULL ||
@@ -99,23 +93,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                               .default_status = 403,
                               .default_body = forbidden};
     aliyun_transport tr = fuzz_transport_get(&env.ft);
-    aliyun_creds_opts co = {.access_key_id = "LTAIfuzz",
+    aliyun_creds_opts co = {.loop = &env.loop,
+                            .transport = &tr,
+                            .access_key_id = "LTAIfuzz",
                             .access_key_secret = "fuzzsecret",
                             .security_token = (which & 0x80) ? "STS.fuzztoken" : NULL,
-                            .getenv_fn = no_env,
                             .disable_ecs_ram_role = true};
-    int err = 0;
-    aliyun_creds *creds = aliyun_creds_new(&env.loop, &tr, NULL, &co, &err);
-    if (!creds)
+    aliyun_creds *creds = NULL;
+    if (aliyun_creds_new(&creds, &co, NULL, 0))
         abort();
-    aliyun_client_opts o = {.region_id = "cn-hangzhou",
+    aliyun_client_opts o = {.loop = &env.loop,
+                            .transport = &tr,
+                            .creds = creds,
+                            .region_id = "cn-hangzhou",
                             .qps = -1,
                             .backoff_base_ms = 1,
                             .backoff_cap_ms = 1,
                             .max_attempts = 3,
                             .signature_version = (which & 0x40) ? ALIYUN_SIGN_RPC : ALIYUN_SIGN_V3};
-    aliyun_client *c = aliyun_client_new(&env.loop, &tr, creds, &o);
-    if (!c)
+    aliyun_client *c = NULL;
+    if (aliyun_client_new(&c, &o, NULL, 0))
         abort();
 
     int r = -1;
@@ -144,16 +141,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 4:
-        r = aliyun_vpc_release_eip(c, NULL, "eip-1", on_done, &env, NULL);
+        r = aliyun_vpc_release_eip(c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, &env, NULL);
         break;
     case 5: {
         aliyun_describe_enis_params p = {.vpc_id = "vpc-1"};
         r = aliyun_ecs_describe_enis(c, &p, on_enis, &env, NULL);
         break;
     }
-    case 6:
-        r = aliyun_ecs_find_eni(c, "vpc-1", "10.0.0.5", on_found, &env, NULL);
+    case 6: {
+        aliyun_find_eni_params p = {.vpc_id = "vpc-1", .ip = "10.0.0.5"};
+        r = aliyun_ecs_find_eni(c, &p, on_found, &env, NULL);
         break;
+    }
     default: {
         aliyun_associate_eip_params p = {
             .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "aliyun/credentials.h"
+#include "aliyun/credentials_internal.h"
 #include "fuzz.h"
 
 static void check(int r, aliyun_credential *c)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aliyun/vpc.h"
+#include "aliyun/vpc_internal.h"
 #include "fuzz.h"
 
 static void check_eip(const aliyun_eip *e)

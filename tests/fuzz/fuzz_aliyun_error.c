@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "aliyun/errors.h"
-#include "aliyun/flow.h"
+#include "aliyun/errors_internal.h"
+#include "aliyun/flow_internal.h"
 #include "fuzz.h"
 
 static const char *const actions[] = {

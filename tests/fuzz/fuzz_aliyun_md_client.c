@@ -57,12 +57,6 @@ static void on_creds(aliyun_creds_waiter *w, int err, void *arg)
     e->done++;
 }
 
-static const char *no_env(const char *name)
-{
-    (void)name;
-    return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
@@ -78,9 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                             .default_status = 404,
                             .default_body = ""};
     aliyun_transport tr = fuzz_transport_get(&e.ft);
-    aliyun_metadata_opts mo = {.disable_token = (which & 0x80) != 0, .max_attempts = 2};
-    aliyun_metadata *md = aliyun_metadata_new(&e.loop, &tr, &mo);
-    if (!md)
+    aliyun_metadata_opts mo = {
+        .loop = &e.loop, .transport = &tr, .disable_token = (which & 0x80) != 0, .max_attempts = 2};
+    aliyun_metadata *md = NULL;
+    if (aliyun_metadata_new(&md, &mo, NULL, 0))
         abort();
 
     aliyun_creds *creds = NULL;
@@ -95,11 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         r = aliyun_metadata_get(md, ALIYUN_MD_MACS, on_value, &e, NULL);
         break;
     case 2: {
-        aliyun_creds_opts co = {.getenv_fn = no_env, .ram_role = (which & 4) ? "eip-role" : NULL};
-        int err = 0;
-        creds = e.creds = aliyun_creds_new(&e.loop, &tr, md, &co, &err);
-        if (!creds)
+        aliyun_creds_opts co = {.loop = &e.loop,
+                                .transport = &tr,
+                                .metadata = md,
+                                .ram_role = (which & 4) ? "eip-role" : NULL};
+        if (aliyun_creds_new(&creds, &co, NULL, 0))
             abort();
+        e.creds = creds;
         r = aliyun_creds_wait(creds, &w, on_creds, &e);
         break;
     }
@@ -108,16 +105,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (tokfd < 0 || write(tokfd, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n", 30) != 30)
             abort();
         snprintf(e.token_path, sizeof(e.token_path), "/proc/self/fd/%d", tokfd);
-        aliyun_creds_opts co = {.getenv_fn = no_env,
+        aliyun_creds_opts co = {.loop = &e.loop,
+                                .transport = &tr,
                                 .role_arn = "acs:ram::1:role/eip-agent",
                                 .oidc_provider_arn = "acs:ram::1:oidc-provider/ack-rrsa-c1",
                                 .oidc_token_file = e.token_path,
                                 .sts_endpoint = "https://sts-vpc.cn-hangzhou.aliyuncs.com",
                                 .disable_ecs_ram_role = true};
-        int err = 0;
-        creds = e.creds = aliyun_creds_new(&e.loop, &tr, NULL, &co, &err);
-        if (!creds)
+        if (aliyun_creds_new(&creds, &co, NULL, 0))
             abort();
+        e.creds = creds;
         r = aliyun_creds_wait(creds, &w, on_creds, &e);
         break;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aliyun/metadata.h"
+#include "aliyun/metadata_internal.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -19,8 +19,9 @@
  * EIP_AGENT_METADATA_ENDPOINT, EIP_AGENT_SIGNATURE_VERSION, EIP_AGENT_CLOUD_QPS,
  * EIP_AGENT_CLOUD_MAX_IN_FLIGHT, EIP_AGENT_CLOUD_TIMEOUT_SECONDS,
  * ALIYUN_CLI_BACKOFF_BASE_MS, ALIYUN_CLI_BACKOFF_CAP_MS, ALIYUN_CLI_MAX_ATTEMPTS,
- * ALIYUN_CLI_ACCESS_KEY_ID/SECRET (a "static" key), the ALIBABA_CLOUD_* chain,
- * ALIYUN_CLI_REFRESH_BEFORE_MS, EIP_AGENT_LOG_LEVEL. */
+ * ALIYUN_CLI_ACCESS_KEY_ID/SECRET (a "static" key), the ALIBABA_CLOUD_* chain
+ * (read here, as the agent's configuration does, and handed to aliyun/),
+ * EIP_AGENT_RAM_ROLE, ALIYUN_CLI_REFRESH_BEFORE_MS, EIP_AGENT_LOG_LEVEL. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,7 +256,9 @@ static void lc_next(cli *x)
     case 2: {
         const char *ids[] = {x->aid};
         aliyun_tag tags[] = {{"eip-agent/node", "cli"}};
-        r = aliyun_vpc_tag_eips(x->c, NULL, ids, 1, tags, 1, lc_simple, x, NULL);
+        aliyun_tag_eips_params p = {
+            .allocation_ids = ids, .n_allocation_ids = 1, .tags = tags, .n_tags = 1};
+        r = aliyun_vpc_tag_eips(x->c, &p, lc_simple, x, NULL);
         break;
     }
     case 3: {
@@ -283,7 +286,8 @@ static void lc_next(cli *x)
         break;
     }
     case 7:
-        r = aliyun_vpc_release_eip(x->c, NULL, x->aid, lc_simple, x, NULL);
+        r = aliyun_vpc_release_eip(x->c, &(aliyun_release_eip_params){.allocation_id = x->aid},
+                                   lc_simple, x, NULL);
         break;
     default:
         step_done(x);
@@ -476,10 +480,16 @@ int main(int argc, char **argv)
     }
     x.tr = aliyun_transport_http(x.http);
     const char *mdep = env_str("EIP_AGENT_METADATA_ENDPOINT");
+    char why[256];
     if (mdep) {
-        aliyun_metadata_opts mo = {.endpoint = mdep,
+        aliyun_metadata_opts mo = {.loop = x.loop,
+                                   .transport = &x.tr,
+                                   .endpoint = mdep,
                                    .disable_token = env_long("ALIYUN_CLI_METADATA_NO_TOKEN", 0)};
-        x.md = aliyun_metadata_new(x.loop, &x.tr, &mo);
+        if (aliyun_metadata_new(&x.md, &mo, why, sizeof(why))) {
+            fprintf(stderr, "aliyun_cli: %s\n", why);
+            return 1;
+        }
     }
     const char *region =
         env_str("ALIYUN_CLI_REGION") ? env_str("ALIYUN_CLI_REGION") : "cn-hangzhou";
@@ -491,10 +501,23 @@ int main(int argc, char **argv)
                                 sts_def, sizeof(sts_def));
         sts = sts_def;
     }
+    /* the static key wins over the environment's, as the agent's configuration layers do */
+    bool from_env = !env_str("ALIYUN_CLI_ACCESS_KEY_ID");
     aliyun_creds_opts co = {
-        .access_key_id = env_str("ALIYUN_CLI_ACCESS_KEY_ID"),
-        .access_key_secret = env_str("ALIYUN_CLI_ACCESS_KEY_SECRET"),
-        .security_token = env_str("ALIYUN_CLI_SECURITY_TOKEN"),
+        .loop = x.loop,
+        .transport = &x.tr,
+        .metadata = x.md,
+        .access_key_id =
+            from_env ? env_str("ALIBABA_CLOUD_ACCESS_KEY_ID") : env_str("ALIYUN_CLI_ACCESS_KEY_ID"),
+        .access_key_secret = from_env ? env_str("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+                                      : env_str("ALIYUN_CLI_ACCESS_KEY_SECRET"),
+        .security_token = from_env ? env_str("ALIBABA_CLOUD_SECURITY_TOKEN")
+                                   : env_str("ALIYUN_CLI_SECURITY_TOKEN"),
+        .access_key_source = from_env ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC,
+        .role_arn = env_str("ALIBABA_CLOUD_ROLE_ARN"),
+        .oidc_provider_arn = env_str("ALIBABA_CLOUD_OIDC_PROVIDER_ARN"),
+        .oidc_token_file = env_str("ALIBABA_CLOUD_OIDC_TOKEN_FILE"),
+        .ram_role = env_str("EIP_AGENT_RAM_ROLE"),
         .sts_endpoint = sts,
         .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE"),
         .refresh_before_ms = env_long("ALIYUN_CLI_REFRESH_BEFORE_MS", 0),
@@ -503,8 +526,7 @@ int main(int argc, char **argv)
         .retry_base_ms = 200,
         .retry_cap_ms = 2000,
     };
-    int err = 0;
-    x.creds = aliyun_creds_new(x.loop, &x.tr, x.md, &co, &err);
+    int err = aliyun_creds_new(&x.creds, &co, why, sizeof(why));
     if (!x.creds && strcmp(cmd, "metadata") != 0 && strcmp(cmd, "metadata-eni") != 0) {
         printf("{\"command\":\"%s\",\"error\":%d,\"source\":\"none\"}\n", cmd, err);
         return 1;
@@ -516,6 +538,9 @@ int main(int argc, char **argv)
         return 2;
     }
     aliyun_client_opts opts = {
+        .loop = x.loop,
+        .transport = &x.tr,
+        .creds = x.creds,
         .region_id = region,
         .endpoint = {env_str("EIP_AGENT_VPC_ENDPOINT") ? env_str("EIP_AGENT_VPC_ENDPOINT") : all,
                      env_str("EIP_AGENT_ECS_ENDPOINT") ? env_str("EIP_AGENT_ECS_ENDPOINT") : all,
@@ -530,9 +555,8 @@ int main(int argc, char **argv)
         .backoff_cap_ms = env_long("ALIYUN_CLI_BACKOFF_CAP_MS", 0),
         .max_attempts = (int)env_long("ALIYUN_CLI_MAX_ATTEMPTS", 0),
     };
-    x.c = aliyun_client_new(x.loop, &x.tr, x.creds, &opts);
-    if (!x.c) {
-        fprintf(stderr, "aliyun_cli: bad client options\n");
+    if (aliyun_client_new(&x.c, &opts, why, sizeof(why))) {
+        fprintf(stderr, "aliyun_cli: bad client options: %s\n", why);
         return 2;
     }
     const char *tok = env_str("ALIYUN_CLI_CLIENT_TOKEN");
@@ -576,7 +600,8 @@ int main(int argc, char **argv)
                                            .client_token = tok};
         r = aliyun_vpc_unassociate_eip(x.c, &p, on_simple, &x, NULL);
     } else if (strcmp(cmd, "release") == 0 && argc == 3) {
-        r = aliyun_vpc_release_eip(x.c, NULL, argv[2], on_simple, &x, NULL);
+        r = aliyun_vpc_release_eip(x.c, &(aliyun_release_eip_params){.allocation_id = argv[2]},
+                                   on_simple, &x, NULL);
     } else if (strcmp(cmd, "lifecycle") == 0 && argc == 4) {
         x.eni = argv[2];
         x.ip = argv[3];
@@ -592,7 +617,8 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "enis") == 0 && argc == 3) {
         x.ip = argv[2];
-        r = aliyun_ecs_find_eni(x.c, env_str("ALIYUN_CLI_VPC_ID"), argv[2], on_eni_found, &x, NULL);
+        aliyun_find_eni_params p = {.vpc_id = env_str("ALIYUN_CLI_VPC_ID"), .ip = argv[2]};
+        r = aliyun_ecs_find_eni(x.c, &p, on_eni_found, &x, NULL);
     } else if (strcmp(cmd, "metadata") == 0 && argc == 3 && x.md) {
         r = aliyun_metadata_get(x.md, argv[2], on_md, &x, NULL);
     } else if (strcmp(cmd, "metadata-eni") == 0 && argc >= 3 && x.md) {

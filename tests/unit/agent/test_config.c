@@ -480,6 +480,8 @@ static void credentials_directory(void **state)
     assert_string_equal(c.access_key_id, "AKIDFROMFILE");
     assert_string_equal(c.access_key_secret, "SECRETFROMFILE");
     assert_null(c.security_token); /* no security-token file */
+    /* the credential source is "static" */
+    assert_false(c.access_key_from_env);
     agent_config_free(&c);
 
     /* the environment still wins over LoadCredential files */
@@ -489,6 +491,7 @@ static void credentials_directory(void **state)
     assert_int_equal(agent_config_load(&c, &cli, false, err, sizeof(err)), 0);
     assert_string_equal(c.access_key_id, "AKIDENV");
     assert_string_equal(c.access_key_secret, "SECRETENV");
+    assert_true(c.access_key_from_env); /* the credential source is "env" */
     assert_string_equal(c.security_token, "TOKEN");
     agent_config_free(&c);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "aliyun/credentials.h"
+#include "aliyun/credentials_internal.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "support_fake.h"
@@ -41,25 +42,24 @@ static void refresh_delay(void **state)
     }
 }
 
-/* ---- source selection with a fake environment ---- */
+/* ---- source selection: everything comes in the options ---- */
 
-static const char *const *fake_env;
-
-static const char *getenv_fake(const char *name)
+static aliyun_creds *make(uv_loop_t *loop, const aliyun_creds_opts *in, int *err)
 {
-    for (const char *const *p = fake_env; p && *p; p += 2)
-        if (strcmp(p[0], name) == 0)
-            return p[1];
-    return NULL;
-}
-
-static aliyun_creds *make(uv_loop_t *loop, const aliyun_creds_opts *in, const char *const *env,
-                          int *err)
-{
+    static fake_transport unused; /* never sent on: nothing is fetched here */
+    aliyun_transport tr = fake_get(&unused);
     aliyun_creds_opts o = *in;
-    o.getenv_fn = getenv_fake;
-    fake_env = env;
-    return aliyun_creds_new(loop, NULL, NULL, &o, err);
+    o.loop = loop;
+    o.transport = &tr;
+    static char sentinel;
+    aliyun_creds *c = (aliyun_creds *)(void *)&sentinel; /* must be overwritten */
+    char why[128] = "";
+    *err = aliyun_creds_new(&c, &o, why, sizeof(why));
+    if (*err) {
+        assert_null(c);
+        assert_true(why[0] != '\0'); /* a reason for every refusal */
+    }
+    return c;
 }
 
 static void sources(void **state)
@@ -68,64 +68,63 @@ static void sources(void **state)
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
     int err = 0;
-    static const char *const env_keys[] = {"ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv",
-                                           "ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET, NULL};
-    static const char *const rrsa[] = {"ALIBABA_CLOUD_ROLE_ARN",
-                                       "acs:ram::1:role/r",
-                                       "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
-                                       "acs:ram::1:oidc-provider/p",
-                                       "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
-                                       "/nonexistent/token",
-                                       NULL};
-    static const char *const partial[] = {"ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/r", NULL};
 
     aliyun_creds_opts o = {.access_key_id = "LTAIcfg", .access_key_secret = SECRET};
-    aliyun_creds *c = make(&loop, &o, env_keys, &err);
+    aliyun_creds *c = make(&loop, &o, &err);
     assert_non_null(c);
     assert_string_equal(aliyun_creds_source_name(c), "static");
     assert_string_equal(aliyun_creds_current(c)->access_key_id, "LTAIcfg");
-    aliyun_creds_free(c);
-
-    /* the agent passes the environment's key as its configuration: still "env" */
-    o.access_key_id = "LTAIenv";
-    c = make(&loop, &o, env_keys, &err);
-    assert_string_equal(aliyun_creds_source_name(c), "env");
-    aliyun_creds_free(c);
-
-    aliyun_creds_opts none = {0};
-    c = make(&loop, &none, env_keys, &err);
-    assert_int_equal(aliyun_creds_source(c), ALIYUN_CRED_ENV);
     assert_null(aliyun_creds_current(c)->security_token);
     aliyun_creds_free(c);
 
-    aliyun_creds_opts sts = {.sts_endpoint = "https://sts.test"};
-    c = make(&loop, &sts, rrsa, &err);
+    /* the agent found the key in its environment and says so */
+    o.access_key_source = ALIYUN_CRED_ENV;
+    c = make(&loop, &o, &err);
+    assert_string_equal(aliyun_creds_source_name(c), "env");
+    assert_int_equal(aliyun_creds_source(c), ALIYUN_CRED_ENV);
+    aliyun_creds_free(c);
+
+    aliyun_creds_opts rrsa = {.sts_endpoint = "https://sts.test",
+                              .role_arn = "acs:ram::1:role/r",
+                              .oidc_provider_arn = "acs:ram::1:oidc-provider/p",
+                              .oidc_token_file = "/nonexistent/token"};
+    c = make(&loop, &rrsa, &err);
     assert_non_null(c);
     assert_string_equal(aliyun_creds_source_name(c), "rrsa");
     assert_null(aliyun_creds_current(c)); /* nothing fetched yet */
     aliyun_creds_free(c);
 
+    /* an AccessKey comes first */
+    aliyun_creds_opts both = rrsa;
+    both.access_key_id = "LTAIcfg";
+    both.access_key_secret = SECRET;
+    c = make(&loop, &both, &err);
+    assert_string_equal(aliyun_creds_source_name(c), "static");
+    aliyun_creds_free(c);
+
     /* RRSA needs an STS endpoint */
-    c = make(&loop, &none, rrsa, &err);
+    aliyun_creds_opts no_sts = rrsa;
+    no_sts.sts_endpoint = NULL;
+    c = make(&loop, &no_sts, &err);
     assert_null(c);
     assert_int_equal(err, -EINVAL);
 
-    /* nothing usable (no metadata for an ECS RAM role) */
-    c = make(&loop, &none, partial, &err);
+    /* nothing usable (part of RRSA, no metadata for an ECS RAM role) */
+    aliyun_creds_opts partial = {.role_arn = "acs:ram::1:role/r"};
+    c = make(&loop, &partial, &err);
     assert_null(c);
     assert_int_equal(err, -ENOENT);
-    c = make(&loop, &none, NULL, &err);
+    aliyun_creds_opts none = {0};
+    c = make(&loop, &none, &err);
     assert_null(c);
     assert_int_equal(err, -ENOENT);
 
-    /* explicit RRSA options win over the environment */
-    aliyun_creds_opts ex = {.sts_endpoint = "https://sts.test",
-                            .role_arn = "acs:ram::1:role/r",
-                            .oidc_provider_arn = "acs:ram::1:oidc-provider/p",
-                            .oidc_token_file = "token-file"};
-    c = make(&loop, &ex, NULL, &err);
-    assert_string_equal(aliyun_creds_source_name(c), "rrsa");
-    aliyun_creds_free(c);
+    /* no loop: refused before anything is built */
+    char why[64];
+    static char sentinel;
+    c = (aliyun_creds *)(void *)&sentinel;
+    assert_int_equal(aliyun_creds_new(&c, &o, why, sizeof(why)), -EINVAL);
+    assert_null(c);
 
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -140,7 +139,7 @@ static void describe_has_no_secret(void **state)
     aliyun_creds_opts o = {.access_key_id = "LTAI5tKeyIdentifier",
                            .access_key_secret = SECRET,
                            .security_token = TOKEN};
-    aliyun_creds *c = make(&loop, &o, NULL, &err);
+    aliyun_creds *c = make(&loop, &o, &err);
     char d[512];
     aliyun_creds_describe(c, d, sizeof(d));
     assert_non_null(strstr(d, "source=static"));
@@ -235,7 +234,8 @@ static void rrsa_up(rrsa_env *e, int64_t min_refresh_ms)
     assert_non_null(mkdtemp(e->dir));
     snprintf(e->file, sizeof(e->file), "%s/token", e->dir);
     write_token(e, "oidc.token.one");
-    aliyun_creds_opts o = {.getenv_fn = getenv_fake,
+    aliyun_creds_opts o = {.loop = &e->loop,
+                           .transport = &e->tr,
                            .sts_endpoint = "https://sts.test",
                            .role_arn = "acs:ram::1:role/r",
                            .oidc_provider_arn = "acs:ram::1:oidc-provider/p",
@@ -243,9 +243,7 @@ static void rrsa_up(rrsa_env *e, int64_t min_refresh_ms)
                            .min_refresh_ms = min_refresh_ms,
                            .retry_base_ms = 10,
                            .retry_cap_ms = 20};
-    fake_env = NULL;
-    int err = 0;
-    e->c = aliyun_creds_new(&e->loop, &e->tr, NULL, &o, &err);
+    assert_int_equal(aliyun_creds_new(&e->c, &o, NULL, 0), 0);
     assert_non_null(e->c);
     uv_timer_init(&e->loop, &e->watch);
     e->watch.data = e;

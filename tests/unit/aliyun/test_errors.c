@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "aliyun/errors.h"
+#include "aliyun/errors_internal.h"
 #include "http/client.h"
 
 static enum aliyun_err_class cls_of(const char *action, const char *code, long status)

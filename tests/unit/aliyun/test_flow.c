@@ -7,80 +7,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "aliyun/client.h"
-#include "aliyun/flow.h"
+#include "aliyun/flow_internal.h"
 #include "common/tokenbucket.h"
 #include "aliyun/vpc.h"
+#include "common/timeutil.h"
 #include "support_fake.h"
-#include "test_seed.h"
+#include "test_tmp.h"
 
-static uint64_t rnd_max(uint64_t n)
-{
-    return n - 1;
-}
-
-static uint64_t rnd_zero(uint64_t n)
-{
-    (void)n;
-    return 0;
-}
-
-static void backoff_bounds(void **state)
-{
-    (void)state;
-    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
-    /* the ceiling doubles from base and stops at cap */
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, -1, rnd_max), 100);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 2, -1, rnd_max), 200);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 3, -1, rnd_max), 400);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_max), 800);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 5, -1, rnd_max), 1000);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 60, -1, rnd_max), 1000);
-    /* full jitter reaches down to 0 */
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 4, -1, rnd_zero), 0);
-}
-
-static eip_test_rng jitter_rng;
-
-static uint64_t rnd_seeded(uint64_t n)
-{
-    return eip_test_rng_below(&jitter_rng, n);
-}
-
-static void backoff_jitter_range(void **state)
-{
-    (void)state;
-    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
-    int64_t lo = INT64_MAX, hi = -1;
-    eip_test_rng_init(&jitter_rng, "backoff_jitter_range");
-    for (int i = 0; i < 2000; i++) {
-        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, rnd_seeded);
-        assert_true(d >= 0 && d <= 800);
-        if (d < lo)
-            lo = d;
-        if (d > hi)
-            hi = d;
-    }
-    /* spread over the whole range, not a constant (2000 draws: both ends are hit) */
-    assert_true(lo < 100);
-    assert_true(hi > 700);
-    /* without a function the production draw is used, within the same bounds */
-    for (int i = 0; i < 200; i++) {
-        int64_t d = aliyun_backoff_delay_ms(&b, 4, -1, NULL);
-        assert_true(d >= 0 && d <= 800);
-    }
-}
-
+/* The backoff itself is common/backoff.h (tests/unit/common/test_backoff.c);
+ * the server's x-acs-retry-after is a floor on it, even above the cap. */
 static void retry_after(void **state)
 {
     (void)state;
-    aliyun_backoff b = {.base_ms = 100, .cap_ms = 1000, .max_attempts = 5};
-    /* the server's wait is a floor, even above cap */
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 1500, rnd_zero), 1500);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 5, rnd_max), 100);
-    assert_int_equal(aliyun_backoff_delay_ms(&b, 1, 99999999, rnd_zero), ALIYUN_RETRY_AFTER_MAX_MS);
+    assert_int_equal(aliyun_retry_after_floor_ms(0, 1500), 1500);
+    assert_int_equal(aliyun_retry_after_floor_ms(100, 5), 100);
+    assert_int_equal(aliyun_retry_after_floor_ms(100, -1), 100);
+    assert_int_equal(aliyun_retry_after_floor_ms(0, 99999999), ALIYUN_RETRY_AFTER_MAX_MS);
+    assert_int_equal(aliyun_retry_after_floor_ms(ALIYUN_RETRY_AFTER_MAX_MS + 7, 99999999),
+                     ALIYUN_RETRY_AFTER_MAX_MS + 7);
     assert_int_equal(aliyun_parse_retry_after_ms("250"), 250);
     assert_int_equal(aliyun_parse_retry_after_ms(" 7 "), 7);
     assert_int_equal(aliyun_parse_retry_after_ms("0"), 0);
@@ -146,15 +94,18 @@ static void env_up(env *e, const aliyun_client_opts *opts_in)
     assert_int_equal(uv_loop_init(&e->loop), 0);
     fake_init(&e->ft, &e->loop, respond, &e->s);
     e->tr = fake_get(&e->ft);
-    aliyun_creds_opts co = {.access_key_id = "LTAItest", .access_key_secret = "testsecret"};
-    int err = 0;
-    e->creds = aliyun_creds_new(&e->loop, &e->tr, NULL, &co, &err);
-    assert_non_null(e->creds);
+    aliyun_creds_opts co = {.loop = &e->loop,
+                            .transport = &e->tr,
+                            .access_key_id = "LTAItest",
+                            .access_key_secret = "testsecret"};
+    assert_int_equal(aliyun_creds_new(&e->creds, &co, NULL, 0), 0);
     aliyun_client_opts o = *opts_in;
+    o.loop = &e->loop;
+    o.transport = &e->tr;
+    o.creds = e->creds;
     o.region_id = "cn-hangzhou";
     o.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test:8443";
-    e->c = aliyun_client_new(&e->loop, &e->tr, e->creds, &o);
-    assert_non_null(e->c);
+    assert_int_equal(aliyun_client_new(&e->c, &o, NULL, 0), 0);
 }
 
 static void env_down(env *e)
@@ -193,7 +144,10 @@ static void on_done(const aliyun_result *r, void *arg)
 
 static void start_release(env *e, tagged *t, const char *aid)
 {
-    assert_int_equal(aliyun_vpc_release_eip(e->c, NULL, aid, on_done, t, NULL), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e->c,
+                                            &(aliyun_release_eip_params){.allocation_id = aid},
+                                            on_done, t, NULL),
+                     0);
 }
 
 static void paces_per_action(void **state)
@@ -417,8 +371,14 @@ static void cancel_and_free(void **state)
     aliyun_client_opts o = {.qps = -1, .max_in_flight = 1};
     env_up(&e, &o);
     aliyun_call *a = NULL, *b = NULL;
-    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", never_called, NULL, &a), 0);
-    assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-2", never_called, NULL, &b), 0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            never_called, NULL, &a),
+                     0);
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-2"},
+                                            never_called, NULL, &b),
+                     0);
     /* one queued call cancelled before anything ran, one in flight left to the free */
     aliyun_call_cancel(b);
     uv_run(&e.loop, UV_RUN_NOWAIT);
@@ -450,7 +410,10 @@ static void free_inside_callback(void **state)
     env_up(&e, &o);
     free_inside f = {&e, 0};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(aliyun_vpc_release_eip(e.c, NULL, "eip-1", free_client_cb, &f, NULL), 0);
+        assert_int_equal(
+            aliyun_vpc_release_eip(e.c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   free_client_cb, &f, NULL),
+            0);
     uv_run(&e.loop, UV_RUN_DEFAULT);
     assert_int_equal(f.calls, 1);
     assert_null(e.c);
@@ -496,9 +459,12 @@ static void rearm_and_cancel_inside(void **state)
     aliyun_params p;
     aliyun_params_init(&p);
     assert_int_equal(aliyun_params_add(&p, "AllocationId", "eip-1"), 0);
-    aliyun_call_spec spec = {
-        .service = ALIYUN_SVC_VPC, .action = "ReleaseEipAddress", .version = "2016-04-28"};
-    assert_int_equal(aliyun_client_call(e.c, &spec, &p, rearm_cb, &x, &x.call), 0);
+    aliyun_call_spec spec = {.service = ALIYUN_SVC_VPC,
+                             .action = "ReleaseEipAddress",
+                             .version = "2016-04-28",
+                             .cb = rearm_cb,
+                             .arg = &x};
+    assert_int_equal(aliyun_client_call(e.c, &spec, &p, &x.call), 0);
     /* outside the callback a rearm is refused */
     aliyun_params q;
     aliyun_params_init(&q);
@@ -514,7 +480,7 @@ static void rearm_and_cancel_inside(void **state)
     memset(&x, 0, sizeof(x));
     x.cancel_inside = true;
     aliyun_params_init(&p);
-    assert_int_equal(aliyun_client_call(e.c, &spec, &p, rearm_cb, &x, &x.call), 0);
+    assert_int_equal(aliyun_client_call(e.c, &spec, &p, &x.call), 0);
     outcome out;
     memset(&out, 0, sizeof(out));
     tagged t = {&out, 0};
@@ -523,6 +489,259 @@ static void rearm_and_cancel_inside(void **state)
     assert_int_equal(x.calls, 1);
     assert_int_equal(out.n, 1);
     env_down(&e);
+}
+
+/* ---- calls that wait for the credential chain (RRSA over the same fake) ---- */
+
+typedef struct sts_world {
+    int sts_fail;    /* AssumeRoleWithOIDC answers an error this many times */
+    int vpc_refused; /* the VPC API refuses the STS token this many times */
+    int sts_seen, vpc_seen;
+    char body[512];
+} sts_world;
+
+static fake_reply sts_world_respond(fake_transport *ft, const fake_req *req, void *arg)
+{
+    (void)ft;
+    sts_world *w = arg;
+    fake_reply r = {.status = 200, .delay_ms = 5};
+    if (strstr(req->url, "sts.test")) {
+        if (w->sts_seen++ < w->sts_fail) {
+            r.status = 400;
+            r.body = "{\"Code\":\"AuthenticationFail.OIDCToken.Invalid\",\"Message\":\"no\"}";
+            return r;
+        }
+        char iso[32];
+        eip_time_format_rfc3339(iso, sizeof(iso), (time_t)(eip_time_now_ms() / 1000 + 3600));
+        snprintf(w->body, sizeof(w->body),
+                 "{\"Credentials\":{\"AccessKeyId\":\"STS.key%d\",\"AccessKeySecret\":\"s\","
+                 "\"SecurityToken\":\"tok\",\"Expiration\":\"%s\"}}",
+                 w->sts_seen, iso);
+        r.body = w->body;
+        return r;
+    }
+    if (w->vpc_seen++ < w->vpc_refused) {
+        r.status = 400;
+        r.body = "{\"Code\":\"InvalidSecurityToken.Expired\",\"Message\":\"expired\"}";
+        return r;
+    }
+    r.body = "{\"RequestId\":\"ok\"}";
+    return r;
+}
+
+typedef struct rrsa_client {
+    uv_loop_t loop;
+    fake_transport ft;
+    aliyun_transport tr;
+    aliyun_creds *creds;
+    aliyun_client *c;
+    char dir[64], file[96];
+} rrsa_client;
+
+static void rrsa_client_up(rrsa_client *e, sts_world *w)
+{
+    memset(e, 0, sizeof(*e));
+    assert_int_equal(uv_loop_init(&e->loop), 0);
+    fake_init(&e->ft, &e->loop, sts_world_respond, w);
+    e->tr = fake_get(&e->ft);
+    assert_int_equal(eip_test_tmp_path(e->dir, sizeof(e->dir), "eip-flow-XXXXXX"), 0);
+    assert_non_null(mkdtemp(e->dir));
+    snprintf(e->file, sizeof(e->file), "%s/token", e->dir);
+    FILE *f = fopen(e->file, "w");
+    assert_non_null(f);
+    fputs("oidc.token\n", f);
+    fclose(f);
+    aliyun_creds_opts co = {.loop = &e->loop,
+                            .transport = &e->tr,
+                            .role_arn = "acs:ram::1:role/r",
+                            .oidc_provider_arn = "acs:ram::1:oidc-provider/p",
+                            .oidc_token_file = e->file,
+                            .sts_endpoint = "https://sts.test",
+                            .min_refresh_ms = 1,
+                            .retry_base_ms = 10000, /* no second fetch within a test */
+                            .retry_cap_ms = 10000};
+    assert_int_equal(aliyun_creds_new(&e->creds, &co, NULL, 0), 0);
+    aliyun_client_opts o = {.loop = &e->loop,
+                            .transport = &e->tr,
+                            .creds = e->creds,
+                            .region_id = "cn-hangzhou",
+                            .qps = -1,
+                            .max_in_flight = 1};
+    o.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test";
+    assert_int_equal(aliyun_client_new(&e->c, &o, NULL, 0), 0);
+}
+
+/* The credential's refresh timer keeps the loop alive: run until n outcomes. */
+static void rrsa_run(rrsa_client *e, const outcome *out, int n)
+{
+    while ((out->n < n || e->ft.active > 0) && uv_run(&e->loop, UV_RUN_ONCE))
+        ;
+    assert_int_equal(out->n, n);
+}
+
+static void rrsa_client_down(rrsa_client *e)
+{
+    aliyun_client_free(e->c);
+    aliyun_creds_free(e->creds);
+    fake_free(&e->ft);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e->loop), 0);
+    unlink(e->file);
+    rmdir(e->dir);
+}
+
+/* WAIT_CREDS -> QUEUED: the calls that waited go out in the order they were made. */
+static void calls_wait_for_the_credential(void **state)
+{
+    (void)state;
+    sts_world w = {0};
+    rrsa_client e;
+    rrsa_client_up(&e, &w);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t[3];
+    char ids[3][16];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (tagged){&out, i};
+        snprintf(ids[i], sizeof(ids[i]), "eip-%d", i);
+        assert_int_equal(
+            aliyun_vpc_release_eip(e.c, &(aliyun_release_eip_params){.allocation_id = ids[i]},
+                                   on_done, &t[i], NULL),
+            0);
+    }
+    rrsa_run(&e, &out, 3);
+    assert_int_equal(e.ft.n, 4); /* AssumeRoleWithOIDC once, then the three */
+    assert_non_null(strstr(e.ft.reqs[0]->url, "sts.test"));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(out.order[i], i);
+        assert_int_equal(out.status[i], 0);
+        assert_string_equal(fake_req_param(e.ft.reqs[i + 1], "AllocationId"), ids[i]);
+        assert_string_equal(fake_req_header(e.ft.reqs[i + 1], "x-acs-security-token"), "tok");
+    }
+    rrsa_client_down(&e);
+}
+
+/* WAIT_CREDS -> DONE: a failed fetch reaches every waiting call, nothing is sent. */
+static void calls_fail_without_a_credential(void **state)
+{
+    (void)state;
+    sts_world w = {.sts_fail = 100};
+    rrsa_client e;
+    rrsa_client_up(&e, &w);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t[2] = {{&out, 0}, {&out, 1}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+            aliyun_vpc_release_eip(e.c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, &t[i], NULL),
+            0);
+    rrsa_run(&e, &out, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_true(out.status[i] < 0);
+        assert_int_equal(out.cls[i], ALIYUN_ERR_FATAL);
+    }
+    assert_string_equal(out.last.error.code, "CredentialUnavailable");
+    assert_non_null(strstr(out.last.error.message, "rrsa"));
+    assert_int_equal(w.vpc_seen, 0);
+    rrsa_client_down(&e);
+}
+
+/* SENDING -> QUEUED once: a refused STS token is refreshed and the call retried. */
+static void refused_credential_is_refreshed_once(void **state)
+{
+    (void)state;
+    sts_world w = {.vpc_refused = 1};
+    rrsa_client e;
+    rrsa_client_up(&e, &w);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            on_done, &t, NULL),
+                     0);
+    rrsa_run(&e, &out, 1);
+    assert_int_equal(out.status[0], 0);
+    assert_int_equal(out.attempts[0], 2);
+    assert_int_equal(w.sts_seen, 2); /* fetched again after the refusal */
+    assert_string_equal(fake_req_header(e.ft.reqs[3], "x-acs-security-token"), "tok");
+    assert_non_null(strstr(fake_req_header(e.ft.reqs[3], "Authorization"), "STS.key2"));
+
+    /* refused again after the refresh: fatal, not a loop */
+    w.vpc_refused = 100;
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(aliyun_vpc_release_eip(e.c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            on_done, &t, NULL),
+                     0);
+    rrsa_run(&e, &out, 1);
+    assert_int_equal(out.cls[0], ALIYUN_ERR_FATAL);
+    assert_string_equal(out.last.error.code, "InvalidSecurityToken.Expired");
+    rrsa_client_down(&e);
+}
+
+/* No credential chain at all: only anonymous calls could go; this one ends at once. */
+static void no_chain_is_credential_unavailable(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    fake_transport ft;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    script s = {0};
+    fake_init(&ft, &loop, respond, &s);
+    aliyun_transport tr = fake_get(&ft);
+    aliyun_client_opts o = {.loop = &loop, .transport = &tr, .region_id = "cn-hangzhou", .qps = -1};
+    aliyun_client *c = NULL;
+    assert_int_equal(aliyun_client_new(&c, &o, NULL, 0), 0);
+    outcome out;
+    memset(&out, 0, sizeof(out));
+    tagged t = {&out, 0};
+    assert_int_equal(aliyun_vpc_release_eip(c,
+                                            &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                            on_done, &t, NULL),
+                     0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(out.status[0], -ENOKEY);
+    assert_string_equal(out.last.error.code, "CredentialUnavailable");
+    assert_int_equal(ft.n, 0);
+    aliyun_client_free(c);
+    fake_free(&ft);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* The constructor refuses what it cannot use, with a reason, and leaves nothing. */
+static void client_new_refusals(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    fake_transport ft;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    script s = {0};
+    fake_init(&ft, &loop, respond, &s);
+    aliyun_transport tr = fake_get(&ft);
+    char why[128];
+    static char sentinel;
+    aliyun_client *c = (aliyun_client *)(void *)&sentinel;
+    aliyun_client_opts o = {.loop = &loop, .transport = &tr};
+    assert_int_equal(aliyun_client_new(&c, &o, why, sizeof(why)), -EINVAL); /* no region */
+    assert_null(c);
+    assert_non_null(strstr(why, "region"));
+    o.region_id = "cn/../x";
+    assert_int_equal(aliyun_client_new(&c, &o, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "bad region"));
+    o.region_id = "cn-hangzhou";
+    o.endpoint[ALIYUN_SVC_ECS] = "not a url";
+    assert_int_equal(aliyun_client_new(&c, &o, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "ecs endpoint"));
+    o.endpoint[ALIYUN_SVC_ECS] = NULL;
+    o.transport = NULL;
+    assert_int_equal(aliyun_client_new(&c, &o, NULL, 0), -EINVAL);
+    assert_null(c);
+    fake_free(&ft);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void rpc_style_request(void **state)
@@ -649,8 +868,6 @@ static void window_bucket_stays_under_the_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(backoff_bounds),
-        cmocka_unit_test(backoff_jitter_range),
         cmocka_unit_test(retry_after),
         cmocka_unit_test(paces_per_action),
         cmocka_unit_test(in_flight_cap_fifo),
@@ -661,6 +878,11 @@ int main(void)
         cmocka_unit_test(cancel_and_free),
         cmocka_unit_test(free_inside_callback),
         cmocka_unit_test(rearm_and_cancel_inside),
+        cmocka_unit_test(calls_wait_for_the_credential),
+        cmocka_unit_test(calls_fail_without_a_credential),
+        cmocka_unit_test(refused_credential_is_refreshed_once),
+        cmocka_unit_test(no_chain_is_credential_unavailable),
+        cmocka_unit_test(client_new_refusals),
         cmocka_unit_test(rpc_style_request),
         cmocka_unit_test(v3_request_shape),
         cmocka_unit_test(endpoints),

@@ -95,8 +95,12 @@ static void up(menv *e, const aliyun_metadata_opts *o)
     assert_int_equal(uv_loop_init(&e->loop), 0);
     fake_init(&e->ft, &e->loop, md_respond, &e->s);
     e->tr = fake_get(&e->ft);
-    e->md = aliyun_metadata_new(&e->loop, &e->tr, o);
-    assert_non_null(e->md);
+    aliyun_metadata_opts mo = {0};
+    if (o)
+        mo = *o;
+    mo.loop = &e->loop;
+    mo.transport = &e->tr;
+    assert_int_equal(aliyun_metadata_new(&e->md, &mo, NULL, 0), 0);
 }
 
 static void down(menv *e)
@@ -323,9 +327,9 @@ static void nul_in_body(void **state)
     assert_int_equal(uv_loop_init(&e.loop), 0);
     fake_init(&e.ft, &e.loop, nul_respond, NULL);
     e.tr = fake_get(&e.ft);
-    aliyun_metadata_opts o = {.endpoint = "http://md.test", .disable_token = true};
-    e.md = aliyun_metadata_new(&e.loop, &e.tr, &o);
-    assert_non_null(e.md);
+    aliyun_metadata_opts o = {
+        .loop = &e.loop, .transport = &e.tr, .endpoint = "http://md.test", .disable_token = true};
+    assert_int_equal(aliyun_metadata_new(&e.md, &o, NULL, 0), 0);
     assert_int_equal(aliyun_metadata_get(e.md, ALIYUN_MD_MACS, on_nul_get, &e, NULL), 0);
     uv_run(&e.loop, UV_RUN_DEFAULT);
     assert_int_equal(e.got, 1);
@@ -395,6 +399,27 @@ static void free_inside_callback(void **state)
     assert_int_equal(uv_loop_close(&e.loop), 0);
 }
 
+/* An endpoint too long for a URL is refused with -E2BIG: nothing is sent to a
+ * URL cut short (which would be another place). */
+static void long_endpoint_is_refused_not_cut(void **state)
+{
+    (void)state;
+    menv e;
+    memset(&e, 0, sizeof(e));
+    static char ep[10 * 1024];
+    memcpy(ep, "http://md.test/", 15);
+    memset(ep + 15, 'a', sizeof(ep) - 16);
+    aliyun_metadata_opts o = {.endpoint = ep, .disable_token = true};
+    up(&e, &o);
+    assert_int_equal(aliyun_metadata_get(e.md, "region-id", on_get, &e, NULL), 0);
+    assert_int_equal(e.got, 0); /* never synchronously */
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(e.got, 1);
+    assert_int_equal(e.err[0], -E2BIG);
+    assert_int_equal(e.ft.n, 0);
+    down(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +431,7 @@ int main(void)
         cmocka_unit_test(cancel_and_bad_paths),
         cmocka_unit_test(free_inside_callback),
         cmocka_unit_test(nul_in_body),
+        cmocka_unit_test(long_endpoint_is_refused_not_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

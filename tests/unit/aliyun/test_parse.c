@@ -11,9 +11,13 @@
 #include <jansson.h>
 
 #include "aliyun/credentials.h"
+#include "aliyun/credentials_internal.h"
 #include "aliyun/ecs.h"
+#include "aliyun/ecs_internal.h"
 #include "aliyun/metadata.h"
+#include "aliyun/metadata_internal.h"
 #include "aliyun/vpc.h"
+#include "aliyun/vpc_internal.h"
 
 static json_t *parse(const char *s)
 {

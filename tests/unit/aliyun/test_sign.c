@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "aliyun/sign.h"
+#include "common/pct.h"
 
 static json_t *load_vectors(void)
 {
@@ -121,7 +122,7 @@ static void check_encode(const char *in, const char *want)
 {
     eip_buf b;
     eip_buf_init(&b, 4096);
-    assert_int_equal(aliyun_percent_encode(&b, in, strlen(in)), 0);
+    assert_int_equal(eip_pct_encode(&b, in, strlen(in)), 0);
     assert_string_equal(b.data ? b.data : "", want);
     eip_buf_free(&b);
 }

@@ -94,15 +94,22 @@ static void run(enum op op, world *w, const char *pip, outcome *o)
     assert_int_equal(uv_loop_init(&loop), 0);
     fake_init(&ft, &loop, respond, w);
     aliyun_transport tr = fake_get(&ft);
-    aliyun_creds_opts co = {.access_key_id = "LTAItest", .access_key_secret = "testsecret"};
-    int err = 0;
-    aliyun_creds *creds = aliyun_creds_new(&loop, &tr, NULL, &co, &err);
-    assert_non_null(creds);
-    aliyun_client_opts opts = {
-        .region_id = "cn-hangzhou", .qps = -1, .backoff_base_ms = 1, .backoff_cap_ms = 2};
+    aliyun_creds_opts co = {.loop = &loop,
+                            .transport = &tr,
+                            .access_key_id = "LTAItest",
+                            .access_key_secret = "testsecret"};
+    aliyun_creds *creds = NULL;
+    assert_int_equal(aliyun_creds_new(&creds, &co, NULL, 0), 0);
+    aliyun_client_opts opts = {.loop = &loop,
+                               .transport = &tr,
+                               .creds = creds,
+                               .region_id = "cn-hangzhou",
+                               .qps = -1,
+                               .backoff_base_ms = 1,
+                               .backoff_cap_ms = 2};
     opts.endpoint[ALIYUN_SVC_VPC] = "https://vpc.test:8443";
-    aliyun_client *c = aliyun_client_new(&loop, &tr, creds, &opts);
-    assert_non_null(c);
+    aliyun_client *c = NULL;
+    assert_int_equal(aliyun_client_new(&c, &opts, NULL, 0), 0);
     int r = -1;
     switch (op) {
     case OP_ASSOC: {
@@ -118,7 +125,8 @@ static void run(enum op op, world *w, const char *pip, outcome *o)
         break;
     }
     case OP_RELEASE:
-        r = aliyun_vpc_release_eip(c, NULL, "eip-1", on_done, o, NULL);
+        r = aliyun_vpc_release_eip(c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, o, NULL);
         break;
     }
     assert_int_equal(r, 0);
@@ -169,6 +177,8 @@ static void decisions(void **state)
         {OP_RELEASE, NULL, 9, "Associating", "eni-1", IP, "AD", -EAGAIN, ALIYUN_ERR_RETRY},
         {OP_RELEASE, NULL, 9, "Unassociating", "eni-1", IP, "AD", -EAGAIN, ALIYUN_ERR_RETRY},
         {OP_RELEASE, NULL, 1, "Available", "", "", "ADA", 0, ALIYUN_ERR_NONE},
+        /* sent again twice and still refused: reported (the caller comes back) */
+        {OP_RELEASE, NULL, 9, "Available", "", "", "ADADAD", -EAGAIN, ALIYUN_ERR_RETRY},
         /* UnassociateEipAddress: not bound here is done */
         {OP_UNASSOC, IP, 9, "Available", "", "", "AD", 0, ALIYUN_ERR_DONE},
         {OP_UNASSOC, IP, 9, "Unassociating", "eni-1", IP, "AD", 0, ALIYUN_ERR_DONE},
@@ -176,6 +186,7 @@ static void decisions(void **state)
         {OP_UNASSOC, IP, 9, NULL, "", "", "AD", 0, ALIYUN_ERR_DONE},
         {OP_UNASSOC, IP, 9, "Associating", "eni-1", IP, "AD", -EAGAIN, ALIYUN_ERR_RETRY},
         {OP_UNASSOC, IP, 1, "InUse", "eni-1", IP, "ADA", 0, ALIYUN_ERR_NONE},
+        {OP_UNASSOC, IP, 9, "InUse", "eni-1", IP, "ADADAD", -EAGAIN, ALIYUN_ERR_RETRY},
         /* bound without a private IP (described as ""): still this binding */
         {OP_UNASSOC, IP, 1, "InUse", "eni-1", "", "ADA", 0, ALIYUN_ERR_NONE},
     };

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef EIP_ALIYUN_STS_H
-#define EIP_ALIYUN_STS_H
+#ifndef EIP_ALIYUN_STS_INTERNAL_H
+#define EIP_ALIYUN_STS_INTERNAL_H
 
 #include "aliyun/credentials.h"
 #include "aliyun/errors.h"
 #include "aliyun/transport.h"
 
-/* STS 2015-04-01 AssumeRoleWithOIDC: anonymous (the OIDC token is the proof), so
+/* Internal to aliyun/ (the credential chain's RRSA source, and its tests).
+ * STS 2015-04-01 AssumeRoleWithOIDC: anonymous (the OIDC token is the proof), so
  * it needs no credential and is sent directly, not through aliyun_client (which
  * needs a credential to exist). One attempt; the credential chain retries. */
 
