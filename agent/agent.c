@@ -497,7 +497,12 @@ static void on_cloud(agent_cloud *c, int err, const char *detail, void *arg)
 static void connect_cloud(struct agent *a)
 {
     char err[512];
-    agent_cloud_opts co = {.loop = a->loop, .http = a->http, .cfg = a->cfg, .want_metadata = true};
+    agent_cloud_opts co = {.loop = a->loop,
+                           .http = a->http,
+                           .cfg = a->cfg,
+                           .want_metadata = true,
+                           .requests = a->m_cloud_requests,
+                           .seconds = a->m_cloud_seconds};
     int r = agent_cloud_new(&a->cloud, &co, err, sizeof(err));
     if (!r) {
         a->cloud_link = LINK_PENDING;

@@ -26,6 +26,7 @@ struct agent_cloud {
     aliyun_creds *creds;
     aliyun_client *client;
     int max_attempts;
+    metric_family *m_requests, *m_seconds;
     enum cloud_state state;
     char *region, *vpc;
     aliyun_md_req *mdreq;
@@ -35,6 +36,16 @@ struct agent_cloud {
     agent_cloud_ready_cb cb;
     void *cb_arg;
 };
+
+static void on_attempt(const char *action, const char *code, int64_t duration_ms, void *arg)
+{
+    agent_cloud *c = arg;
+    const char *v[] = {action, code};
+    if (c->m_requests)
+        metrics_inc(c->m_requests, v);
+    if (c->m_seconds)
+        metrics_observe(c->m_seconds, v, (double)duration_ms / 1000.0);
+}
 
 static void kick_closed(uv_handle_t *h)
 {
@@ -103,6 +114,8 @@ static int build_client(agent_cloud *c)
         .max_in_flight = cfg->cloud_max_in_flight,
         .timeout_ms = cfg->cloud_timeout_seconds > 0 ? cfg->cloud_timeout_seconds * 1000L : 0,
         .max_attempts = c->max_attempts,
+        .on_attempt = on_attempt,
+        .on_attempt_arg = c,
     };
     r = aliyun_client_new(&c->client, &o, why, sizeof(why));
     if (r)
@@ -229,6 +242,8 @@ int agent_cloud_new(agent_cloud **out, const agent_cloud_opts *opts, char *err, 
     c->loop = opts->loop;
     c->cfg = cfg;
     c->max_attempts = opts->max_attempts;
+    c->m_requests = opts->requests;
+    c->m_seconds = opts->seconds;
     c->tr = aliyun_transport_http(opts->http);
     if (cfg->region_id && !(c->region = strdup(cfg->region_id)))
         goto fail;

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "agent/config.h"
+#include "agent/metrics.h"
 #include "aliyun/client.h"
 #include "aliyun/credentials.h"
 #include "aliyun/metadata.h"
@@ -28,6 +29,9 @@ typedef struct agent_cloud_opts {
      * VPC (the agent resolves ENIs through it); false: only when needed. */
     bool want_metadata;
     int max_attempts; /* per cloud call; 0: the client's default */
+    /* eip_agent_cloud_requests_total{action,code} and
+     * eip_agent_cloud_request_duration_seconds{action} (borrowed; may be NULL) */
+    metric_family *requests, *seconds;
 } agent_cloud_opts;
 
 /* 0 and *out, or -errno with a one-line reason in err (bad endpoint or

@@ -68,6 +68,7 @@ struct aliyun_call {
     int attempts;
     bool refreshed;
     int64_t due_ms;    /* CALL_BACKOFF: when to queue again */
+    uint64_t sent_ms;  /* when the attempt was sent (uv_now) */
     http_request *req; /* CALL_SENDING */
     aliyun_creds_waiter waiter;
     aliyun_error last;
@@ -94,6 +95,8 @@ struct aliyun_client {
     int max_in_flight;
     long connect_timeout_ms, timeout_ms;
     size_t max_response_bytes;
+    void (*on_attempt)(const char *action, const char *code, int64_t duration_ms, void *arg);
+    void *on_attempt_arg;
 
     eip_list buckets; /* action_bucket.node */
     /* aliyun_call.node, one list per state (enum call_state) */
@@ -249,6 +252,8 @@ int aliyun_client_new(aliyun_client **out, const aliyun_client_opts *opts, char 
     c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 6;
     c->max_response_bytes =
         opts->max_response_bytes > 0 ? opts->max_response_bytes : 4 * 1024 * 1024;
+    c->on_attempt = opts->on_attempt;
+    c->on_attempt_arg = opts->on_attempt_arg;
     c->pump = malloc(sizeof(*c->pump));
     if (!c->pump)
         goto nomem;
@@ -828,6 +833,7 @@ static void send_request(aliyun_call *call, const built_request *b)
     };
     log_debug("aliyun: %s %s attempt %d", aliyun_service_name(call->spec.service), call->action,
               call->attempts);
+    call->sent_ms = uv_now(c->loop);
     int r = c->tr.send(c->tr.ctx, &o, &call->req);
     if (r) {
         /* like a connection failure: the retry step decides */
@@ -935,11 +941,30 @@ static void retry_or_finish(aliyun_call *call, const http_response *resp, enum a
 }
 
 /* An attempt's outcome (SENDING, or QUEUED when the transport refused it). */
+static void observe(aliyun_call *call, const http_response *resp, const aliyun_error *e, bool ok)
+{
+    aliyun_client *c = call->c;
+    if (!c->on_attempt)
+        return;
+    char code[sizeof(e->code)];
+    if (ok)
+        eip_seterr(code, sizeof(code), "OK");
+    else if (e->code[0])
+        eip_seterr(code, sizeof(code), "%s", e->code);
+    else if (resp->error)
+        eip_seterr(code, sizeof(code), "%s", http_error_name(resp->error));
+    else
+        eip_seterr(code, sizeof(code), "HTTP %ld", resp->status);
+    c->on_attempt(call->action, code, (int64_t)(uv_now(c->loop) - call->sent_ms),
+                  c->on_attempt_arg);
+}
+
 static void handle_response(aliyun_call *call, const http_response *resp)
 {
     aliyun_error e;
     json_t *root = NULL;
     enum aliyun_err_class cls = classify(call, resp, &e, &root);
+    observe(call, resp, &e, cls == ALIYUN_ERR_NONE);
     if (cls == ALIYUN_ERR_NONE) {
         json_t *rid = json_object_get(root, "RequestId");
         finish(call, 0, ALIYUN_ERR_NONE, root, json_is_string(rid) ? json_string_value(rid) : "");

@@ -66,6 +66,11 @@ typedef struct aliyun_client_opts {
     int64_t backoff_cap_ms;    /* 0: 20000 */
     int max_attempts;          /* 0: 6 */
     size_t max_response_bytes; /* 0: 4 MiB */
+    /* Each attempt's outcome (for metrics): the action, "OK" or the error code
+     * (the transport error's name, or "HTTP <status>" without a code), and how long
+     * the attempt took. May be NULL. */
+    void (*on_attempt)(const char *action, const char *code, int64_t duration_ms, void *arg);
+    void *on_attempt_arg;
 } aliyun_client_opts;
 
 /* 0 and *out, or a negative errno with a one-line reason in err (*out NULL,

@@ -55,6 +55,16 @@ def test_auto_bind_and_release(world):
     # the status API
     st, view = w.agent_get(w.agent, "/v1/pods/default/web-1")
     assert st == 200 and view["state"] == "Bound" and view["allocationId"] == aid
+    # the metrics count what was asked of whom
+    st, text = w.agent_get(w.agent, "/metrics")
+    text = text["raw"]
+    for line in ('eip_agent_cloud_requests_total{action="AllocateEipAddress",code="OK"} 1',
+                 'eip_agent_cloud_requests_total{action="AssociateEipAddress",code="OK"} 1',
+                 'eip_agent_k8s_requests_total{verb="patch",code="200"}',
+                 'eip_agent_cloud_request_duration_seconds_count{action="AllocateEipAddress"} 1',
+                 'eip_agent_pods{state="Bound"} 1',
+                 'eip_agent_bind_duration_seconds_count 1'):
+        assert line in text, line
     assert view["networkInterfaceId"] == e["InstanceId"] and view["releaseStrategy"] == "Follow"
 
     w.delete_pod("web-1")
