@@ -292,10 +292,86 @@ static int register_metrics(struct agent *a)
     return metrics_set(build, v, 1);
 }
 
+/* The agent's own handles; they close in close_all and agent_free. */
+static int init_handles(struct agent *a)
+{
+    uv_signal_t *sigs[] = {&a->sig_term, &a->sig_int, &a->sig_hup};
+    uv_timer_t *timers[] = {&a->drain_timer, &a->link_timer};
+    int r = 0;
+    /* open_handles counts what was initialised: each closes once */
+    for (size_t i = 0; !r && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (!(r = uv_signal_init(a->loop, sigs[i]))) {
+            sigs[i]->data = a;
+            a->open_handles++;
+        }
+    }
+    for (size_t i = 0; !r && i < sizeof(timers) / sizeof(timers[0]); i++) {
+        if (!(r = uv_timer_init(a->loop, timers[i]))) {
+            timers[i]->data = a;
+            a->open_handles++;
+        }
+    }
+    return r;
+}
+
+/* Metrics, readiness conditions, sd_notify. */
+static int build_observers(struct agent *a)
+{
+    a->metrics = metrics_new();
+    a->ready = readiness_new();
+    a->notify = agent_notify_new(a->loop);
+    if (!a->metrics || !a->ready || !a->notify)
+        return -ENOMEM;
+    int r = register_metrics(a);
+    /* Met by later components: the pod reflector and the credential chain. */
+    if (!r)
+        r = readiness_add(a->ready, READY_PODS_SYNCED, "pod list not synced yet");
+    if (!r)
+        r = readiness_add(a->ready, READY_CREDENTIALS_LOADED, "cloud credentials not loaded yet");
+    if (!r)
+        readiness_set_observer(a->ready, on_readiness, a);
+    return r;
+}
+
+/* The local HTTP server, its routes, and the product behind them. */
+static int build_server(struct agent *a, char *err, size_t errcap)
+{
+    const struct agent_config *cfg = a->cfg;
+    http_server_opts so = {.loop = a->loop,
+                           .limits = {
+                               .max_header_bytes = (size_t)cfg->http_max_header_bytes,
+                               .max_url_bytes = (size_t)cfg->http_max_url_bytes,
+                               .max_connections = (size_t)cfg->http_max_connections,
+                               .header_timeout_ms = (unsigned)cfg->http_header_timeout_ms,
+                               .idle_timeout_ms = (unsigned)cfg->http_idle_timeout_ms,
+                           }};
+    int r = http_server_new(&a->server, &so, err, errcap);
+    if (r)
+        return r;
+    http_server_set_observer(a->server, on_observe, a);
+    if ((r = agent_health_routes(a)) || (r = agent_page_routes(a)))
+        goto fail;
+    if (!cfg->eip_controller)
+        return 0;
+    controller_opts co = {.loop = a->loop, .cfg = cfg, .metrics = a->metrics, .ready = a->ready};
+    if ((r = controller_new(&a->ctl, &co, err, errcap)))
+        return r;
+    if ((r = controller_routes(a->ctl, a->server)))
+        goto fail;
+    cluster_opts go = {.loop = a->loop, .cfg = cfg, .ctl = a->ctl, .metrics = a->metrics};
+    if ((r = cluster_new(&a->cluster, &go, err, errcap)))
+        return r;
+    if ((r = cluster_routes(a->cluster, a->server)))
+        goto fail;
+    return 0;
+fail:
+    eip_seterr(err, errcap, "cannot register the routes: %s", strerror(-r));
+    return r;
+}
+
 int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
               const struct agent_cli *cli, char *err, size_t errcap)
 {
-    int r = -ENOMEM;
     *out = NULL;
     struct agent *a = calloc(1, sizeof(*a));
     if (!a) {
@@ -306,72 +382,29 @@ int agent_new(struct agent **out, uv_loop_t *loop, struct agent_config *cfg,
     a->cfg = cfg;
     a->cli = cli;
     a->state = AGENT_STARTING;
-
-    uv_signal_init(loop, &a->sig_term);
-    uv_signal_init(loop, &a->sig_int);
-    uv_signal_init(loop, &a->sig_hup);
-    uv_timer_init(loop, &a->drain_timer);
-    uv_timer_init(loop, &a->link_timer);
-    a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
-    a->drain_timer.data = a;
-    a->link_timer.data = a;
-    a->open_handles = 5;
-
-    a->metrics = metrics_new();
-    a->ready = readiness_new();
-    a->notify = agent_notify_new(loop);
-    if (!a->metrics || !a->ready || !a->notify)
+    int r = init_handles(a);
+    if (!r)
+        r = build_observers(a);
+    if (r) {
+        eip_seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
         goto fail;
-    if ((r = register_metrics(a)))
-        goto fail;
-    /* Met by later components: the pod reflector and the credential chain. */
-    if ((r = readiness_add(a->ready, READY_PODS_SYNCED, "pod list not synced yet")) ||
-        (r = readiness_add(a->ready, READY_CREDENTIALS_LOADED, "cloud credentials not loaded yet")))
-        goto fail;
-    readiness_set_observer(a->ready, on_readiness, a);
-
-    http_server_limits limits = {
-        .max_header_bytes = (size_t)cfg->http_max_header_bytes,
-        .max_url_bytes = (size_t)cfg->http_max_url_bytes,
-        .max_connections = (size_t)cfg->http_max_connections,
-        .header_timeout_ms = (unsigned)cfg->http_header_timeout_ms,
-        .idle_timeout_ms = (unsigned)cfg->http_idle_timeout_ms,
-    };
-    http_server_opts so = {.loop = loop, .limits = limits};
-    if ((r = http_server_new(&a->server, &so, err, errcap)))
-        goto fail_msg;
-    http_server_set_observer(a->server, on_observe, a);
-    if ((r = agent_health_routes(a)))
-        goto fail;
-    if ((r = agent_page_routes(a)))
-        goto fail;
-    if (cfg->eip_controller) {
-        controller_opts co = {.loop = loop, .cfg = cfg, .metrics = a->metrics, .ready = a->ready};
-        if ((r = controller_new(&a->ctl, &co, err, errcap)))
-            goto fail_msg;
-        if ((r = controller_routes(a->ctl, a->server)))
-            goto fail;
-        cluster_opts go = {.loop = loop, .cfg = cfg, .ctl = a->ctl, .metrics = a->metrics};
-        if ((r = cluster_new(&a->cluster, &go, err, errcap)))
-            goto fail_msg;
-        if ((r = cluster_routes(a->cluster, a->server)))
-            goto fail;
     }
-
+    if ((r = build_server(a, err, errcap)))
+        goto fail;
     http_client_opts copts = {.loop = loop, .ca_file = cfg->cloud_ca_file};
     if ((r = http_client_new(&a->http, &copts, err, errcap)))
-        goto fail_msg;
-
-    uv_signal_start(&a->sig_term, on_signal, SIGTERM);
-    uv_signal_start(&a->sig_int, on_signal, SIGINT);
-    uv_signal_start(&a->sig_hup, on_sighup, SIGHUP);
+        goto fail;
+    if ((r = uv_signal_start(&a->sig_term, on_signal, SIGTERM)) ||
+        (r = uv_signal_start(&a->sig_int, on_signal, SIGINT)) ||
+        (r = uv_signal_start(&a->sig_hup, on_sighup, SIGHUP))) {
+        eip_seterr(err, errcap, "cannot handle signals: %s", uv_strerror(r));
+        goto fail;
+    }
     if (!cfg->eip_controller)
         log_warn("the eip controller is not in enableControllers: serving the local API only");
     *out = a;
     return 0;
 fail:
-    eip_seterr(err, errcap, "cannot build the agent: %s", strerror(-r));
-fail_msg:
     agent_set_state(a, AGENT_DRAINING);
     close_all(a);
     agent_free(a);

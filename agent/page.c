@@ -128,35 +128,41 @@ static int cell(eip_buf *b, const char *cls, const char *value, bool code)
     return put(b, "</td>");
 }
 
-static int row(eip_buf *b, const json_t *p, int64_t now_ms)
+/* The <tr> with the pod's name and IP. */
+static int row_name(eip_buf *b, const json_t *p)
 {
-    const char *state = str(p, "state");
+    const char *ns = str(p, "namespace"), *name = str(p, "name");
     int r = put(b, "<tr data-pod=\"");
     if (!r)
-        r = put_esc(b, str(p, "namespace"));
+        r = put_esc(b, ns);
     if (!r)
         r = put(b, "/");
     if (!r)
-        r = put_esc(b, str(p, "name"));
+        r = put_esc(b, name);
     if (!r)
         r = put(b, "\" data-state=\"");
     if (!r)
-        r = put_esc(b, state);
+        r = put_esc(b, str(p, "state"));
     if (!r)
         r = put(b, "\"><td>");
     if (!r)
-        r = put_esc(b, str(p, "namespace"));
+        r = put_esc(b, ns);
     if (!r)
         r = put(b, "/<b>");
     if (!r)
-        r = put_esc(b, str(p, "name"));
+        r = put_esc(b, name);
     if (!r)
         r = put(b, "</b></td>");
     if (!r)
         r = cell(b, NULL, str(p, "podIP"), true);
-    /* state, and how long it has been in it */
-    if (!r)
-        r = put(b, "<td class=\"state\"><span class=\"s-");
+    return r;
+}
+
+/* The state, and how long it has been in it. */
+static int row_state(eip_buf *b, const json_t *p, int64_t now_ms)
+{
+    const char *state = str(p, "state");
+    int r = put(b, "<td class=\"state\"><span class=\"s-");
     if (!r)
         r = put_esc(b, state);
     if (!r)
@@ -170,13 +176,13 @@ static int row(eip_buf *b, const json_t *p, int64_t now_ms)
         r = put_age(b, now_ms / 1000 - (int64_t)since);
     if (!r)
         r = put(b, "</td>");
-    if (!r)
-        r = cell(b, "eip", str(p, "eipAddress"), true);
-    if (!r)
-        r = cell(b, "eni", str(p, "networkInterfaceId"), true);
-    /* strategy: Auto/Static, and the release strategy (with the TTL) */
-    if (!r)
-        r = put(b, "<td class=\"strategy\">");
+    return r;
+}
+
+/* Auto/Static and the release strategy (with the TTL), then the time to bind. */
+static int row_strategy(eip_buf *b, const json_t *p)
+{
+    int r = put(b, "<td class=\"strategy\">");
     if (!r)
         r = put_esc(b, str(p, "type"));
     if (!r && *str(p, "releaseStrategy")) {
@@ -191,17 +197,22 @@ static int row(eip_buf *b, const json_t *p, int64_t now_ms)
     }
     if (!r)
         r = put(b, "</td>");
-    /* time to bind */
     const json_t *secs = json_object_get(p, "bindSeconds");
     if (!r && json_is_number(secs))
         r = eip_buf_appendf(b, "<td class=\"num bind\">%.2f s</td>", json_number_value(secs));
     else if (!r)
         r = put(b, "<td class=\"num bind\"><span class=\"muted\">&ndash;</span></td>");
-    /* why it is not bound, when it says: "reason: message" */
+    return r;
+}
+
+/* Why it is not bound, when it says: "reason: message"; then the end of the row. */
+static int row_message(eip_buf *b, const json_t *p)
+{
     const char *reason = str(p, "reason"), *message = str(p, "message");
-    if (!r && !*reason && !*message)
+    int r;
+    if (!*reason && !*message) {
         r = cell(b, "message", "", false);
-    else if (!r) {
+    } else {
         r = put(b, "<td class=\"message\">");
         if (!r)
             r = put_esc(b, reason);
@@ -214,6 +225,22 @@ static int row(eip_buf *b, const json_t *p, int64_t now_ms)
     }
     if (!r)
         r = put(b, "</tr>\n");
+    return r;
+}
+
+static int row(eip_buf *b, const json_t *p, int64_t now_ms)
+{
+    int r = row_name(b, p);
+    if (!r)
+        r = row_state(b, p, now_ms);
+    if (!r)
+        r = cell(b, "eip", str(p, "eipAddress"), true);
+    if (!r)
+        r = cell(b, "eni", str(p, "networkInterfaceId"), true);
+    if (!r)
+        r = row_strategy(b, p);
+    if (!r)
+        r = row_message(b, p);
     return r;
 }
 
