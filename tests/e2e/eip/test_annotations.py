@@ -124,7 +124,14 @@ def test_invalid_annotations_then_fixed(world):
         cond = w.condition(pod)
         assert cond and cond["status"] == "False" and cond["reason"] == "InvalidAnnotation"
         pods[name] = pod
-    # no cloud call for any of them
+    # every pod has its IP (annotations are vetted before the IP is waited for),
+    # and still no cloud call names any of them
+    def with_ip(name):
+        pod = w.pod(name)
+        return pod if pod["status"].get("podIP") else None
+
+    for name in pods:
+        pods[name] = wait_for(lambda: with_ip(name), 20, f"podIP of {name}")
     ips = {p["status"]["podIP"] for p in pods.values()}
     uids = {p["metadata"]["uid"] for p in pods.values()}
     for c in w.cloud_calls():

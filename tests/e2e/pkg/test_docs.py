@@ -60,8 +60,8 @@ def test_every_key_variable_and_flag_is_documented():
 def test_every_metric_is_in_the_readme():
     names = set()
     for f in (REPO / "agent").glob("*.c"):
-        names |= set(re.findall(r'"((?:eip_agent|process)_[a-z_]+)"', f.read_text()))
-    assert "eip_agent_pods" in names and "process_open_fds" in names
+        names |= set(re.findall(r'"((?:eip_agent|process)_[a-z0-9_]+)"', f.read_text()))
+    assert {"eip_agent_pods", "eip_agent_k8s_requests_total", "process_open_fds"} <= names
     metrics = section("Metrics")
     missing = sorted(n for n in names if f"`{n}`" not in metrics)
     assert not missing, missing
