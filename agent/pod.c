@@ -169,6 +169,19 @@ static void op_end(struct pod *p)
     pod_kick(p);
 }
 
+/* A cloud request was sent (r == 0: op runs on call) or could not be: then the
+ * slot is given back and the pod retries. */
+static void cloud_sent(struct pod *p, enum pod_op op, int r, aliyun_call *call, const char *action)
+{
+    if (r) {
+        p->op = OP_NONE;
+        controller_drop_slot(p->ctl, p);
+        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send %s: %s", action, strerror(-r));
+        return;
+    }
+    op_begin(p, op, call);
+}
+
 static void op_cancel(struct pod *p)
 {
     switch (p->op) {
@@ -457,14 +470,7 @@ static void start_allocate(struct pod *p)
     int r = aliyun_vpc_allocate_eip(p->ctl->ac, &ap, on_allocated, p, &call);
     if (!r)
         p->ctl->allocs_holding++;
-    if (r) {
-        p->op = OP_NONE;
-        controller_drop_slot(p->ctl, p);
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send AllocateEipAddress: %s",
-                 strerror(-r));
-        return;
-    }
-    op_begin(p, OP_ALLOCATE, call);
+    cloud_sent(p, OP_ALLOCATE, r, call, "AllocateEipAddress");
 }
 
 static void on_done_generic(const aliyun_result *res, void *arg, const char *action)
@@ -501,13 +507,7 @@ static void start_tag(struct pod *p)
     aliyun_tag_eips_params tp = {
         .allocation_ids = ids, .n_allocation_ids = 1, .tags = tags, .n_tags = n};
     int r = aliyun_vpc_tag_eips(p->ctl->ac, &tp, on_tagged, p, &call);
-    if (r) {
-        p->op = OP_NONE;
-        controller_drop_slot(p->ctl, p);
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send TagResources: %s", strerror(-r));
-        return;
-    }
-    op_begin(p, OP_TAG, call);
+    cloud_sent(p, OP_TAG, r, call, "TagResources");
 }
 
 static void on_cbwp(const aliyun_result *res, void *arg)
@@ -528,14 +528,7 @@ static void start_cbwp(struct pod *p)
     aliyun_cbwp_ip_params cp = {.bandwidth_package_id = p->req.bandwidth_package_id,
                                 .allocation_id = p->eip.allocation_id};
     int r = aliyun_vpc_add_cbwp_ip(p->ctl->ac, &cp, on_cbwp, p, &call);
-    if (r) {
-        p->op = OP_NONE;
-        controller_drop_slot(p->ctl, p);
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send AddCommonBandwidthPackageIp: %s",
-                 strerror(-r));
-        return;
-    }
-    op_begin(p, OP_CBWP, call);
+    cloud_sent(p, OP_CBWP, r, call, "AddCommonBandwidthPackageIp");
 }
 
 static void on_associated(const aliyun_result *res, void *arg)
@@ -563,14 +556,7 @@ static void start_associate(struct pod *p)
     };
     aliyun_call *call = NULL;
     int r = aliyun_vpc_associate_eip(p->ctl->ac, &ap, on_associated, p, &call);
-    if (r) {
-        p->op = OP_NONE;
-        controller_drop_slot(p->ctl, p);
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send AssociateEipAddress: %s",
-                 strerror(-r));
-        return;
-    }
-    op_begin(p, OP_ASSOCIATE, call);
+    cloud_sent(p, OP_ASSOCIATE, r, call, "AssociateEipAddress");
 }
 
 static void on_unassociated(const aliyun_result *res, void *arg)
@@ -601,14 +587,7 @@ static void start_unassociate(struct pod *p)
     };
     aliyun_call *call = NULL;
     int r = aliyun_vpc_unassociate_eip(p->ctl->ac, &up, on_unassociated, p, &call);
-    if (r) {
-        p->op = OP_NONE;
-        controller_drop_slot(p->ctl, p);
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send UnassociateEipAddress: %s",
-                 strerror(-r));
-        return;
-    }
-    op_begin(p, OP_UNASSOCIATE, call);
+    cloud_sent(p, OP_UNASSOCIATE, r, call, "UnassociateEipAddress");
 }
 
 static void on_released(const aliyun_result *res, void *arg)
@@ -635,13 +614,7 @@ static void start_release(struct pod *p)
     aliyun_call *call = NULL;
     aliyun_release_eip_params rp = {.allocation_id = p->eip.allocation_id};
     int r = aliyun_vpc_release_eip(p->ctl->ac, &rp, on_released, p, &call);
-    if (r) {
-        p->op = OP_NONE;
-        controller_drop_slot(p->ctl, p);
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send ReleaseEipAddress: %s", strerror(-r));
-        return;
-    }
-    op_begin(p, OP_RELEASE, call);
+    cloud_sent(p, OP_RELEASE, r, call, "ReleaseEipAddress");
 }
 
 static void run_cloud(struct pod *p, enum pod_op op)
@@ -810,12 +783,7 @@ static void check_holder(struct pod *p)
     aliyun_describe_enis_params ep = {.network_interface_ids = ids, .n_network_interface_ids = 1};
     aliyun_call *call = NULL;
     int r = aliyun_ecs_describe_enis(p->ctl->ac, &ep, on_holder_eni, p, &call);
-    if (r) {
-        pod_fail(p, "CloudError", RETRY_BASE_MS, "cannot send DescribeNetworkInterfaces: %s",
-                 strerror(-r));
-        return;
-    }
-    op_begin(p, OP_HOLDER_ENI, call);
+    cloud_sent(p, OP_HOLDER_ENI, r, call, "DescribeNetworkInterfaces");
 }
 
 /* -- writes on the pod -- */
