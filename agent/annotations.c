@@ -289,6 +289,20 @@ static int fail(struct parse_ctx *c, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* fail() with the message fmt followed by "; got " and v quoted. */
+static int reject(struct parse_ctx *c, const char *v, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int reject(struct parse_ctx *c, const char *v, size_t len, const char *fmt, ...)
+{
+    char what[sizeof(c->err->message)], q[QUOTE_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap); /* cut by fail() in any case */
+    va_end(ap);
+    quote(q, sizeof(q), v, len);
+    return fail(c, "%s; got %s", what, q);
+}
+
 /* "A, B, C" from a NULL-terminated list, cut (on purpose) to cap. */
 static void join(char *dst, size_t cap, const char *const *list)
 {
@@ -407,9 +421,7 @@ static int parse_bool(struct parse_ctx *c, const struct annot_row *row, const ch
     } else if (ascii_ieq(v, len, "false")) {
         *dst = 0;
     } else {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c, "must be \"true\" or \"false\"; got %s", q);
+        return reject(c, v, len, "must be \"true\" or \"false\"");
     }
     return 0;
 }
@@ -422,12 +434,9 @@ static int parse_id(struct parse_ctx *c, const struct annot_row *row, const char
     for (size_t i = plen; ok && i < len; i++)
         ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9');
     if (!ok) {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c,
-                    "must be \"%s\" followed by lower-case letters and digits, at most %d bytes; "
-                    "got %s",
-                    prefix, MAX_ID_BYTES, q);
+        return reject(c, v, len,
+                      "must be \"%s\" followed by lower-case letters and digits, at most %d bytes",
+                      prefix, MAX_ID_BYTES);
     }
     return set_str(c, row, v, len);
 }
@@ -438,10 +447,9 @@ static int parse_enum(struct parse_ctx *c, const struct annot_row *row, const ch
     for (size_t i = 0; list[i]; i++)
         if (strlen(list[i]) == len && memcmp(list[i], v, len) == 0)
             return set_str(c, row, v, len);
-    char accepted[256], q[QUOTE_CAP];
+    char accepted[256];
     join(accepted, sizeof(accepted), list);
-    quote(q, sizeof(q), v, len);
-    return fail(c, "must be one of %s; got %s", accepted, q);
+    return reject(c, v, len, "must be one of %s", accepted);
 }
 
 static int parse_instance_charge(struct parse_ctx *c, const struct annot_row *row, const char *v,
@@ -449,11 +457,9 @@ static int parse_instance_charge(struct parse_ctx *c, const struct annot_row *ro
 {
     if (len == strlen("PostPaid") && memcmp(v, "PostPaid", len) == 0)
         return set_str(c, row, v, len);
-    char q[QUOTE_CAP];
-    quote(q, sizeof(q), v, len);
     if (len == strlen("PrePaid") && memcmp(v, "PrePaid", len) == 0)
-        return fail(c, "must be PostPaid (subscription EIPs are not supported); got %s", q);
-    return fail(c, "must be PostPaid; got %s", q);
+        return reject(c, v, len, "must be PostPaid (subscription EIPs are not supported)");
+    return reject(c, v, len, "must be PostPaid");
 }
 
 static int parse_bandwidth(struct parse_ctx *c, const struct annot_row *row, const char *v,
@@ -477,12 +483,10 @@ static int parse_bandwidth(struct parse_ctx *c, const struct annot_row *row, con
     bool ok = i > 0 && !too_big && value >= 1 &&
               (i == len || ascii_ieq(v + i, len - i, "m") || ascii_ieq(v + i, len - i, "mbps"));
     if (!ok) {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c,
-                    "must be an integer from 1 to %d (Mbit/s with %s), optionally followed by "
-                    "\"M\" or \"Mbps\"; got %s",
-                    max, charge, q);
+        return reject(c, v, len,
+                      "must be an integer from 1 to %d (Mbit/s with %s), optionally followed by "
+                      "\"M\" or \"Mbps\"",
+                      max, charge);
     }
     int *dst = (int *)(void *)((char *)c + row->field);
     *dst = value;
@@ -503,12 +507,10 @@ static int parse_name(struct parse_ctx *c, const struct annot_row *row, const ch
         i += n ? n : 1;
     }
     if (!ok || chars > MAX_NAME_CHARS) {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c,
-                    "must be 1 to %d characters, a letter first, then letters, digits, '.', '_' "
-                    "or '-'; got %s",
-                    MAX_NAME_CHARS, q);
+        return reject(
+            c, v, len,
+            "must be 1 to %d characters, a letter first, then letters, digits, '.', '_' or '-'",
+            MAX_NAME_CHARS);
     }
     return set_str(c, row, v, len);
 }
@@ -549,12 +551,10 @@ static int parse_protection_types(struct parse_ctx *c, const struct annot_row *r
         }
     }
     if (!ok || run == 0 || n > MAX_PROTECTION_TYPES) {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c,
-                    "must be a comma-separated list of 1 to %d names of letters, digits and '_' "
-                    "(e.g. AntiDDoS_Enhanced); got %s",
-                    MAX_PROTECTION_TYPES, q);
+        return reject(c, v, len,
+                      "must be a comma-separated list of 1 to %d names of letters, digits and '_' "
+                      "(e.g. AntiDDoS_Enhanced)",
+                      MAX_PROTECTION_TYPES);
     }
     int r = 0;
     char **list = calloc(n + 1, sizeof(*list));
@@ -613,8 +613,7 @@ static int take_tag(struct parse_ctx *c, const char *k, size_t klen, json_t *jv,
     char q[QUOTE_CAP];
     const char *problem = tag_key_problem(k, klen);
     if (problem) {
-        quote(q, sizeof(q), k, klen);
-        return fail(c, "tag keys %s; got %s", problem, q);
+        return reject(c, k, klen, "tag keys %s", problem);
     }
     if (!json_is_string(jv)) {
         quote(q, sizeof(q), k, klen);
@@ -624,8 +623,7 @@ static int take_tag(struct parse_ctx *c, const char *k, size_t klen, json_t *jv,
     const char *tv = json_string_value(jv);
     size_t tvlen = json_string_length(jv);
     if (has_control(tv, tvlen, false)) {
-        quote(q, sizeof(q), tv, tvlen);
-        return fail(c, "tag values must not contain control characters; got %s", q);
+        return reject(c, tv, tvlen, "tag values must not contain control characters");
     }
     size_t chars = utf8_chars(tv, tvlen);
     if (chars > MAX_TAG_VALUE_CHARS) {
@@ -733,12 +731,8 @@ static int parse_release(struct parse_ctx *c, const struct annot_row *row, const
     }
     /* v has no NUL inside (control characters are refused). */
     if (eip_duration_parse_ms(v, &ms) != 0 || ms <= 0) {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c,
-                    "must be Follow, Never or a positive duration such as 30s, 10m or 1h30m; "
-                    "got %s",
-                    q);
+        return reject(c, v, len,
+                      "must be Follow, Never or a positive duration such as 30s, 10m or 1h30m");
     }
     if (!(c->req.release_after = strndup(v, len)))
         return -ENOMEM;
@@ -799,9 +793,7 @@ static int parse_row(struct parse_ctx *c, const json_t *annotations, const struc
         i += n;
     }
     if (has_control(v, len, (row->flags & ROW_JSON) != 0)) {
-        char q[QUOTE_CAP];
-        quote(q, sizeof(q), v, len);
-        return fail(c, "must not contain control characters; got %s", q);
+        return reject(c, v, len, "must not contain control characters");
     }
     return row->parse(c, row, v, len);
 }
