@@ -359,8 +359,9 @@ static void on_md_eni(int err, const char *eni_id, const char *mac, void *arg)
 /* Starts the next metadata lookup when none runs. */
 static void md_next(eni_resolver *er)
 {
-    while (!er->md_active && !eip_list_empty(&er->md_queue)) {
-        eni_req *r = eip_container_of(eip_list_pop_front(&er->md_queue), eni_req, node);
+    eip_list_node *n;
+    while (!er->md_active && (n = eip_list_pop_front(&er->md_queue))) {
+        eni_req *r = eip_container_of(n, eni_req, node);
         r->step = STEP_MD_FIND;
         er->md_active = r;
         er->stats.metadata_lookups++;

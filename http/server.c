@@ -330,8 +330,9 @@ static http_exchange *queue_find_deferred(const conn *c)
     eip_list_node *n;
     eip_list_foreach(&c->queue, n)
     {
-        if (ex_at(n)->state == EX_DEFERRED)
-            return ex_at(n);
+        http_exchange *ex = eip_container_of(n, http_exchange, node);
+        if (ex->state == EX_DEFERRED)
+            return ex;
     }
     return NULL;
 }
