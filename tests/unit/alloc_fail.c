@@ -28,6 +28,58 @@ void alloc_fail_install(void)
     json_set_alloc_funcs(json_malloc, json_free);
 }
 
+void alloc_fail_pause(void)
+{
+    test_alloc_pause();
+}
+
+void alloc_fail_resume(void)
+{
+    test_alloc_resume();
+}
+
+static void count_handle(uv_handle_t *h, void *arg)
+{
+    (void)h;
+    (*(int *)arg)++;
+}
+
+int alloc_loop_handles(uv_loop_t *loop)
+{
+    int n = 0;
+    uv_walk(loop, count_handle, &n);
+    return n;
+}
+
+int alloc_loop_drain(uv_loop_t *loop)
+{
+    for (int i = 0; i < 500 && alloc_loop_handles(loop) > 0; i++)
+        uv_run(loop, UV_RUN_NOWAIT);
+    return alloc_loop_handles(loop);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+bool alloc_loop_run_until(uv_loop_t *loop, bool (*done)(void *arg), void *arg, uint64_t deadline_ms)
+{
+    bool fired = false;
+    uv_timer_t t;
+    assert_int_equal(uv_timer_init(loop, &t), 0);
+    t.data = &fired;
+    assert_int_equal(uv_timer_start(&t, on_deadline, deadline_ms, 0), 0);
+    bool ok = done(arg);
+    while (!ok && !fired) {
+        uv_run(loop, UV_RUN_ONCE);
+        ok = done(arg);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT); /* t is on the stack: closed before it goes */
+    return ok;
+}
+
 void alloc_fail_at(unsigned long n)
 {
     if (n)
