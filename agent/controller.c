@@ -481,8 +481,11 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     eip_list_init(&c->slot_queue);
     eip_list_init(&c->waiters);
     c->kept = json_object();
+    if (!c->kept)
+        goto fail;
+    /* set only once initialised: controller_free stops and closes it */
     c->node_timer = malloc(sizeof(*c->node_timer));
-    if (!c->node_timer || !c->kept)
+    if (!c->node_timer)
         goto fail;
     if ((r = uv_timer_init(opts->loop, c->node_timer))) {
         free(c->node_timer);
@@ -491,8 +494,10 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     }
     c->node_timer->data = c;
     c->gc_timer = malloc(sizeof(*c->gc_timer));
-    if (!c->gc_timer)
+    if (!c->gc_timer) {
+        r = -ENOMEM;
         goto fail;
+    }
     if ((r = uv_timer_init(opts->loop, c->gc_timer))) {
         free(c->gc_timer);
         c->gc_timer = NULL;
