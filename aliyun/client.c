@@ -15,6 +15,7 @@
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -905,14 +906,15 @@ static enum aliyun_err_class classify(aliyun_call *call, const http_response *re
         return aliyun_error_classify(call->action, e);
     }
     json_error_t jerr;
-    *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
+    int r = eip_json_loadb(resp->body, resp->body_len, 0, root, &jerr);
     if (json_is_object(*root))
         return ALIYUN_ERR_NONE;
     json_decref(*root);
     *root = NULL;
     e->http_status = resp->status;
     eip_seterr(e->code, sizeof(e->code), "%s", "InvalidResponse");
-    eip_seterr(e->message, sizeof(e->message), "%s", "response is not a JSON object");
+    eip_seterr(e->message, sizeof(e->message), "%s",
+               r == -ENOMEM ? "no memory to read the response" : "response is not a JSON object");
     return ALIYUN_ERR_FATAL;
 }
 
