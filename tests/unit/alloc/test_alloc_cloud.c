@@ -23,14 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <cmocka.h>
 
 #include "aliyun/client.h"
 #include "aliyun/sign.h"
 #include "aliyun/vpc.h"
 #include "alloc_fail.h"
-#include "http/router_internal.h"
+#include "support_acs.h"
 #include "support_fake.h"
 
 #define AK "LTAItest"
@@ -217,126 +216,49 @@ static bool all_called_back(void *arg)
 
 /* ---- what the fake received ---- */
 
-/* The query of url decoded into q (sorted as the signature wants it). */
-static void parse_query(const char *url, aliyun_params *q)
-{
-    aliyun_params_init(q);
-    const char *p = strchr(url, '?');
-    if (!p)
-        return;
-    p++;
-    while (*p) {
-        size_t n = strcspn(p, "&");
-        const char *eq = memchr(p, '=', n);
-        assert_non_null(eq);
-        char *k = NULL, *v = NULL;
-        assert_int_equal(http_pct_decode(p, (size_t)(eq - p), false, &k), 0);
-        assert_int_equal(http_pct_decode(eq + 1, n - (size_t)(eq + 1 - p), false, &v), 0);
-        assert_int_equal(aliyun_params_add(q, k, v), 0);
-        free(k);
-        free(v);
-        p += n;
-        if (*p == '&')
-            p++;
-    }
-    aliyun_params_sort(q);
-}
-
-static void want_param(const fake_req *req, const aliyun_params *q, const char *key,
-                       const char *value)
-{
-    const char *v = aliyun_params_get(q, key);
-    if (!v || (value && strcmp(v, value) != 0))
-        fail_msg("request %zu (%s): %s=%s, want %s", req->index,
-                 fake_req_header(req, "x-acs-action"), key, v ? v : "(absent)",
-                 value ? value : "(any)");
-}
-
 /* Every parameter of the action, with its value. */
 static void check_params(const fake_req *req, const aliyun_params *q)
 {
     const char *action = fake_req_header(req, "x-acs-action");
-    want_param(req, q, "RegionId", REGION);
+    acs_want_param(req, q, "RegionId", REGION);
     if (strcmp(action, "AllocateEipAddress") == 0) {
-        want_param(req, q, "Bandwidth", "10");
-        want_param(req, q, "InternetChargeType", "PayByTraffic");
-        want_param(req, q, "InstanceChargeType", "PostPaid");
-        want_param(req, q, "Name", "web-0");
-        want_param(req, q, "SecurityProtectionTypes.1", "AntiDDoS_Enhanced");
-        want_param(req, q, "Tag.1.Key", "eip-agent/cluster");
-        want_param(req, q, "Tag.1.Value", "c1");
-        want_param(req, q, "Tag.2.Key", "eip-agent/node");
-        want_param(req, q, "Tag.2.Value", "n1");
-        want_param(req, q, "ClientToken", "ct-walk-1");
+        acs_want_param(req, q, "Bandwidth", "10");
+        acs_want_param(req, q, "InternetChargeType", "PayByTraffic");
+        acs_want_param(req, q, "InstanceChargeType", "PostPaid");
+        acs_want_param(req, q, "Name", "web-0");
+        acs_want_param(req, q, "SecurityProtectionTypes.1", "AntiDDoS_Enhanced");
+        acs_want_param(req, q, "Tag.1.Key", "eip-agent/cluster");
+        acs_want_param(req, q, "Tag.1.Value", "c1");
+        acs_want_param(req, q, "Tag.2.Key", "eip-agent/node");
+        acs_want_param(req, q, "Tag.2.Value", "n1");
+        acs_want_param(req, q, "ClientToken", "ct-walk-1");
         assert_int_equal(q->n, 11);
     } else if (strcmp(action, "DescribeEipAddresses") == 0) {
         if (aliyun_params_get(q, "AllocationId")) {
-            want_param(req, q, "AllocationId", "eip-u");
+            acs_want_param(req, q, "AllocationId", "eip-u");
             assert_int_equal(q->n, 2);
         } else {
-            want_param(req, q, "PageSize", "2");
-            want_param(req, q, "PageNumber", NULL);
-            want_param(req, q, "Tag.1.Key", "eip-agent/cluster");
-            want_param(req, q, "Tag.1.Value", "c1");
-            want_param(req, q, "Tag.2.Key", "eip-agent/node");
-            want_param(req, q, "Tag.2.Value", "n1");
+            acs_want_param(req, q, "PageSize", "2");
+            acs_want_param(req, q, "PageNumber", NULL);
+            acs_want_param(req, q, "Tag.1.Key", "eip-agent/cluster");
+            acs_want_param(req, q, "Tag.1.Value", "c1");
+            acs_want_param(req, q, "Tag.2.Key", "eip-agent/node");
+            acs_want_param(req, q, "Tag.2.Value", "n1");
             assert_int_equal(q->n, 7);
         }
     } else if (strcmp(action, "UnassociateEipAddress") == 0) {
-        want_param(req, q, "AllocationId", "eip-u");
-        want_param(req, q, "InstanceId", "eni-1");
-        want_param(req, q, "InstanceType", "NetworkInterface");
-        want_param(req, q, "PrivateIpAddress", "10.0.0.5");
-        want_param(req, q, "ClientToken", "ct-walk-2");
+        acs_want_param(req, q, "AllocationId", "eip-u");
+        acs_want_param(req, q, "InstanceId", "eni-1");
+        acs_want_param(req, q, "InstanceType", "NetworkInterface");
+        acs_want_param(req, q, "PrivateIpAddress", "10.0.0.5");
+        acs_want_param(req, q, "ClientToken", "ct-walk-2");
         assert_int_equal(q->n, 6);
     } else if (strcmp(action, "ReleaseEipAddress") == 0) {
-        want_param(req, q, "AllocationId", "eip-r");
+        acs_want_param(req, q, "AllocationId", "eip-r");
         assert_int_equal(q->n, 2);
     } else {
         fail_msg("request %zu: unexpected action %s", req->index, action);
     }
-}
-
-/* The V3 signature computed again from what was sent matches the one sent:
- * nothing was added, dropped or cut after signing. */
-static void check_signature(const fake_req *req, const aliyun_params *q)
-{
-    aliyun_params h;
-    aliyun_params_init(&h);
-    const char *auth = NULL;
-    for (size_t i = 0; i < req->n_headers; i++) {
-        const char *line = req->headers[i];
-        const char *colon = strchr(line, ':');
-        assert_non_null(colon);
-        char name[64];
-        assert_true((size_t)(colon - line) < sizeof(name));
-        memcpy(name, line, (size_t)(colon - line));
-        name[colon - line] = '\0';
-        const char *value = colon + 1 + (colon[1] == ' ');
-        if (strcasecmp(name, "Authorization") == 0)
-            auth = value;
-        else
-            assert_int_equal(aliyun_params_add(&h, name, value), 0);
-    }
-    assert_non_null(auth);
-    assert_non_null(aliyun_params_get(&h, "host"));
-    assert_non_null(aliyun_params_get(&h, "x-acs-version"));
-    assert_non_null(aliyun_params_get(&h, "x-acs-date"));
-    assert_non_null(aliyun_params_get(&h, "x-acs-signature-nonce"));
-    assert_non_null(aliyun_params_get(&h, "x-acs-content-sha256"));
-    assert_string_equal(req->method, "POST");
-    assert_string_equal(req->body, "");
-    aliyun_v3_request v3 = {
-        .method = "POST", .path = "/", .query = q, .headers = &h, .body = "", .body_len = 0};
-    char sig[65];
-    eip_buf want;
-    eip_buf_init(&want, 4096);
-    assert_int_equal(aliyun_sign_v3(&v3, AK, SK, sig, &want), 0);
-    if (strcmp(want.data, auth) != 0)
-        fail_msg("request %zu (%s): Authorization %s, want %s", req->index,
-                 fake_req_header(req, "x-acs-action"), auth, want.data);
-    eip_buf_free(&want);
-    aliyun_params_free(&h);
 }
 
 static void check_requests(const fake_transport *ft)
@@ -347,9 +269,9 @@ static void check_requests(const fake_transport *ft)
         assert_string_equal(fake_req_header(req, "x-acs-version"), ALIYUN_VPC_VERSION);
         assert_int_equal(strncmp(req->url, "https://vpc.test:8443/?", 23), 0);
         aliyun_params q;
-        parse_query(req->url, &q);
+        acs_parse_query(req->url, &q);
         check_params(req, &q);
-        check_signature(req, &q);
+        acs_check_signature(req, &q, AK, SK);
         aliyun_params_free(&q);
     }
 }
