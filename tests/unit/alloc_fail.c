@@ -13,6 +13,10 @@
 #include <jansson.h>
 #include <sanitizer/lsan_interface.h>
 
+#if !defined(__SANITIZE_ADDRESS__)
+#error "the allocation-failure walks check leaks with LeakSanitizer: build with ENABLE_ASAN"
+#endif
+
 static void *json_malloc(size_t n)
 {
     return malloc(n); /* wrapped: counted, and failed when asked */

@@ -128,7 +128,8 @@ static int store_lease(world *w, const api_request *req, bool create)
     char rvbuf[24];
     if (!json_is_object(md) || !holder) {
         st = 400;
-    } else if (create ? w->lease[0] != '\0' : (!w->lease[0] || !rv || atol(rv) != w->lease_rv)) {
+    } else if (create ? w->lease[0] != '\0'
+                      : (!w->lease[0] || !rv || strtol(rv, NULL, 10) != w->lease_rv)) {
         st = 409;
     } else {
         snprintf(rvbuf, sizeof(rvbuf), "%ld", w->lease_rv + 1);
@@ -140,7 +141,7 @@ static int store_lease(world *w, const api_request *req, bool create)
             st = 400;
         } else {
             bool renewal = !create && *holder && strstr(w->lease, "\"holderIdentity\":\"n1\"");
-            strcpy(w->lease, dump);
+            snprintf(w->lease, sizeof(w->lease), "%s", dump); /* it fits: dumped with that max */
             w->lease_rv++;
             if (renewal)
                 w->renewals++;

@@ -184,7 +184,7 @@ static int store_podeip(world *w, const api_request *req, bool create, bool stat
     } else {
         const char *rv =
             json_string_value(json_object_get(json_object_get(in, "metadata"), "resourceVersion"));
-        if (!rv || atol(rv) != w->podeip_rv)
+        if (!rv || strtol(rv, NULL, 10) != w->podeip_rv)
             st = 409;
         else if (json_object_get(kept, "status") &&
                  json_object_set(in, "status", json_object_get(kept, "status")))
@@ -199,7 +199,7 @@ static int store_podeip(world *w, const api_request *req, bool create, bool stat
          eip_json_dump(obj, JSON_COMPACT, sizeof(w->podeip), &dump, NULL)))
         st = 500;
     if (st == 200) {
-        strcpy(w->podeip, dump);
+        snprintf(w->podeip, sizeof(w->podeip), "%s", dump); /* dumped with that max */
         w->podeip_rv++;
         if (create)
             st = 201;
@@ -554,7 +554,7 @@ static void rig_up(rig *g)
     http_client_opts ho = {.loop = &g->loop};
     assert_int_equal(http_client_new(&g->http, &ho, err, sizeof(err)), 0);
     g->kcfg.server = (char *)(uintptr_t)apiserver_url(g->srv);
-    strcpy(g->token, "walk-token");
+    snprintf(g->token, sizeof(g->token), "walk-token");
     g->kcfg.token = g->token;
     k8s_client_opts ko = {.loop = &g->loop, .http = g->http, .config = &g->kcfg, .qps = -1};
     assert_int_equal(k8s_client_new(&g->kc, &ko, err, sizeof(err)), 0);
