@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/timeutil.h"
 
 /* Longest id accepted for eip-, cbwp-, pippool-, rg- (prefix included). */
@@ -640,18 +641,11 @@ static int take_tag(struct parse_ctx *c, const char *k, size_t klen, json_t *jv,
 static int load_tags_object(struct parse_ctx *c, const char *v, size_t len, json_t **out)
 {
     char q[QUOTE_CAP];
-    json_error_t jerr, again;
-    json_t *o = json_loadb(v, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_error_t jerr;
+    json_t *o = NULL;
     *out = NULL;
-    if (!o) {
-        /* jansson's lexer reports a failed allocation as a syntax error (or with
-         * no text at all): a verdict of bad JSON stands only when a second parse
-         * gives the same one */
-        o = json_loadb(v, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &again);
-        if (!o && (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0] ||
-                   jerr.position != again.position || strcmp(jerr.text, again.text) != 0))
-            return -ENOMEM;
-    }
+    if (eip_json_loadb(v, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &o, &jerr) == -ENOMEM)
+        return -ENOMEM;
     if (!o) {
         quote(q, sizeof(q), jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
         return fail(c,

@@ -165,17 +165,20 @@ bool controller_stateful_kind(const struct controller *c, const char *kind)
 }
 
 /* Whether a pod object is one the agent cares about: it asks for an EIP (or
- * tries to, with an invalid annotation). */
+ * tries to, with an invalid annotation). Out of memory, it may: the record
+ * reads the annotations again. */
 static bool wants_eip(json_t *obj)
 {
     eip_request req;
     eip_request_error err;
     int r = eip_request_parse(json_object_get(json_object_get(obj, "metadata"), "annotations"),
                               &req, &err);
-    bool yes = r == -EINVAL || (r == 0 && req.type != EIP_ALLOC_NONE);
+    bool yes = r == -EINVAL || r == -ENOMEM || (r == 0 && req.type != EIP_ALLOC_NONE);
     eip_request_clear(&req);
     return yes;
 }
+
+static void gc_schedule(struct controller *c, uint64_t ms);
 
 static void on_pod_event(k8s_reflector *r, k8s_event_type type, json_t *obj, json_t *old, void *arg)
 {
@@ -197,8 +200,11 @@ static void on_pod_event(k8s_reflector *r, k8s_event_type type, json_t *obj, jso
             return;
         p = pod_new(c, obj, NULL, NULL, NULL);
         if (!p) {
-            log_error("pod %s/%s: out of memory: not handled now", jstr(md, "namespace"),
-                      jstr(md, "name"));
+            /* no event may come for it again: the next GC run looks at the pods */
+            log_error("pod %s/%s: out of memory: not handled now (again in %d s)",
+                      jstr(md, "namespace"), jstr(md, "name"), GC_RETRY_MS / 1000);
+            c->missed = true;
+            gc_schedule(c, GC_RETRY_MS);
             return;
         }
         eip_list_push_back(&c->pods, &p->node);
@@ -256,7 +262,22 @@ static void on_event_error(const char *event_name, k8s_result res, const char *d
 
 /* ---- inventory and node GC ---- */
 
-static void gc_schedule(struct controller *c, uint64_t ms);
+static void track_missed(json_t *obj, void *arg)
+{
+    struct controller *c = arg;
+    const char *uid = jstr(json_object_get(obj, "metadata"), "uid");
+    if (uid && !find_uid(c, uid))
+        on_pod_event(c->reflector, K8S_EVENT_ADDED, obj, NULL, c);
+}
+
+/* EIP pods whose record found no memory: tracked now (or missed again). */
+static void track_missed_pods(struct controller *c)
+{
+    if (!c->missed || !c->reflector)
+        return;
+    c->missed = false;
+    k8s_reflector_foreach(c->reflector, track_missed, c);
+}
 
 static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
 {
@@ -349,6 +370,7 @@ static void on_inventory(const aliyun_result *res, const aliyun_eip_page *page, 
         return;
     }
     bool periodic = c->inventoried;
+    track_missed_pods(c);
     log_debug("node GC: %zu EIPs tagged for %s", page->n, c->cfg->node_name);
     for (size_t i = 0; i < page->n; i++)
         gc_found(c, &page->eips[i], periodic);
@@ -481,8 +503,11 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     eip_list_init(&c->slot_queue);
     eip_list_init(&c->waiters);
     c->kept = json_object();
+    if (!c->kept)
+        goto fail;
+    /* set only once initialised: controller_free stops and closes it */
     c->node_timer = malloc(sizeof(*c->node_timer));
-    if (!c->node_timer || !c->kept)
+    if (!c->node_timer)
         goto fail;
     if ((r = uv_timer_init(opts->loop, c->node_timer))) {
         free(c->node_timer);
@@ -491,8 +516,10 @@ int controller_new(struct controller **out, const controller_opts *opts, char *e
     }
     c->node_timer->data = c;
     c->gc_timer = malloc(sizeof(*c->gc_timer));
-    if (!c->gc_timer)
+    if (!c->gc_timer) {
+        r = -ENOMEM;
         goto fail;
+    }
     if ((r = uv_timer_init(opts->loop, c->gc_timer))) {
         free(c->gc_timer);
         c->gc_timer = NULL;
@@ -580,6 +607,16 @@ static void on_node_timer(uv_timer_t *t)
     read_node(t->data);
 }
 
+/* The ENI resolver, or (out of memory) another try with the next reading of
+ * the Node: the pods wait for the resolver, they must not wait for ever. */
+static void resolver_or_retry(struct controller *c)
+{
+    if (!ensure_resolver(c))
+        return;
+    log_error("cannot build the ENI resolver: out of memory (retrying in 2 s)");
+    uv_timer_start(c->node_timer, on_node_timer, 2000, 0);
+}
+
 static void on_node(k8s_call *call, const k8s_response *resp, void *arg)
 {
     (void)call;
@@ -603,8 +640,7 @@ static void on_node(k8s_call *call, const k8s_response *resp, void *arg)
     log_info("node %s: %s", c->cfg->node_name,
              c->virtual_node ? "a virtual node: ENIs from DescribeNetworkInterfaces"
                              : "an ECS node: ENIs from the instance metadata");
-    if (ensure_resolver(c))
-        log_error("cannot build the ENI resolver: out of memory");
+    resolver_or_retry(c);
 }
 
 static void read_node(struct controller *c)
@@ -613,11 +649,16 @@ static void read_node(struct controller *c)
     int n = snprintf(path, sizeof(path), "/api/v1/nodes/%s", c->cfg->node_name);
     int r = n > 0 && (size_t)n < sizeof(path) ? k8s_get(c->kc, path, on_node, c, &c->node_call)
                                               : -E2BIG;
-    if (r) {
+    if (r == -E2BIG) {
         log_warn("node %s: cannot ask for it: %s; taken as an ECS node", c->cfg->node_name,
                  strerror(-r));
         c->node_known = true;
-        ensure_resolver(c);
+        resolver_or_retry(c);
+    } else if (r) {
+        /* out of memory now: no reason to guess what the node is */
+        log_warn("node %s: cannot ask for it: %s (retrying in 2 s)", c->cfg->node_name,
+                 strerror(-r));
+        uv_timer_start(c->node_timer, on_node_timer, 2000, 0);
     }
 }
 

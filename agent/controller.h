@@ -66,6 +66,7 @@ struct controller {
     bool cloud_ready; /* the cloud client is built */
     bool inventoried; /* the first inventory of this node's EIPs is in */
     bool stopping;
+    bool missed; /* an EIP pod found no memory for its record: the next GC run looks again */
 
     /* node GC */
     uv_timer_t *gc_timer;

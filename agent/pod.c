@@ -116,7 +116,10 @@ static void pod_event(struct pod *p, const char *type, const char *reason, const
 static void on_timer(uv_timer_t *t)
 {
     struct pod *p = t->data;
-    pod_kick(p);
+    if (p->reparse && p->obj)
+        pod_update(p, p->obj); /* reads the annotations again, then kicks */
+    else
+        pod_kick(p);
 }
 
 static void kick_after(struct pod *p, uint64_t ms)
@@ -1165,7 +1168,15 @@ static bool bind_blocked(struct pod *p)
                       "the API server says the pod is gone or replaced; waiting for the watch");
         return true;
     }
-    return uv_now(c->loop) < p->retry_at; /* a timer kicks it then */
+    if (uv_now(c->loop) < p->retry_at)
+        return true; /* a timer kicks it then */
+    if (p->reparse && p->type == EIP_ALLOC_NONE) {
+        /* what the pod asks for is not known yet: nothing is allocated on a guess
+         * (a request read before stays in force until the annotations are read) */
+        pod_fail(p, "OutOfMemory", RETRY_BASE_MS, "no memory to read the EIP annotations");
+        return true;
+    }
+    return false;
 }
 
 /* Which EIP: the ENI first (no money is spent on a pod no ENI holds), then the
@@ -1440,6 +1451,7 @@ void pod_update(struct pod *p, json_t *obj)
     eip_request_error err;
     memset(&err, 0, sizeof(err));
     int r = eip_request_parse(json_object_get(md, "annotations"), &req, &err);
+    p->reparse = r == -ENOMEM;
     if (r == -ENOMEM) {
         log_error("pod %s/%s: out of memory parsing the annotations", p->ns, p->name);
     } else if (r) {

@@ -92,6 +92,7 @@ struct pod {
 
     eip_request req; /* valid when req_err.key[0] == 0 */
     eip_request_error req_err;
+    bool reparse;          /* the annotations found no memory: read again (at the next retry) */
     bool invalid_reported; /* the InvalidAnnotation event for req_err went out */
     enum eip_alloc_type type;
     enum eip_release_strategy strategy; /* effective (stateful pods only; else Follow) */

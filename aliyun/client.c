@@ -15,6 +15,7 @@
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/rand.h"
@@ -150,12 +151,14 @@ int aliyun_endpoint_default(enum aliyun_service svc, const char *region, bool pu
     return n < 0 || (size_t)n >= cap ? -E2BIG : 0;
 }
 
-/* "https://host:port/..." -> "host:port" (what curl sends as Host). */
-static char *url_authority(const char *url)
+/* "https://host:port/..." -> "host:port" (what curl sends as Host) in *out:
+ * 0, -EINVAL (no host) or -ENOMEM. */
+static int url_authority(const char *url, char **out)
 {
+    *out = NULL;
     const char *p = strstr(url, "://");
     if (!p)
-        return NULL;
+        return -EINVAL;
     p += 3;
     size_t n = strcspn(p, "/?#");
     const char *at = memchr(p, '@', n);
@@ -164,17 +167,18 @@ static char *url_authority(const char *url)
         p = at + 1;
     }
     if (n == 0)
-        return NULL;
+        return -EINVAL;
     char *host = strndup(p, n);
     if (!host)
-        return NULL;
+        return -ENOMEM;
     /* default ports are not part of the Host header curl sends */
     size_t hl = strlen(host);
     if (strncmp(url, "https://", 8) == 0 && hl > 4 && strcmp(host + hl - 4, ":443") == 0)
         host[hl - 4] = '\0';
     else if (strncmp(url, "http://", 7) == 0 && hl > 3 && strcmp(host + hl - 3, ":80") == 0)
         host[hl - 3] = '\0';
-    return host;
+    *out = host;
+    return 0;
 }
 
 /* The endpoint of each service (configured, else the region's default) and
@@ -202,9 +206,13 @@ static int set_endpoints(aliyun_client *c, const aliyun_client_opts *opts, char 
             eip_seterr(err, errlen, "out of memory");
             return -ENOMEM;
         }
-        if (!(c->host[s] = url_authority(c->endpoint[s]))) {
-            eip_seterr(err, errlen, "%s endpoint %.128s: not a URL with a host", svc, ep);
-            return -EINVAL; /* url_authority fails on ENOMEM too: rare, and still refused */
+        int r = url_authority(c->endpoint[s], &c->host[s]);
+        if (r) {
+            if (r == -ENOMEM)
+                eip_seterr(err, errlen, "out of memory");
+            else
+                eip_seterr(err, errlen, "%s endpoint %.128s: not a URL with a host", svc, ep);
+            return r;
         }
     }
     return 0;
@@ -898,14 +906,15 @@ static enum aliyun_err_class classify(aliyun_call *call, const http_response *re
         return aliyun_error_classify(call->action, e);
     }
     json_error_t jerr;
-    *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
+    int r = eip_json_loadb(resp->body, resp->body_len, 0, root, &jerr);
     if (json_is_object(*root))
         return ALIYUN_ERR_NONE;
     json_decref(*root);
     *root = NULL;
     e->http_status = resp->status;
     eip_seterr(e->code, sizeof(e->code), "%s", "InvalidResponse");
-    eip_seterr(e->message, sizeof(e->message), "%s", "response is not a JSON object");
+    eip_seterr(e->message, sizeof(e->message), "%s",
+               r == -ENOMEM ? "no memory to read the response" : "response is not a JSON object");
     return ALIYUN_ERR_FATAL;
 }
 

@@ -16,6 +16,7 @@
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 
@@ -544,9 +545,11 @@ static void role_creds_done(aliyun_creds *c, int err, const char *value, size_t 
         return;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(value, len, 0, &jerr);
+    json_t *root = NULL;
     aliyun_credential n = {0};
-    int r = root ? aliyun_parse_ecs_ram_credentials(root, &n) : -EINVAL;
+    int r = eip_json_loadb(value, len, 0, &root, &jerr);
+    if (!r)
+        r = aliyun_parse_ecs_ram_credentials(root, &n);
     json_decref(root);
     if (r) {
         fetch_failed(c, r, "metadata RAM role credentials: unexpected document");

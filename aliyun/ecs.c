@@ -59,7 +59,7 @@ static int parse_eni(json_t *o, aliyun_eni *e)
     memset(e, 0, sizeof(*e));
     if (json_unpack_ex(o, &jerr, 0, "{s:s, s?{s?o}}", "NetworkInterfaceId", &id, "PrivateIpSets",
                        "PrivateIpSet", &sets))
-        return -EINVAL;
+        return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
     e->network_interface_id = str_dup_field(o, "NetworkInterfaceId");
     e->mac_address = str_dup_field(o, "MacAddress");
     e->vpc_id = str_dup_field(o, "VpcId");
@@ -79,8 +79,12 @@ static int parse_eni(json_t *o, aliyun_eni *e)
     json_array_foreach(sets, i, s)
     {
         const char *ip = NULL;
-        if (json_unpack_ex(s, &jerr, 0, "{s:s}", "PrivateIpAddress", &ip))
+        if (json_unpack_ex(s, &jerr, 0, "{s:s}", "PrivateIpAddress", &ip)) {
+            /* not a missing address: the ENI would seem not to hold it */
+            if (json_error_code(&jerr) == json_error_out_of_memory)
+                goto nomem;
             continue;
+        }
         if (!(e->private_ips[e->n_private_ips] = strdup(ip)))
             goto nomem;
         e->n_private_ips++;
@@ -105,8 +109,9 @@ int aliyun_parse_eni_page(json_t *root, aliyun_eni_page *out)
     json_int_t total = 0;
     const char *next = "";
     if (json_unpack_ex(root, &jerr, 0, "{s:{s:o}, s?I, s?s}", "NetworkInterfaceSets",
-                       "NetworkInterfaceSet", &arr, "TotalCount", &total, "NextToken", &next) ||
-        !json_is_array(arr))
+                       "NetworkInterfaceSet", &arr, "TotalCount", &total, "NextToken", &next))
+        return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+    if (!json_is_array(arr))
         return -EINVAL;
     out->total_count = (long)total;
     out->next_token = strdup(next ? next : "");

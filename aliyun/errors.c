@@ -10,6 +10,7 @@
 
 #include "aliyun/errors_internal.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "http/client.h"
 
 /* A field of the error body for a person to read: cut to fit (aliyun_error's
@@ -49,10 +50,11 @@ int aliyun_error_parse(aliyun_error *e, long http_status, const char *body, size
     if (!body || len == 0)
         return -ENOENT;
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    if (!root || !json_is_object(root)) {
+    json_t *root = NULL;
+    int r = eip_json_loadb(body, len, 0, &root, &jerr);
+    if (r || !json_is_object(root)) {
         json_decref(root);
-        return -EINVAL;
+        return r ? r : -EINVAL;
     }
     copy_field(e->code, sizeof(e->code), json_object_get(root, "Code"));
     copy_field(e->message, sizeof(e->message), json_object_get(root, "Message"));

@@ -12,6 +12,7 @@
 #include "aliyun/metadata_internal.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -122,10 +123,11 @@ static int strv_push(char ***v, size_t *n, const char *s, size_t len)
 int aliyun_metadata_parse_ipv4s(const char *body, size_t len, char ***out)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    if (!json_is_array(root)) {
+    json_t *root = NULL;
+    int jr = eip_json_loadb(body, len, 0, &root, &jerr);
+    if (jr || !json_is_array(root)) {
         json_decref(root);
-        return -EINVAL;
+        return jr ? jr : -EINVAL;
     }
     char **v = calloc(1, sizeof(*v));
     size_t n = 0;

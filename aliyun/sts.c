@@ -13,6 +13,7 @@
 #include "aliyun/errors_internal.h"
 #include "aliyun/sign.h"
 #include "common/err.h"
+#include "common/json.h"
 
 /* A URL built from the configured endpoint is refused past this (-E2BIG). */
 #define STS_URL_MAX (8 * 1024)
@@ -45,8 +46,9 @@ static void on_oidc(http_request *req, const http_response *resp, void *arg)
         err = -EIO;
     } else if (resp->status == 200) {
         json_error_t jerr;
-        json_t *root = json_loadb(resp->body, resp->body_len, 0, &jerr);
-        if (!root || aliyun_parse_sts_credentials(root, &cred)) {
+        json_t *root = NULL;
+        if (eip_json_loadb(resp->body, resp->body_len, 0, &root, &jerr) ||
+            aliyun_parse_sts_credentials(root, &cred)) {
             e.http_status = resp->status;
             eip_seterr(e.code, sizeof(e.code), "%s", "InvalidResponse");
             eip_seterr(e.message, sizeof(e.message), "%s",

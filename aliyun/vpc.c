@@ -82,12 +82,21 @@ const char *aliyun_eip_tag(const aliyun_eip *e, const char *key)
     return NULL;
 }
 
+/* json_unpack_ex failed for want of memory (jansson's own), not for a field:
+ * never to be read as a field that is absent. */
+static bool unpack_oom(const json_error_t *e)
+{
+    return json_error_code(e) == json_error_out_of_memory;
+}
+
 int aliyun_parse_eip(json_t *obj, aliyun_eip *out)
 {
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
     const char *aid = NULL;
-    if (json_unpack_ex(obj, &jerr, 0, "{s:s}", "AllocationId", &aid) || !*aid)
+    if (json_unpack_ex(obj, &jerr, 0, "{s:s}", "AllocationId", &aid))
+        return unpack_oom(&jerr) ? -ENOMEM : -EINVAL;
+    if (!*aid)
         return -EINVAL;
     out->allocation_id = field_dup(obj, "AllocationId");
     out->ip_address = field_dup(obj, "IpAddress");
@@ -114,8 +123,9 @@ int aliyun_parse_eip(json_t *obj, aliyun_eip *out)
         !out->mode)
         r = -ENOMEM;
     json_t *tags = NULL;
-    if (!r && json_unpack_ex(obj, &jerr, 0, "{s:{s:o}}", "Tags", "Tag", &tags) == 0 &&
-        json_is_array(tags) && json_array_size(tags) > 0) {
+    if (!r && json_unpack_ex(obj, &jerr, 0, "{s:{s:o}}", "Tags", "Tag", &tags) && unpack_oom(&jerr))
+        r = -ENOMEM; /* not "no tags": the tags say whose EIP it is */
+    if (!r && json_is_array(tags) && json_array_size(tags) > 0) {
         out->tags = calloc(json_array_size(tags), sizeof(*out->tags));
         if (!out->tags)
             r = -ENOMEM;
@@ -126,8 +136,11 @@ int aliyun_parse_eip(json_t *obj, aliyun_eip *out)
             if (r)
                 break;
             const char *k = NULL, *v = "";
-            if (json_unpack_ex(t, &jerr, 0, "{s:s, s?s}", "Key", &k, "Value", &v))
+            if (json_unpack_ex(t, &jerr, 0, "{s:s, s?s}", "Key", &k, "Value", &v)) {
+                if (unpack_oom(&jerr))
+                    r = -ENOMEM;
                 continue;
+            }
             aliyun_kv *kv = &out->tags[out->n_tags];
             kv->key = strdup(k);
             kv->value = strdup(v ? v : "");
@@ -148,8 +161,9 @@ int aliyun_parse_eip_page(json_t *root, aliyun_eip_page *out)
     json_t *arr = NULL;
     json_int_t total = 0, page = 0, size = 0;
     if (json_unpack_ex(root, &jerr, 0, "{s:{s:o}, s?I, s?I, s?I}", "EipAddresses", "EipAddress",
-                       &arr, "TotalCount", &total, "PageNumber", &page, "PageSize", &size) ||
-        !json_is_array(arr))
+                       &arr, "TotalCount", &total, "PageNumber", &page, "PageSize", &size))
+        return unpack_oom(&jerr) ? -ENOMEM : -EINVAL;
+    if (!json_is_array(arr))
         return -EINVAL;
     out->total_count = (long)total;
     out->page_number = (long)page;

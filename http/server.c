@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "http/router_internal.h"
@@ -304,10 +305,13 @@ static void ex_set_error(http_exchange *ex, int status, const char *msg)
 {
     json_t *j =
         json_pack("{s:s, s:i}", "error", msg ? msg : status_reason(status), "status", status);
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *txt = NULL;
+    size_t len = 0;
+    if (!j || eip_json_dump(j, JSON_COMPACT, ANSWER_MAX, &txt, &len))
+        txt = NULL;
     json_decref(j);
     if (txt)
-        ex_set_answer(ex, status, "application/json", txt, strlen(txt));
+        ex_set_answer(ex, status, "application/json", txt, len);
     else
         ex_set_answer(ex, status, "application/json", "{}", 2);
     free(txt);
@@ -1471,13 +1475,16 @@ void http_exchange_reply(http_exchange *ex, int status, const char *content_type
 
 void http_exchange_reply_json(http_exchange *ex, int status, json_t *j)
 {
-    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *txt = NULL;
+    size_t len = 0;
+    if (!j || eip_json_dump(j, JSON_COMPACT, ANSWER_MAX, &txt, &len))
+        txt = NULL;
     json_decref(j);
     if (!txt) {
         http_exchange_reply_error(ex, 500, "cannot serialize the answer");
         return;
     }
-    http_exchange_reply(ex, status, "application/json", txt, strlen(txt));
+    http_exchange_reply(ex, status, "application/json", txt, len);
     free(txt);
 }
 

@@ -354,19 +354,25 @@ json_t *k8s_recorder_build(const k8s_recorder *r, const k8s_object_ref *ref, con
                            const char *reason, const char *message, const k8s_event_decision *d)
 {
     json_t *inv = json_pack("{s:s, s:s}", "kind", ref->kind ? ref->kind : "", "name", ref->name);
-    if (!inv)
-        return NULL;
-    if (ref->namespace && *ref->namespace)
-        json_object_set_new(inv, "namespace", json_string(ref->namespace));
-    if (ref->uid)
-        json_object_set_new(inv, "uid", json_string(ref->uid));
-    if (ref->api_version)
-        json_object_set_new(inv, "apiVersion", json_string(ref->api_version));
-    if (ref->resource_version)
-        json_object_set_new(inv, "resourceVersion", json_string(ref->resource_version));
     json_t *src = json_pack("{s:s}", "component", r->component);
-    if (src && r->host)
-        json_object_set_new(src, "host", json_string(r->host));
+    /* every field or no Event: an involvedObject without its namespace or uid
+     * is another object's */
+    int e = !inv || !src;
+    if (!e && ref->namespace && *ref->namespace)
+        e = json_object_set_new(inv, "namespace", json_string(ref->namespace));
+    if (!e && ref->uid)
+        e = json_object_set_new(inv, "uid", json_string(ref->uid));
+    if (!e && ref->api_version)
+        e = json_object_set_new(inv, "apiVersion", json_string(ref->api_version));
+    if (!e && ref->resource_version)
+        e = json_object_set_new(inv, "resourceVersion", json_string(ref->resource_version));
+    if (!e && r->host)
+        e = json_object_set_new(src, "host", json_string(r->host));
+    if (e) {
+        json_decref(inv);
+        json_decref(src);
+        return NULL;
+    }
     json_t *ev = json_pack(
         "{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:o?, s:o, s:o, s:i, "
         "s:s, s:s}",

@@ -284,8 +284,9 @@ static void start_list(k8s_reflector *r)
     send_list_page(r);
 }
 
-/* Applies a complete list to the store: mark-and-sweep. */
-static void apply_list(k8s_reflector *r, json_t *fresh)
+/* Applies a complete list to the store: mark-and-sweep. 0, or -ENOMEM when an
+ * object could not be stored (nothing is said about it: the caller relists). */
+static int apply_list(k8s_reflector *r, json_t *fresh)
 {
     const char *key;
     json_t *old, *obj;
@@ -299,7 +300,7 @@ static void apply_list(k8s_reflector *r, json_t *fresh)
             emit(r, K8S_EVENT_DELETED, old, NULL);
             json_decref(old);
             if (r->state == K8S_REFLECTOR_STOPPED)
-                return;
+                return 0;
         }
     }
     json_object_foreach(fresh, key, obj)
@@ -313,18 +314,22 @@ static void apply_list(k8s_reflector *r, json_t *fresh)
             json_decref(old);
             old = NULL;
             if (r->state == K8S_REFLECTOR_STOPPED)
-                return;
+                return 0;
         }
         bool changed =
             !old || !same_str(obj_str(old, "resourceVersion"), obj_str(obj, "resourceVersion"));
         json_incref(old); /* the store lets go of it below; the handler gets it */
-        json_object_set(r->store, key, obj);
+        if (json_object_set(r->store, key, obj)) {
+            json_decref(old);
+            return -ENOMEM;
+        }
         if (changed)
             emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, obj, old);
         json_decref(old);
         if (r->state == K8S_REFLECTOR_STOPPED)
-            return;
+            return 0;
     }
+    return 0;
 }
 
 static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
@@ -357,7 +362,12 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
     {
         if (k8s_object_key(it, key, sizeof(key)) == 0) {
             trim(r, it);
-            json_object_set(r->pending, key, it);
+            if (json_object_set(r->pending, key, it)) {
+                /* a list missing an object would delete it: list again */
+                report(r, "list", K8S_E_TRANSPORT, "out of memory");
+                retry_later(r, NEXT_LIST, 0);
+                return;
+            }
         }
     }
     const json_t *jc = json_object_get(md, "continue");
@@ -383,10 +393,15 @@ static void list_done(k8s_call *call, const k8s_response *resp, void *arg)
     if (r->synced)
         r->stats.relists++;
     r->rv_unavailable = false;
-    apply_list(r, fresh);
+    int e = apply_list(r, fresh);
     json_decref(fresh);
     if (r->state == K8S_REFLECTOR_STOPPED)
         return;
+    if (e) {
+        report(r, "list", K8S_E_TRANSPORT, "out of memory");
+        retry_later(r, NEXT_LIST, 0);
+        return;
+    }
     set_rv(r, json_string_value(jrv));
     r->synced = true;
     if (r->o.on_synced)
@@ -466,7 +481,10 @@ static int on_watch_event(const k8s_watch_event *ev, void *arg)
                 return -ECANCELED;
         }
         bool same = old && same_str(obj_str(old, "resourceVersion"), ev->resource_version);
-        json_object_set(r->store, key, ev->object);
+        if (json_object_set(r->store, key, ev->object)) {
+            json_decref(old);
+            return -ENOMEM; /* the store would miss it: relist */
+        }
         set_rv(r, ev->resource_version);
         if (!same) /* a replayed event of what the store has says nothing new */
             emit(r, old ? K8S_EVENT_MODIFIED : K8S_EVENT_ADDED, ev->object, old);
@@ -496,6 +514,9 @@ static int watch_chunk(k8s_call *call, long status, const char *data, size_t len
         break;
     case -EPROTO:
         drop_watch(r, K8S_E_SERVER, r->error_detail, NEXT_LIST);
+        break;
+    case -ENOMEM:
+        drop_watch(r, K8S_E_TRANSPORT, "out of memory for a watch event, relisting", NEXT_LIST);
         break;
     default:
         drop_watch(r, K8S_E_PARSE, "undecodable watch event, relisting", NEXT_LIST);

@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/timeutil.h"
@@ -15,7 +16,8 @@
 
 #define ERROR_BODY_MAX (64 * 1024)
 #define URL_MAX (64 * 1024)
-#define HEADER_MAX (80 * 1024) /* one request header: a bearer token is at most 64 KiB */
+#define HEADER_MAX (80 * 1024)     /* one request header: a bearer token is at most 64 KiB */
+#define BODY_MAX (3 * 1024 * 1024) /* the API server's own limit on a request body */
 
 /* A call's lifecycle; call_set_state() is the only writer of the state and of
  * the list the call is in. */
@@ -195,14 +197,15 @@ static void make_response(const k8s_call *x, const http_response *resp, k8s_resp
         if (resp->error == HTTP_E_ABORTED) {
             r->result = K8S_E_TRANSPORT;
         } else if (!x->on_chunk && r->body_len) {
-            *json = json_loadb(r->body, r->body_len, 0, NULL);
-            if (!*json)
+            if (eip_json_loadb(r->body, r->body_len, 0, json, NULL))
                 r->result = K8S_E_PARSE;
         }
         r->json = *json;
         k8s_status_from_json(NULL, resp->status, &r->status);
     } else {
-        json_t *st = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+        json_t *st = NULL;
+        if (r->body_len)
+            (void)eip_json_loadb(r->body, r->body_len, 0, &st, NULL); /* none: by the status */
         k8s_status_from_json(st, resp->status, &r->status);
         json_decref(st);
         r->result = k8s_result_from_status(resp->status, r->status.reason);
@@ -401,10 +404,9 @@ static int call_build(k8s_call *x, const k8s_request_opts *o)
     if (!x->url || !x->method)
         return -ENOMEM;
     if (o->body) {
-        x->body = json_dumps(o->body, JSON_COMPACT);
-        if (!x->body)
-            return -ENOMEM;
-        x->body_len = strlen(x->body);
+        r = eip_json_dump(o->body, JSON_COMPACT, BODY_MAX, &x->body, &x->body_len);
+        if (r)
+            return r;
         eip_buf h;
         eip_buf_init(&h, HEADER_MAX);
         r = eip_buf_appendf(&h, "Content-Type: %s",

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/json.h"
 
 const char *k8s_result_name(k8s_result r)
 {
@@ -66,7 +67,9 @@ void k8s_status_from_json(const json_t *json, long http_status, k8s_status *st)
 
 void k8s_status_from_body(const char *body, size_t len, long http_status, k8s_status *st)
 {
-    json_t *j = (body && len) ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *j = NULL;
+    if (body && len)
+        (void)eip_json_loadb(body, len, 0, &j, NULL); /* none: by the status code */
     k8s_status_from_json(j, http_status, st);
     json_decref(j);
 }

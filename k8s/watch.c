@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/json.h"
+
 #define DEFAULT_MAX_EVENT (4u * 1024 * 1024)
 
 const char *k8s_watch_type_name(k8s_watch_type t)
@@ -43,7 +45,10 @@ void k8s_watch_parser_free(k8s_watch_parser *p)
 
 int k8s_watch_parse_line(const char *line, size_t len, k8s_watch_event_cb cb, void *arg)
 {
-    json_t *root = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *root = NULL;
+    int e = eip_json_loadb(line, len, JSON_REJECT_DUPLICATES, &root, NULL);
+    if (e == -ENOMEM)
+        return e;
     if (!json_is_object(root)) {
         json_decref(root);
         return -EBADMSG;

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
 /* Allocation-failure walks (tests/unit/alloc/), on top of the injection every
  * unit test is linked with (test_alloc.h: --wrap of malloc, calloc, realloc,
@@ -21,6 +23,21 @@ unsigned long alloc_fail_count(void);
 bool alloc_fail_hit(void);
 /* Installs the hook as jansson's allocator (call once, before any JSON). */
 void alloc_fail_install(void);
+/* The test's own work between these two (a fake's bookkeeping, building the
+ * fixtures a constructor needs, checking what a fake received) is neither
+ * counted nor failed. They nest. */
+void alloc_fail_pause(void);
+void alloc_fail_resume(void);
+
+/* Handles on loop, closing ones included (uv_walk). */
+int alloc_loop_handles(uv_loop_t *loop);
+/* Runs the loop without waiting until no handle is left (at most a few hundred
+ * turns); returns how many are left. */
+int alloc_loop_drain(uv_loop_t *loop);
+/* Runs the loop until done(arg) says so or deadline_ms pass (a timer of its
+ * own, closed before returning); whether done(arg) said so. */
+bool alloc_loop_run_until(uv_loop_t *loop, bool (*done)(void *arg), void *arg,
+                          uint64_t deadline_ms);
 
 /* One run of a scenario. Returns 0 when it succeeded, or a negative errno when
  * it failed cleanly (reported the failure, freed everything). Any other

@@ -21,6 +21,7 @@ static long fail_at = -1; /* the allocation that fails; -1: none */
 static bool fail_persist;
 static long count;
 static bool failed;
+static int paused;
 
 void test_alloc_fail(long nth, bool persist)
 {
@@ -45,8 +46,21 @@ bool test_alloc_failed(void)
     return failed;
 }
 
+void test_alloc_pause(void)
+{
+    paused++;
+}
+
+void test_alloc_resume(void)
+{
+    if (paused > 0)
+        paused--;
+}
+
 static bool fail_now(void)
 {
+    if (paused)
+        return false;
     long i = count++;
     if (fail_at < 0 || i < fail_at || (i > fail_at && !fail_persist))
         return false;

@@ -21,5 +21,10 @@ void test_alloc_off(void);
 long test_alloc_count(void);
 /* Whether an injected failure happened since then. */
 bool test_alloc_failed(void);
+/* Between test_alloc_pause() and test_alloc_resume() (they nest) allocations
+ * are neither counted nor failed: a test's own bookkeeping (recording what a
+ * fake server received, checking it) stays out of the walk. */
+void test_alloc_pause(void);
+void test_alloc_resume(void);
 
 #endif

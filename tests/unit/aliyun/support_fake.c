@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "support_fake.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,28 +34,66 @@ static void answer(uv_timer_t *t)
     q->on_done((http_request *)(void *)q, &fr.r, q->arg);
 }
 
-static int fake_send(void *ctx, const http_request_opts *o, http_request **out)
+static void req_free(fake_req *q)
 {
-    fake_transport *ft = ctx;
+    if (!q)
+        return;
+    free(q->method);
+    free(q->url);
+    free(q->body);
+    for (size_t i = 0; q->headers && i < q->n_headers; i++)
+        free(q->headers[i]);
+    free(q->headers);
+    free(q);
+}
+
+/* A copy of what was sent, or NULL when memory ran out (the allocation-failure
+ * walks, tests/unit/alloc/, fail the fake's allocations too). */
+static fake_req *req_copy(fake_transport *ft, const http_request_opts *o)
+{
     fake_req *q = calloc(1, sizeof(*q));
     if (!q)
-        return -1;
+        return NULL;
     q->ft = ft;
     q->method = strdup(o->method ? o->method : "GET");
     q->url = strdup(o->url);
     q->body = o->body ? strndup(o->body, o->body_len) : strdup("");
+    size_t n = 0;
     for (const char *const *h = o->headers; h && *h; h++)
-        q->n_headers++;
-    q->headers = calloc(q->n_headers + 1, sizeof(*q->headers));
-    for (size_t i = 0; i < q->n_headers; i++)
+        n++;
+    q->headers = calloc(n + 1, sizeof(*q->headers));
+    bool ok = q->method && q->url && q->body && q->headers;
+    for (size_t i = 0; ok && i < n; i++) {
         q->headers[i] = strdup(o->headers[i]);
+        q->n_headers++;
+        ok = q->headers[i] != NULL;
+    }
+    if (!ok) {
+        req_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Like http_client_send: -ENOMEM (nothing recorded, no callback) when memory
+ * runs out. */
+static int fake_send(void *ctx, const http_request_opts *o, http_request **out)
+{
+    fake_transport *ft = ctx;
+    if (ft->n == ft->cap) {
+        size_t cap = ft->cap ? ft->cap * 2 : 16;
+        fake_req **reqs = realloc(ft->reqs, cap * sizeof(*ft->reqs));
+        if (!reqs)
+            return -ENOMEM;
+        ft->reqs = reqs;
+        ft->cap = cap;
+    }
+    fake_req *q = req_copy(ft, o);
+    if (!q)
+        return -ENOMEM;
     q->sent_ms = (int64_t)uv_now(ft->loop);
     q->on_done = o->on_done;
     q->arg = o->arg;
-    if (ft->n == ft->cap) {
-        ft->cap = ft->cap ? ft->cap * 2 : 16;
-        ft->reqs = realloc(ft->reqs, ft->cap * sizeof(*ft->reqs));
-    }
     q->index = ft->n;
     ft->reqs[ft->n++] = q;
     q->reply = ft->responder(ft, q, ft->arg);
@@ -97,14 +136,7 @@ aliyun_transport fake_get(fake_transport *ft)
 
 static void req_closed(uv_handle_t *h)
 {
-    fake_req *q = h->data;
-    free(q->method);
-    free(q->url);
-    free(q->body);
-    for (size_t i = 0; i < q->n_headers; i++)
-        free(q->headers[i]);
-    free(q->headers);
-    free(q);
+    req_free(h->data);
 }
 
 void fake_free(fake_transport *ft)

@@ -10,7 +10,9 @@
 #include "aliyun/transport.h"
 
 /* A fake HTTP transport on a real uv loop: every request is recorded and answered
- * after delay_ms (a uv timer) with what the responder returns. */
+ * after delay_ms (a uv timer) with what the responder returns. When memory runs
+ * out (the allocation-failure walks of tests/unit/alloc/) a send is refused with
+ * -ENOMEM, as http_client_send would: nothing recorded, no callback. */
 
 typedef struct fake_reply {
     long status;
