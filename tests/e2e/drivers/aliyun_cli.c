@@ -23,6 +23,7 @@
  * (read here, as the agent's configuration does, and handed to aliyun/),
  * EIP_AGENT_RAM_ROLE, ALIYUN_CLI_REFRESH_BEFORE_MS, EIP_AGENT_LOG_LEVEL. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,59 +455,15 @@ static void walk_close(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-int main(int argc, char **argv)
+/* The credentials from the environment: the static key wins over the
+ * environment's, as the agent's configuration layers do. */
+static int setup_creds(cli *x, const char *sts, char *why, size_t whylen)
 {
-    if (argc < 2)
-        return usage();
-    const char *cmd = argv[1];
-    enum eip_log_level lvl = EIP_LOG_WARN;
-    if (env_str("EIP_AGENT_LOG_LEVEL"))
-        eip_log_level_parse(env_str("EIP_AGENT_LOG_LEVEL"), &lvl);
-    eip_log_set_level(lvl);
-
-    cli x;
-    memset(&x, 0, sizeof(x));
-    x.loop = uv_default_loop();
-    x.out = json_object();
-    json_object_set_new(x.out, "command", json_string(cmd));
-    uv_timer_init(x.loop, &x.timer);
-    x.timer.data = &x;
-
-    http_client_opts ho = {.loop = x.loop, .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE")};
-    char herr[256];
-    if (http_client_new(&x.http, &ho, herr, sizeof(herr)) != 0) {
-        fprintf(stderr, "aliyun_cli: %s\n", herr);
-        return 1;
-    }
-    x.tr = aliyun_transport_http(x.http);
-    const char *mdep = env_str("EIP_AGENT_METADATA_ENDPOINT");
-    char why[256];
-    if (mdep) {
-        aliyun_metadata_opts mo = {.loop = x.loop,
-                                   .transport = &x.tr,
-                                   .endpoint = mdep,
-                                   .disable_token = env_long("ALIYUN_CLI_METADATA_NO_TOKEN", 0)};
-        if (aliyun_metadata_new(&x.md, &mo, why, sizeof(why))) {
-            fprintf(stderr, "aliyun_cli: %s\n", why);
-            return 1;
-        }
-    }
-    const char *region =
-        env_str("ALIYUN_CLI_REGION") ? env_str("ALIYUN_CLI_REGION") : "cn-hangzhou";
-    const char *all = env_str("ALIYUN_CLI_ENDPOINT");
-    char sts_def[256];
-    const char *sts = env_str("EIP_AGENT_STS_ENDPOINT") ? env_str("EIP_AGENT_STS_ENDPOINT") : all;
-    if (!sts) {
-        aliyun_endpoint_default(ALIYUN_SVC_STS, region, env_long("EIP_AGENT_PUBLIC_ENDPOINTS", 0),
-                                sts_def, sizeof(sts_def));
-        sts = sts_def;
-    }
-    /* the static key wins over the environment's, as the agent's configuration layers do */
     bool from_env = !env_str("ALIYUN_CLI_ACCESS_KEY_ID");
     aliyun_creds_opts co = {
-        .loop = x.loop,
-        .transport = &x.tr,
-        .metadata = x.md,
+        .loop = x->loop,
+        .transport = &x->tr,
+        .metadata = x->md,
         .access_key_id =
             from_env ? env_str("ALIBABA_CLOUD_ACCESS_KEY_ID") : env_str("ALIYUN_CLI_ACCESS_KEY_ID"),
         .access_key_secret = from_env ? env_str("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -526,11 +483,12 @@ int main(int argc, char **argv)
         .retry_base_ms = 200,
         .retry_cap_ms = 2000,
     };
-    int err = aliyun_creds_new(&x.creds, &co, why, sizeof(why));
-    if (!x.creds && strcmp(cmd, "metadata") != 0 && strcmp(cmd, "metadata-eni") != 0) {
-        printf("{\"command\":\"%s\",\"error\":%d,\"source\":\"none\"}\n", cmd, err);
-        return 1;
-    }
+    return aliyun_creds_new(&x->creds, &co, why, whylen);
+}
+
+/* The cloud client from the environment. Returns 0, or the exit status. */
+static int setup_client(cli *x, const char *region, const char *all, const char *sts)
+{
     enum aliyun_signature_version sv = ALIYUN_SIGN_V3;
     if (env_str("EIP_AGENT_SIGNATURE_VERSION") &&
         aliyun_signature_version_parse(env_str("EIP_AGENT_SIGNATURE_VERSION"), &sv)) {
@@ -538,9 +496,9 @@ int main(int argc, char **argv)
         return 2;
     }
     aliyun_client_opts opts = {
-        .loop = x.loop,
-        .transport = &x.tr,
-        .creds = x.creds,
+        .loop = x->loop,
+        .transport = &x->tr,
+        .creds = x->creds,
         .region_id = region,
         .endpoint = {env_str("EIP_AGENT_VPC_ENDPOINT") ? env_str("EIP_AGENT_VPC_ENDPOINT") : all,
                      env_str("EIP_AGENT_ECS_ENDPOINT") ? env_str("EIP_AGENT_ECS_ENDPOINT") : all,
@@ -555,117 +513,281 @@ int main(int argc, char **argv)
         .backoff_cap_ms = env_long("ALIYUN_CLI_BACKOFF_CAP_MS", 0),
         .max_attempts = (int)env_long("ALIYUN_CLI_MAX_ATTEMPTS", 0),
     };
-    if (aliyun_client_new(&x.c, &opts, why, sizeof(why))) {
+    char why[256];
+    if (aliyun_client_new(&x->c, &opts, why, sizeof(why))) {
         fprintf(stderr, "aliyun_cli: bad client options: %s\n", why);
         return 2;
     }
+    return 0;
+}
+
+/* The HTTP client, the metadata client (with EIP_AGENT_METADATA_ENDPOINT), the
+ * credentials and the cloud client. Returns 0, or the exit status. */
+static int setup(cli *x, const char *cmd)
+{
+    http_client_opts ho = {.loop = x->loop, .ca_file = env_str("EIP_AGENT_CLOUD_CA_FILE")};
+    char why[256];
+    if (http_client_new(&x->http, &ho, why, sizeof(why)) != 0) {
+        fprintf(stderr, "aliyun_cli: %s\n", why);
+        return 1;
+    }
+    x->tr = aliyun_transport_http(x->http);
+    const char *mdep = env_str("EIP_AGENT_METADATA_ENDPOINT");
+    if (mdep) {
+        aliyun_metadata_opts mo = {.loop = x->loop,
+                                   .transport = &x->tr,
+                                   .endpoint = mdep,
+                                   .disable_token = env_long("ALIYUN_CLI_METADATA_NO_TOKEN", 0)};
+        if (aliyun_metadata_new(&x->md, &mo, why, sizeof(why))) {
+            fprintf(stderr, "aliyun_cli: %s\n", why);
+            return 1;
+        }
+    }
+    const char *region =
+        env_str("ALIYUN_CLI_REGION") ? env_str("ALIYUN_CLI_REGION") : "cn-hangzhou";
+    const char *all = env_str("ALIYUN_CLI_ENDPOINT");
+    char sts_def[256];
+    const char *sts = env_str("EIP_AGENT_STS_ENDPOINT") ? env_str("EIP_AGENT_STS_ENDPOINT") : all;
+    if (!sts) {
+        aliyun_endpoint_default(ALIYUN_SVC_STS, region, env_long("EIP_AGENT_PUBLIC_ENDPOINTS", 0),
+                                sts_def, sizeof(sts_def));
+        sts = sts_def;
+    }
+    int err = setup_creds(x, sts, why, sizeof(why));
+    if (!x->creds && strcmp(cmd, "metadata") != 0 && strcmp(cmd, "metadata-eni") != 0) {
+        printf("{\"command\":\"%s\",\"error\":%d,\"source\":\"none\"}\n", cmd, err);
+        return 1;
+    }
+    int rc = setup_client(x, region, all, sts);
+    if (rc)
+        return rc;
     const char *tok = env_str("ALIYUN_CLI_CLIENT_TOKEN");
     if (tok)
-        snprintf(x.token, sizeof(x.token), "%s", tok);
+        snprintf(x->token, sizeof(x->token), "%s", tok);
     else
-        aliyun_client_token(x.token, sizeof(x.token));
+        aliyun_client_token(x->token, sizeof(x->token));
+    return 0;
+}
 
+/* ---- the commands: each starts its calls (0) or says why not ---- */
+
+static int cmd_creds(cli *x, int argc, char **argv)
+{
+    static aliyun_creds_waiter w;
+    x->hold_until = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+    json_object_set_new(x->out, "errors", json_array());
+    return aliyun_creds_wait(x->creds, &w, on_creds_ready, x);
+}
+
+static int cmd_describe(cli *x, int argc, char **argv)
+{
+    aliyun_describe_eips_params p = {.allocation_ids = (const char *const *)(argv + 2),
+                                     .n_allocation_ids = (size_t)(argc - 2),
+                                     .page_size = (int)env_long("ALIYUN_CLI_PAGE_SIZE", 0)};
+    return aliyun_vpc_describe_all_eips(x->c, &p, on_describe_all, x, NULL);
+}
+
+static int cmd_allocate(cli *x, int argc, char **argv)
+{
+    aliyun_allocate_eip_params p = {
+        .bandwidth = (int)env_long("ALIYUN_CLI_BANDWIDTH", 0),
+        .name = argc > 2 ? argv[2] : NULL,
+        .description = env_str("ALIYUN_CLI_DESCRIPTION"),
+        .isp = env_str("ALIYUN_CLI_ISP"),
+        .internet_charge_type = env_str("ALIYUN_CLI_INTERNET_CHARGE_TYPE"),
+        .client_token = x->token,
+    };
+    return aliyun_vpc_allocate_eip(x->c, &p, on_allocate, x, NULL);
+}
+
+static int cmd_associate(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    aliyun_associate_eip_params p = {.allocation_id = argv[2],
+                                     .instance_id = argv[3],
+                                     .private_ip_address = argv[4],
+                                     .client_token = env_str("ALIYUN_CLI_CLIENT_TOKEN")};
+    return aliyun_vpc_associate_eip(x->c, &p, on_simple, x, NULL);
+}
+
+static int cmd_unassociate(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    aliyun_unassociate_eip_params p = {.allocation_id = argv[2],
+                                       .instance_id = argv[3],
+                                       .private_ip_address = argv[4],
+                                       .client_token = env_str("ALIYUN_CLI_CLIENT_TOKEN")};
+    return aliyun_vpc_unassociate_eip(x->c, &p, on_simple, x, NULL);
+}
+
+static int cmd_release(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    return aliyun_vpc_release_eip(x->c, &(aliyun_release_eip_params){.allocation_id = argv[2]},
+                                  on_simple, x, NULL);
+}
+
+static int cmd_lifecycle(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    x->eni = argv[2];
+    x->ip = argv[3];
+    json_object_set_new(x->out, "steps", json_array());
+    lc_next(x);
+    return 0;
+}
+
+static int cmd_burst(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    long n = strtol(argv[2], NULL, 10);
+    json_object_set_new(x->out, "results", json_array());
+    x->pending = (int)n;
     int r = 0;
-    x.pending = 1;
-    if (strcmp(cmd, "creds") == 0) {
-        static aliyun_creds_waiter w;
-        x.hold_until = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
-        json_object_set_new(x.out, "errors", json_array());
-        r = aliyun_creds_wait(x.creds, &w, on_creds_ready, &x);
-    } else if (strcmp(cmd, "describe") == 0) {
-        aliyun_describe_eips_params p = {.allocation_ids = (const char *const *)(argv + 2),
-                                         .n_allocation_ids = (size_t)(argc - 2),
-                                         .page_size = (int)env_long("ALIYUN_CLI_PAGE_SIZE", 0)};
-        r = aliyun_vpc_describe_all_eips(x.c, &p, on_describe_all, &x, NULL);
-    } else if (strcmp(cmd, "allocate") == 0) {
-        aliyun_allocate_eip_params p = {
-            .bandwidth = (int)env_long("ALIYUN_CLI_BANDWIDTH", 0),
-            .name = argc > 2 ? argv[2] : NULL,
-            .description = env_str("ALIYUN_CLI_DESCRIPTION"),
-            .isp = env_str("ALIYUN_CLI_ISP"),
-            .internet_charge_type = env_str("ALIYUN_CLI_INTERNET_CHARGE_TYPE"),
-            .client_token = x.token,
-        };
-        r = aliyun_vpc_allocate_eip(x.c, &p, on_allocate, &x, NULL);
-    } else if (strcmp(cmd, "associate") == 0 && argc == 5) {
-        aliyun_associate_eip_params p = {.allocation_id = argv[2],
-                                         .instance_id = argv[3],
-                                         .private_ip_address = argv[4],
-                                         .client_token = tok};
-        r = aliyun_vpc_associate_eip(x.c, &p, on_simple, &x, NULL);
-    } else if (strcmp(cmd, "unassociate") == 0 && argc == 5) {
-        aliyun_unassociate_eip_params p = {.allocation_id = argv[2],
-                                           .instance_id = argv[3],
-                                           .private_ip_address = argv[4],
-                                           .client_token = tok};
-        r = aliyun_vpc_unassociate_eip(x.c, &p, on_simple, &x, NULL);
-    } else if (strcmp(cmd, "release") == 0 && argc == 3) {
-        r = aliyun_vpc_release_eip(x.c, &(aliyun_release_eip_params){.allocation_id = argv[2]},
-                                   on_simple, &x, NULL);
-    } else if (strcmp(cmd, "lifecycle") == 0 && argc == 4) {
-        x.eni = argv[2];
-        x.ip = argv[3];
-        json_object_set_new(x.out, "steps", json_array());
-        lc_next(&x);
-    } else if (strcmp(cmd, "burst") == 0 && argc == 3) {
-        long n = strtol(argv[2], NULL, 10);
-        json_object_set_new(x.out, "results", json_array());
-        x.pending = (int)n;
-        for (long i = 0; i < n && !r; i++) {
-            aliyun_describe_eips_params p = {.page_size = 1};
-            r = aliyun_vpc_describe_eips(x.c, &p, on_burst, &x, NULL);
-        }
-    } else if (strcmp(cmd, "enis") == 0 && argc == 3) {
-        x.ip = argv[2];
-        aliyun_find_eni_params p = {.vpc_id = env_str("ALIYUN_CLI_VPC_ID"), .ip = argv[2]};
-        r = aliyun_ecs_find_eni(x.c, &p, on_eni_found, &x, NULL);
-    } else if (strcmp(cmd, "metadata") == 0 && argc == 3 && x.md) {
-        r = aliyun_metadata_get(x.md, argv[2], on_md, &x, NULL);
-    } else if (strcmp(cmd, "metadata-eni") == 0 && argc >= 3 && x.md) {
-        json_object_set_new(x.out, "results", json_array());
-        x.ips = argv + 2;
-        x.n_ips = argc - 2;
-        md_eni_next(&x);
-    } else if (strcmp(cmd, "check") == 0) {
-        r = aliyun_check_start(x.c, x.md, on_check, &x, NULL);
-    } else {
-        return usage();
+    for (long i = 0; i < n && !r; i++) {
+        aliyun_describe_eips_params p = {.page_size = 1};
+        r = aliyun_vpc_describe_eips(x->c, &p, on_burst, x, NULL);
     }
+    return r;
+}
+
+static int cmd_enis(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    x->ip = argv[2];
+    aliyun_find_eni_params p = {.vpc_id = env_str("ALIYUN_CLI_VPC_ID"), .ip = argv[2]};
+    return aliyun_ecs_find_eni(x->c, &p, on_eni_found, x, NULL);
+}
+
+static int cmd_metadata(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    return aliyun_metadata_get(x->md, argv[2], on_md, x, NULL);
+}
+
+static int cmd_metadata_eni(cli *x, int argc, char **argv)
+{
+    json_object_set_new(x->out, "results", json_array());
+    x->ips = argv + 2;
+    x->n_ips = argc - 2;
+    md_eni_next(x);
+    return 0;
+}
+
+static int cmd_check(cli *x, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return aliyun_check_start(x->c, x->md, on_check, x, NULL);
+}
+
+/* argc bounds count argv[0] and the command; max -1: any number more. */
+static const struct command {
+    const char *name;
+    int min_argc, max_argc;
+    bool needs_metadata;
+    int (*start)(cli *x, int argc, char **argv);
+} commands[] = {
+    {"creds", 2, 3, false, cmd_creds},
+    {"describe", 2, -1, false, cmd_describe},
+    {"allocate", 2, 3, false, cmd_allocate},
+    {"associate", 5, 5, false, cmd_associate},
+    {"unassociate", 5, 5, false, cmd_unassociate},
+    {"release", 3, 3, false, cmd_release},
+    {"lifecycle", 4, 4, false, cmd_lifecycle},
+    {"burst", 3, 3, false, cmd_burst},
+    {"enis", 3, 3, false, cmd_enis},
+    {"metadata", 3, 3, true, cmd_metadata},
+    {"metadata-eni", 3, -1, true, cmd_metadata_eni},
+    {"check", 2, 2, false, cmd_check},
+};
+
+static const struct command *find_command(const char *name, int argc)
+{
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(c->name, name) == 0 && argc >= c->min_argc &&
+            (c->max_argc < 0 || argc <= c->max_argc))
+            return c;
+    }
+    return NULL;
+}
+
+/* The client's counters and the credentials' state, added to the report. */
+static void report_stats(cli *x)
+{
+    aliyun_client_stats st;
+    aliyun_client_get_stats(x->c, &st);
+    json_object_set_new(x->out, "stats",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "calls", (json_int_t)st.calls,
+                                  "attempts", (json_int_t)st.attempts, "retries",
+                                  (json_int_t)st.retries, "throttled", (json_int_t)st.throttled,
+                                  "failures", (json_int_t)st.failures));
+    if (x->creds) {
+        char d[512];
+        aliyun_creds_describe(x->creds, d, sizeof(d));
+        json_object_set_new(x->out, "creds", json_string(d));
+        json_object_set_new(x->out, "refreshes",
+                            json_integer((json_int_t)aliyun_creds_refresh_count(x->creds)));
+        json_object_set_new(x->out, "calls_ok", json_integer(x->calls_ok));
+        json_object_set_new(x->out, "calls_failed", json_integer(x->calls_failed));
+    }
+}
+
+static void teardown(cli *x)
+{
+    json_decref(x->out);
+    aliyun_client_free(x->c);
+    aliyun_creds_free(x->creds);
+    aliyun_metadata_free(x->md);
+    http_client_free(x->http);
+    uv_close((uv_handle_t *)&x->timer, NULL);
+    uv_run(x->loop, UV_RUN_DEFAULT);
+    uv_walk(x->loop, walk_close, NULL);
+    uv_run(x->loop, UV_RUN_DEFAULT);
+    uv_loop_close(x->loop);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage();
+    const char *cmd = argv[1];
+    enum eip_log_level lvl = EIP_LOG_WARN;
+    if (env_str("EIP_AGENT_LOG_LEVEL"))
+        eip_log_level_parse(env_str("EIP_AGENT_LOG_LEVEL"), &lvl);
+    eip_log_set_level(lvl);
+
+    cli x;
+    memset(&x, 0, sizeof(x));
+    x.loop = uv_default_loop();
+    x.out = json_object();
+    if (!x.out)
+        return 1;
+    json_object_set_new(x.out, "command", json_string(cmd));
+    uv_timer_init(x.loop, &x.timer);
+    x.timer.data = &x;
+
+    const struct command *c = find_command(cmd, argc);
+    int rc = setup(&x, cmd);
+    if (!rc && (!c || (c->needs_metadata && !x.md)))
+        rc = usage();
+    if (rc) {
+        teardown(&x);
+        return rc;
+    }
+    x.pending = 1;
+    int r = c->start(&x, argc, argv);
     if (r) {
         json_object_set_new(x.out, "start_error", json_integer(r));
         x.failed = 1;
     } else {
         uv_run(x.loop, UV_RUN_DEFAULT);
     }
-    aliyun_client_stats st;
-    aliyun_client_get_stats(x.c, &st);
-    json_object_set_new(x.out, "stats",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "calls", (json_int_t)st.calls,
-                                  "attempts", (json_int_t)st.attempts, "retries",
-                                  (json_int_t)st.retries, "throttled", (json_int_t)st.throttled,
-                                  "failures", (json_int_t)st.failures));
-    if (x.creds) {
-        char d[512];
-        aliyun_creds_describe(x.creds, d, sizeof(d));
-        json_object_set_new(x.out, "creds", json_string(d));
-        json_object_set_new(x.out, "refreshes",
-                            json_integer((json_int_t)aliyun_creds_refresh_count(x.creds)));
-        json_object_set_new(x.out, "calls_ok", json_integer(x.calls_ok));
-        json_object_set_new(x.out, "calls_failed", json_integer(x.calls_failed));
-    }
+    report_stats(&x);
     char *s = json_dumps(x.out, JSON_COMPACT);
     printf("%s\n", s ? s : "{}");
     free(s);
-    json_decref(x.out);
-
-    aliyun_client_free(x.c);
-    aliyun_creds_free(x.creds);
-    aliyun_metadata_free(x.md);
-    http_client_free(x.http);
-    uv_close((uv_handle_t *)&x.timer, NULL);
-    uv_run(x.loop, UV_RUN_DEFAULT);
-    uv_walk(x.loop, walk_close, NULL);
-    uv_run(x.loop, UV_RUN_DEFAULT);
-    uv_loop_close(x.loop);
+    teardown(&x);
     return x.failed ? 1 : 0;
 }
