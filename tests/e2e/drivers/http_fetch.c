@@ -243,153 +243,126 @@ static int usage(void)
     return 2;
 }
 
-int main(int argc, char **argv)
-{
-    struct fetch f;
-    memset(&f, 0, sizeof(f));
-    const char *headers[MAX_HEADERS + 1] = {0};
-    size_t nheaders = 0;
-    char *ca_pem = NULL, *cert_pem = NULL, *key_pem = NULL;
-    long max_bytes = 0;
-    http_client_opts copts = {0};
-    f.parallel = 1;
-    f.repeat = 1;
-    int rc = 0;
+/* What the command line sets besides struct fetch. */
+struct args {
+    const char *headers[MAX_HEADERS + 1];
+    size_t nheaders;
+    char *ca_pem, *cert_pem, *key_pem; /* read from files; freed at the end */
+    long max_bytes;
+    http_client_opts copts;
+};
 
+/* One option with a value: a string, a number or a PEM file read in. Returns
+ * 1 when a matches none, 0 when taken, -1 on a bad value. */
+static int parse_valued(struct fetch *f, struct args *ar, const char *a, const char *v)
+{
+    const struct {
+        const char *name;
+        const char **dst;
+    } strs[] = {
+        {"--method", &f->opts.method},
+        {"--cacert", &f->opts.ca_file},
+        {"--cert", &f->opts.client_cert_file},
+        {"--key", &f->opts.client_key_file},
+        {"--tls-server-name", &f->opts.tls_server_name},
+        {"--client-cacert", &ar->copts.ca_file},
+        {"--user-agent", &ar->copts.user_agent},
+    };
+    const struct {
+        const char *name;
+        long *dst;
+        long min;
+    } longs[] = {
+        {"--timeout-ms", &f->opts.timeout_ms, 0},
+        {"--connect-timeout-ms", &f->opts.connect_timeout_ms, 0},
+        {"--max-bytes", &ar->max_bytes, 0},
+        {"--cancel-after-chunks", &f->cancel_after_chunks, 0},
+        {"--abort-after-chunks", &f->abort_after_chunks, 0},
+        {"--cancel-after-ms", &f->cancel_after_ms, 0},
+        {"--free-after-ms", &f->free_after_ms, 0},
+        {"--parallel", &f->parallel, 1},
+        {"--repeat", &f->repeat, 1},
+    };
+    const struct {
+        const char *name;
+        char **buf;
+        const char **dst;
+    } pems[] = {
+        {"--ca-pem", &ar->ca_pem, &f->opts.ca_pem},
+        {"--cert-pem", &ar->cert_pem, &f->opts.client_cert_pem},
+        {"--key-pem", &ar->key_pem, &f->opts.client_key_pem},
+    };
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strcmp(a, strs[i].name) == 0) {
+            *strs[i].dst = v;
+            return 0;
+        }
+    for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
+        if (strcmp(a, longs[i].name) == 0)
+            return parse_long(v, longs[i].dst) || *longs[i].dst < longs[i].min ? -1 : 0;
+    for (size_t i = 0; i < sizeof(pems) / sizeof(pems[0]); i++)
+        if (strcmp(a, pems[i].name) == 0) {
+            free(*pems[i].buf);
+            *pems[i].dst = *pems[i].buf = read_file(v);
+            return *pems[i].buf ? 0 : -1;
+        }
+    if (strcmp(a, "--data") == 0) {
+        f->opts.body = v;
+        f->opts.body_len = strlen(v);
+    } else if (strcmp(a, "--header") == 0 && ar->nheaders < MAX_HEADERS) {
+        ar->headers[ar->nheaders++] = v;
+    } else if (strcmp(a, "--show-header") == 0 && f->nshow < MAX_HEADERS) {
+        f->show[f->nshow++] = v;
+    } else if (strcmp(a, "--header") == 0 || strcmp(a, "--show-header") == 0) {
+        return -1; /* more than MAX_HEADERS */
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+/* The command line into f and ar. Returns 0, or -1 on a usage error. */
+static int parse_args(struct fetch *f, struct args *ar, int argc, char **argv)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-#define NEED_ARG                                                                                   \
-    do {                                                                                           \
-        if (!v)                                                                                    \
-            return usage();                                                                        \
-        i++;                                                                                       \
-    } while (0)
-#define NEED_LONG(dst)                                                                             \
-    do {                                                                                           \
-        NEED_ARG;                                                                                  \
-        if (parse_long(v, &n))                                                                     \
-            return usage();                                                                        \
-        (dst) = n;                                                                                 \
-    } while (0)
-        if (strcmp(a, "--method") == 0) {
-            NEED_ARG;
-            f.opts.method = v;
-        } else if (strcmp(a, "--header") == 0) {
-            NEED_ARG;
-            if (nheaders == MAX_HEADERS)
-                return usage();
-            headers[nheaders++] = v;
-        } else if (strcmp(a, "--data") == 0) {
-            NEED_ARG;
-            f.opts.body = v;
-            f.opts.body_len = strlen(v);
-        } else if (strcmp(a, "--cacert") == 0) {
-            NEED_ARG;
-            f.opts.ca_file = v;
-        } else if (strcmp(a, "--ca-pem") == 0) {
-            NEED_ARG;
-            if (!(ca_pem = read_file(v)))
-                return usage();
-            f.opts.ca_pem = ca_pem;
-        } else if (strcmp(a, "--cert") == 0) {
-            NEED_ARG;
-            f.opts.client_cert_file = v;
-        } else if (strcmp(a, "--key") == 0) {
-            NEED_ARG;
-            f.opts.client_key_file = v;
-        } else if (strcmp(a, "--cert-pem") == 0) {
-            NEED_ARG;
-            if (!(cert_pem = read_file(v)))
-                return usage();
-            f.opts.client_cert_pem = cert_pem;
-        } else if (strcmp(a, "--key-pem") == 0) {
-            NEED_ARG;
-            if (!(key_pem = read_file(v)))
-                return usage();
-            f.opts.client_key_pem = key_pem;
-        } else if (strcmp(a, "--tls-server-name") == 0) {
-            NEED_ARG;
-            f.opts.tls_server_name = v;
-        } else if (strcmp(a, "--insecure") == 0) {
-            f.opts.insecure_skip_verify = true;
-        } else if (strcmp(a, "--timeout-ms") == 0) {
-            NEED_LONG(f.opts.timeout_ms);
-        } else if (strcmp(a, "--connect-timeout-ms") == 0) {
-            NEED_LONG(f.opts.connect_timeout_ms);
-        } else if (strcmp(a, "--max-bytes") == 0) {
-            NEED_LONG(max_bytes);
+        if (strcmp(a, "--insecure") == 0) {
+            f->opts.insecure_skip_verify = true;
         } else if (strcmp(a, "--stream") == 0) {
-            f.opts.on_chunk = on_chunk;
-        } else if (strcmp(a, "--cancel-after-chunks") == 0) {
-            NEED_LONG(f.cancel_after_chunks);
-        } else if (strcmp(a, "--abort-after-chunks") == 0) {
-            NEED_LONG(f.abort_after_chunks);
-        } else if (strcmp(a, "--cancel-after-ms") == 0) {
-            NEED_LONG(f.cancel_after_ms);
-        } else if (strcmp(a, "--free-after-ms") == 0) {
-            NEED_LONG(f.free_after_ms);
-        } else if (strcmp(a, "--parallel") == 0) {
-            NEED_LONG(f.parallel);
-            if (f.parallel < 1)
-                return usage();
-        } else if (strcmp(a, "--repeat") == 0) {
-            NEED_LONG(f.repeat);
-            if (f.repeat < 1)
-                return usage();
-        } else if (strcmp(a, "--show-header") == 0) {
-            NEED_ARG;
-            if (f.nshow == MAX_HEADERS)
-                return usage();
-            f.show[f.nshow++] = v;
-        } else if (strcmp(a, "--client-cacert") == 0) {
-            NEED_ARG;
-            copts.ca_file = v;
-        } else if (strcmp(a, "--user-agent") == 0) {
-            NEED_ARG;
-            copts.user_agent = v;
+            f->opts.on_chunk = on_chunk;
         } else if (strcmp(a, "--print-body") == 0) {
-            f.print_body = true;
+            f->print_body = true;
         } else if (a[0] == '-') {
-            return usage();
-        } else if (!f.opts.url) {
-            f.opts.url = a;
+            int r = i + 1 < argc ? parse_valued(f, ar, a, argv[i + 1]) : -1;
+            if (r)
+                return -1;
+            i++;
+        } else if (!f->opts.url) {
+            f->opts.url = a;
         } else {
-            return usage();
+            return -1;
         }
-#undef NEED_ARG
-#undef NEED_LONG
     }
-    if (!f.opts.url)
-        return usage();
-    if ((f.cancel_after_chunks || f.abort_after_chunks) && !f.opts.on_chunk)
-        return usage();
-    f.opts.headers = nheaders ? headers : NULL;
-    f.opts.max_response_bytes = (size_t)max_bytes;
-    f.opts.on_done = on_done;
+    if (!f->opts.url)
+        return -1;
+    if ((f->cancel_after_chunks || f->abort_after_chunks) && !f->opts.on_chunk)
+        return -1;
+    f->opts.headers = ar->nheaders ? ar->headers : NULL;
+    f->opts.max_response_bytes = (size_t)ar->max_bytes;
+    f->opts.on_done = on_done;
+    return 0;
+}
 
-    uv_loop_t loop;
-    if (uv_loop_init(&loop))
-        return 1;
-    f.loop = &loop;
-    f.errors = json_object();
-    f.statuses = json_object();
-    f.quiet = f.parallel > 1 || f.repeat > 1;
-    f.jobs = calloc((size_t)f.parallel, sizeof(*f.jobs));
-    copts.loop = &loop;
-    char cerr[256] = "";
-    int cr = http_client_new(&f.client, &copts, cerr, sizeof(cerr));
-    if (!f.errors || !f.statuses || !f.jobs || cr) {
-        fprintf(stderr, "http_fetch: setup failed%s%s\n", cr ? ": " : "", cerr);
-        return 1;
-    }
-    for (long i = 0; i < f.parallel; i++) {
-        struct job *j = &f.jobs[i];
-        j->f = &f;
+/* Sends the first request of every job. Returns 0, or 3 when a send failed. */
+static int start_jobs(struct fetch *f)
+{
+    int rc = 0;
+    for (long i = 0; i < f->parallel; i++) {
+        struct job *j = &f->jobs[i];
+        j->f = f;
         j->index = i;
-        f.opts.arg = j;
-        int r = http_client_send(f.client, &f.opts, &j->req);
+        f->opts.arg = j;
+        int r = http_client_send(f->client, &f->opts, &j->req);
         if (r) {
             emit(json_pack("{s:s, s:i, s:s}", "event", "send_failed", "errno", -r, "message",
                            strerror(-r)));
@@ -398,39 +371,82 @@ int main(int argc, char **argv)
             continue;
         }
         j->sent = 1;
-        f.outstanding++;
+        f->outstanding++;
     }
-    if (f.outstanding == 0) {
-        http_client_free(f.client);
-        f.client = NULL;
-    } else if (f.cancel_after_ms || f.free_after_ms) {
-        uv_timer_init(&loop, &f.timer);
-        f.timer.data = &f;
-        f.timer_used = true;
-        uv_timer_start(&f.timer, on_timer,
-                       (uint64_t)(f.cancel_after_ms ? f.cancel_after_ms : f.free_after_ms), 0);
+    if (f->outstanding == 0) {
+        http_client_free(f->client);
+        f->client = NULL;
+    } else if (f->cancel_after_ms || f->free_after_ms) {
+        uv_timer_init(f->loop, &f->timer);
+        f->timer.data = f;
+        f->timer_used = true;
+        uv_timer_start(&f->timer, on_timer,
+                       (uint64_t)(f->cancel_after_ms ? f->cancel_after_ms : f->free_after_ms), 0);
     }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    if (f.quiet) {
+    return rc;
+}
+
+/* Runs the loop to its end, prints the summary; returns 4 when a request or a
+ * handle was left behind, else rc. */
+static int run(struct fetch *f, int rc)
+{
+    uv_run(f->loop, UV_RUN_DEFAULT);
+    if (f->quiet) {
         json_t *o = json_pack("{s:s, s:I, s:O, s:O}", "event", "summary", "count",
-                              (json_int_t)(f.parallel * f.repeat), "errors", f.errors, "statuses",
-                              f.statuses);
+                              (json_int_t)(f->parallel * f->repeat), "errors", f->errors,
+                              "statuses", f->statuses);
         if (o)
             emit(o);
     }
-    if (f.outstanding != 0) {
-        fprintf(stderr, "http_fetch: %ld requests never finished\n", f.outstanding);
+    if (f->outstanding != 0) {
+        fprintf(stderr, "http_fetch: %ld requests never finished\n", f->outstanding);
         rc = 4;
     }
-    if (uv_loop_close(&loop) != 0) {
+    if (uv_loop_close(f->loop) != 0) {
         fprintf(stderr, "http_fetch: loop not closed cleanly (leaked handles)\n");
         rc = 4;
     }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct fetch f;
+    struct args ar;
+    memset(&f, 0, sizeof(f));
+    memset(&ar, 0, sizeof(ar));
+    f.parallel = 1;
+    f.repeat = 1;
+    int rc = 1;
+    uv_loop_t loop;
+    if (parse_args(&f, &ar, argc, argv)) {
+        rc = usage();
+        goto out;
+    }
+    if (uv_loop_init(&loop))
+        goto out;
+    f.loop = &loop;
+    f.errors = json_object();
+    f.statuses = json_object();
+    f.quiet = f.parallel > 1 || f.repeat > 1;
+    f.jobs = calloc((size_t)f.parallel, sizeof(*f.jobs));
+    ar.copts.loop = &loop;
+    char cerr[256] = "";
+    int cr = http_client_new(&f.client, &ar.copts, cerr, sizeof(cerr));
+    if (!f.errors || !f.statuses || !f.jobs || cr) {
+        fprintf(stderr, "http_fetch: setup failed%s%s\n", cr ? ": " : "", cerr);
+        http_client_free(f.client);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        goto out;
+    }
+    rc = run(&f, start_jobs(&f));
+out:
     json_decref(f.errors);
     json_decref(f.statuses);
     free(f.jobs);
-    free(ca_pem);
-    free(cert_pem);
-    free(key_pem);
+    free(ar.ca_pem);
+    free(ar.cert_pem);
+    free(ar.key_pem);
     return rc;
 }
