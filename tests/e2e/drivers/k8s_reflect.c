@@ -66,7 +66,7 @@ static void emit(json_t *o)
     json_decref(o);
 }
 
-static void usage(void)
+_Noreturn static void usage(void)
 {
     fprintf(stderr, "usage: k8s_reflect [--kubeconfig F] [--context C] [--incluster DIR] "
                     "[--qps Q] [--burst B] [--verbose] "
@@ -504,13 +504,10 @@ static void close_all(app *a)
     }
 }
 
-int main(int argc, char **argv)
+/* The options before the command. Returns the index of the command. */
+static int parse_globals(int argc, char **argv, k8s_config_opts *cc, const char **incluster,
+                         k8s_client_opts *copts)
 {
-    app a;
-    memset(&a, 0, sizeof(a));
-    const char *kubeconfig = NULL, *context = NULL, *incluster = NULL;
-    k8s_client_opts copts;
-    memset(&copts, 0, sizeof(copts));
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *k = argv[i];
@@ -522,54 +519,91 @@ int main(int argc, char **argv)
             usage();
         const char *v = argv[++i];
         if (!strcmp(k, "--kubeconfig"))
-            kubeconfig = v;
+            cc->kubeconfig = v;
         else if (!strcmp(k, "--context"))
-            context = v;
+            cc->context = v;
         else if (!strcmp(k, "--incluster"))
-            incluster = v;
+            *incluster = v;
         else if (!strcmp(k, "--qps"))
-            copts.qps = strtod(v, NULL);
+            copts->qps = strtod(v, NULL);
         else if (!strcmp(k, "--burst"))
-            copts.burst = (int)num(v);
+            copts->burst = (int)num(v);
         else
             usage();
     }
     if (i >= argc)
         usage();
-    const char *cmd = argv[i++];
+    return i;
+}
+
+/* The configuration, the HTTP client and the k8s client. Like the agent's
+ * configuration, the driver reads the environment and hands k8s/ what it
+ * found. Returns 0, or 3 after a CONFIG_ERROR line. */
+static int connect_api(app *a, k8s_config_opts *cc, const char *incluster, k8s_client_opts *copts)
+{
     char err[1024] = "";
-    int r;
-    /* Like the agent's configuration, the driver reads the environment and
-     * hands k8s/ what it found. */
-    k8s_config_opts cc = {.kubeconfig = kubeconfig ? kubeconfig : getenv("KUBECONFIG"),
-                          .context = context,
-                          .service_host = getenv("KUBERNETES_SERVICE_HOST"),
-                          .service_port = getenv("KUBERNETES_SERVICE_PORT"),
-                          .sa_dir = incluster};
-    if (incluster)
-        r = k8s_config_incluster(&a.cfg, &cc, err, sizeof(err));
-    else
-        r = k8s_config_load(&a.cfg, &cc, err, sizeof(err));
+    if (!cc->kubeconfig)
+        cc->kubeconfig = getenv("KUBECONFIG");
+    cc->service_host = getenv("KUBERNETES_SERVICE_HOST");
+    cc->service_port = getenv("KUBERNETES_SERVICE_PORT");
+    cc->sa_dir = incluster;
+    int r = incluster ? k8s_config_incluster(&a->cfg, cc, err, sizeof(err))
+                      : k8s_config_load(&a->cfg, cc, err, sizeof(err));
     if (r) {
         emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail", err));
         return 3;
     }
-    a.loop = uv_default_loop();
-    http_client_opts ho = {.loop = a.loop};
+    a->loop = uv_default_loop();
+    http_client_opts ho = {.loop = a->loop};
     char herr[256] = "";
-    if (http_client_new(&a.http, &ho, herr, sizeof(herr)) != 0)
+    if (http_client_new(&a->http, &ho, herr, sizeof(herr)) != 0)
         fprintf(stderr, "k8s_reflect: cannot create the HTTP client: %s\n", herr);
-    copts.loop = a.loop;
-    copts.http = a.http;
-    copts.config = a.cfg;
-    if (!a.http || k8s_client_new(&a.client, &copts, err, sizeof(err)) != 0) {
+    copts->loop = a->loop;
+    copts->http = a->http;
+    copts->config = a->cfg;
+    if (!a->http || k8s_client_new(&a->client, copts, err, sizeof(err)) != 0) {
         emit(json_pack("{s:s, s:s}", "type", "CONFIG_ERROR", "detail",
-                       a.http ? err : "cannot create the HTTP client"));
-        http_client_free(a.http);
-        uv_run(a.loop, UV_RUN_DEFAULT);
-        k8s_config_free(a.cfg);
+                       a->http ? err : "cannot create the HTTP client"));
+        http_client_free(a->http);
+        uv_run(a->loop, UV_RUN_DEFAULT);
+        k8s_config_free(a->cfg);
         return 3;
     }
+    return 0;
+}
+
+static const struct command {
+    const char *name;
+    int (*run)(app *a, int argc, char **argv);
+} commands[] = {
+    {"watch", cmd_watch},
+    {"check", cmd_check},
+    {"request", cmd_request},
+    {"patch", cmd_patch},
+    {"patch-status", cmd_patch_status},
+    {"event", cmd_event},
+    {"lease", cmd_lease},
+};
+
+int main(int argc, char **argv)
+{
+    app a;
+    memset(&a, 0, sizeof(a));
+    const char *incluster = NULL;
+    k8s_config_opts cc;
+    k8s_client_opts copts;
+    memset(&cc, 0, sizeof(cc));
+    memset(&copts, 0, sizeof(copts));
+    int i = parse_globals(argc, argv, &cc, &incluster, &copts);
+    const struct command *cmd = NULL;
+    for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+        if (!strcmp(argv[i], commands[k].name))
+            cmd = &commands[k];
+    if (!cmd)
+        usage();
+    int r = connect_api(&a, &cc, incluster, &copts);
+    if (r)
+        return r;
     uv_signal_init(a.loop, &a.sigterm);
     uv_signal_init(a.loop, &a.sigint);
     uv_timer_init(a.loop, &a.timer);
@@ -577,24 +611,7 @@ int main(int argc, char **argv)
     a.sigterm.data = a.sigint.data = a.timer.data = a.poll.data = &a;
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     uv_signal_start(&a.sigint, on_signal, SIGINT);
-    int sub_argc = argc - i;
-    char **sub_argv = argv + i;
-    if (!strcmp(cmd, "watch"))
-        r = cmd_watch(&a, sub_argc, sub_argv);
-    else if (!strcmp(cmd, "check"))
-        r = cmd_check(&a, sub_argc, sub_argv);
-    else if (!strcmp(cmd, "request"))
-        r = cmd_request(&a, sub_argc, sub_argv);
-    else if (!strcmp(cmd, "patch"))
-        r = cmd_patch(&a, sub_argc, sub_argv);
-    else if (!strcmp(cmd, "patch-status"))
-        r = cmd_patch_status(&a, sub_argc, sub_argv);
-    else if (!strcmp(cmd, "event"))
-        r = cmd_event(&a, sub_argc, sub_argv);
-    else if (!strcmp(cmd, "lease"))
-        r = cmd_lease(&a, sub_argc, sub_argv);
-    else
-        usage();
+    r = cmd->run(&a, argc - i - 1, argv + i + 1);
     if (r) {
         a.exit_code = r;
         close_all(&a);
