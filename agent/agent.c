@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -202,7 +203,9 @@ void agent_stop(struct agent *a)
         return;
     }
     log_info("stopping: draining connections (at most %d ms)", a->cfg->shutdown_timeout_ms);
-    uv_timer_start(&a->drain_timer, on_drain_timeout, (uint64_t)a->cfg->shutdown_timeout_ms, 0);
+    /* refused: the drain goes on without its cap */
+    eip_timer_start(&a->drain_timer, on_drain_timeout, (uint64_t)a->cfg->shutdown_timeout_ms,
+                    "drain");
     a->in_server_shutdown = true;
     http_server_shutdown(a->server, on_drained, a);
     a->in_server_shutdown = false;
@@ -317,12 +320,13 @@ static int init_handles(struct agent *a)
 /* Metrics, readiness conditions, sd_notify. */
 static int build_observers(struct agent *a)
 {
-    a->metrics = metrics_new();
-    a->ready = readiness_new();
-    a->notify = agent_notify_new(a->loop);
-    if (!a->metrics || !a->ready || !a->notify)
-        return -ENOMEM;
-    int r = register_metrics(a);
+    int r = metrics_new(&a->metrics);
+    if (!r)
+        r = readiness_new(&a->ready);
+    if (!r)
+        r = agent_notify_new(&a->notify, a->loop);
+    if (!r)
+        r = register_metrics(a);
     /* Met by later components: the pod reflector and the credential chain. */
     if (!r)
         r = readiness_add(a->ready, READY_PODS_SYNCED, "pod list not synced yet");
@@ -439,7 +443,7 @@ static void link_retry(struct agent *a, enum agent_link *link, int *failures)
                                       EIP_JITTER_UP, 0.2, eip_backoff_rand01());
     uint64_t due = uv_timer_get_due_in(&a->link_timer);
     if (!uv_is_active((uv_handle_t *)&a->link_timer) || due > (uint64_t)ms)
-        uv_timer_start(&a->link_timer, on_link_timer, (uint64_t)ms, 0);
+        eip_timer_start(&a->link_timer, on_link_timer, (uint64_t)ms, "reconnect");
 }
 
 static void connect_kube(struct agent *a)
@@ -686,8 +690,8 @@ int agent_run_checks(const struct agent_config *cfg, check_registry *reg, FILE *
 
 int agent_check_config(const struct agent_config *cfg, FILE *out)
 {
-    check_registry *reg = check_registry_new();
-    if (!reg || check_register_all(reg)) {
+    check_registry *reg;
+    if (check_registry_new(&reg) || check_register_all(reg)) {
         check_registry_free(reg);
         fprintf(out, "FAIL checks: cannot register the checks\n");
         return 1;

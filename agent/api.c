@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "common/log.h"
 #include "common/err.h"
 #include "common/str.h"
@@ -231,8 +232,12 @@ static void ready(http_exchange *ex, struct controller *c, bool by_ip, const cha
         http_exchange_reply_error(ex, 400, "name too long");
         return;
     }
+    if (eip_timer_start(t, on_wait_timeout, (uint64_t)wait_s * 1000, "wait")) {
+        uv_close((uv_handle_t *)t, waiter_closed);
+        http_exchange_reply_error(ex, 500, "cannot arm the wait timer");
+        return;
+    }
     eip_list_push_back(&c->waiters, &w->node);
-    uv_timer_start(t, on_wait_timeout, (uint64_t)wait_s * 1000, 0);
     http_exchange_defer(ex, on_wait_cancel, w);
 }
 

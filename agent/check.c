@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "common/log.h"
 #include "common/err.h"
 
@@ -48,12 +49,14 @@ struct batch {
     struct check_run runs[];
 };
 
-check_registry *check_registry_new(void)
+int check_registry_new(check_registry **out)
 {
     check_registry *reg = calloc(1, sizeof(*reg));
-    if (reg)
-        reg->tail = &reg->head;
-    return reg;
+    *out = reg;
+    if (!reg)
+        return -ENOMEM;
+    reg->tail = &reg->head;
+    return 0;
 }
 
 void check_registry_free(check_registry *reg)
@@ -210,10 +213,10 @@ int check_registry_run(check_registry *reg, const struct check_env *env, check_r
     reg->running = true;
 
     /* The report always comes from the loop, never from inside this call. */
-    uv_timer_init(env->loop, &b->kick);
+    uv_timer_init(env->loop, &b->kick); /* always 0 (libuv) */
     b->kick.data = b;
     b->open_timers++;
-    uv_timer_start(&b->kick, on_kick, 0, 0);
+    eip_timer_start(&b->kick, on_kick, 0, "check report");
 
     size_t i = 0;
     for (const struct check_def *d = reg->head; d; d = d->next, i++) {
@@ -224,7 +227,7 @@ int check_registry_run(check_registry *reg, const struct check_env *env, check_r
                           : env->cfg && env->cfg->check_timeout_ms > 0
                               ? (unsigned)env->cfg->check_timeout_ms
                               : 10000u;
-        uv_timer_init(env->loop, &run->timer);
+        uv_timer_init(env->loop, &run->timer); /* always 0 (libuv) */
         run->timer.data = run;
         b->open_timers++;
         int r = d->start(run, env, d->arg);
@@ -236,8 +239,8 @@ int check_registry_run(check_registry *reg, const struct check_env *env, check_r
             }
             continue;
         }
-        if (!run->finished)
-            uv_timer_start(&run->timer, on_timeout, run->timeout_ms, 0);
+        if (!run->finished && eip_timer_start(&run->timer, on_timeout, run->timeout_ms, "check"))
+            run_finish(run, false, "cannot arm its timeout");
     }
     return 0;
 }

@@ -47,7 +47,8 @@ struct check_result {
 /* All checks are finished; results in registration order, valid during the call. */
 typedef void (*check_report_cb)(const struct check_result *results, size_t n, void *arg);
 
-check_registry *check_registry_new(void);
+/* 0 and *out, or -ENOMEM. */
+int check_registry_new(check_registry **out);
 /* NULL is a no-op. Must not be called while a run is in progress. */
 void check_registry_free(check_registry *reg);
 /* timeout_ms 0: the configuration's checkTimeoutMs. 0, -EEXIST (name taken) or -ENOMEM. */

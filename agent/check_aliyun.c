@@ -6,6 +6,7 @@
 #include "agent/check.h"
 #include "agent/cloud.h"
 #include "aliyun/check.h"
+#include "common/timer.h"
 #include "common/err.h"
 
 /* "aliyun": builds the cloud side exactly as the agent does (agent/cloud.c),
@@ -46,7 +47,7 @@ static void finish(struct ali_probe *p, bool ok, const char *detail)
 {
     check_run *run = p->run;
     check_run_set_data(run, NULL);
-    uv_timer_start(p->reaper, reap, 0, 0);
+    eip_timer_start(p->reaper, reap, 0, "probe reaper");
     check_done(run, ok, "%s", detail);
 }
 

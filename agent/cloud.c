@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -143,14 +144,14 @@ static void finish(agent_cloud *c)
     if (!c->result)
         c->result = build_client(c);
     c->state = CLOUD_KICK;
-    uv_timer_start(c->kick, on_kick, 0, 0);
+    eip_timer_start(c->kick, on_kick, 0, "cloud setup");
 }
 
 static void fail(agent_cloud *c, int err)
 {
     c->result = err;
     c->state = CLOUD_KICK;
-    uv_timer_start(c->kick, on_kick, 0, 0);
+    eip_timer_start(c->kick, on_kick, 0, "cloud setup");
 }
 
 static char *trimmed(const char *value, size_t len)

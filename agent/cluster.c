@@ -9,6 +9,7 @@
 
 #include "agent/podeip.h"
 #include "aliyun/vpc.h"
+#include "common/timer.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/pct.h"
@@ -542,7 +543,7 @@ static void on_timer(uv_timer_t *t)
 static void schedule(struct cluster *g, uint64_t ms)
 {
     if (g->leading)
-        uv_timer_start(g->timer, on_timer, ms, 0);
+        eip_timer_start(g->timer, on_timer, ms, "cluster GC");
 }
 
 /* ---- leadership ---- */

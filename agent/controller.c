@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/api.h"
+#include "common/timer.h"
 #include "common/log.h"
 #include "common/err.h"
 #include "common/str.h"
@@ -198,8 +199,7 @@ static void on_pod_event(k8s_reflector *r, k8s_event_type type, json_t *obj, jso
     if (!p) {
         if (!wants_eip(obj))
             return;
-        p = pod_new(c, obj, NULL, NULL, NULL);
-        if (!p) {
+        if (pod_new(&p, c, obj, NULL, NULL, NULL)) {
             /* no event may come for it again: the next GC run looks at the pods */
             log_error("pod %s/%s: out of memory: not handled now (again in %d s)",
                       jstr(md, "namespace"), jstr(md, "name"), GC_RETRY_MS / 1000);
@@ -303,8 +303,8 @@ static void gc_found(struct controller *c, const aliyun_eip *e, bool periodic)
         return; /* kept by its PodEIP, seen before: the cluster GC decides its end */
     const char *ns = aliyun_eip_tag(e, EIP_TAG_NAMESPACE);
     const char *name = aliyun_eip_tag(e, EIP_TAG_NAME);
-    struct pod *g = pod_new(c, NULL, ns ? ns : "", name ? name : "", uid);
-    if (!g) {
+    struct pod *g;
+    if (pod_new(&g, c, NULL, ns ? ns : "", name ? name : "", uid)) {
         log_error("node GC: out of memory: %s left for the next run", e->allocation_id);
         return;
     }
@@ -338,8 +338,8 @@ void controller_gc_ghost(struct controller *c, const aliyun_eip *e, const char *
     const char *ns = aliyun_eip_tag(e, EIP_TAG_NAMESPACE);
     const char *name = aliyun_eip_tag(e, EIP_TAG_NAME);
     const char *uid = aliyun_eip_tag(e, EIP_TAG_UID);
-    struct pod *g = pod_new(c, NULL, ns ? ns : "", name ? name : "", uid ? uid : "");
-    if (!g) {
+    struct pod *g;
+    if (pod_new(&g, c, NULL, ns ? ns : "", name ? name : "", uid ? uid : "")) {
         log_error("cluster GC: out of memory: %s left for the next run", e->allocation_id);
         return;
     }
@@ -405,7 +405,7 @@ static void on_gc_timer(uv_timer_t *t)
 static void gc_schedule(struct controller *c, uint64_t ms)
 {
     if (!c->stopping)
-        uv_timer_start(c->gc_timer, on_gc_timer, ms, 0);
+        eip_timer_start(c->gc_timer, on_gc_timer, ms, "node GC");
 }
 
 void controller_count_leak(struct controller *c, struct pod *p)
@@ -614,7 +614,7 @@ static void resolver_or_retry(struct controller *c)
     if (!ensure_resolver(c))
         return;
     log_error("cannot build the ENI resolver: out of memory (retrying in 2 s)");
-    uv_timer_start(c->node_timer, on_node_timer, 2000, 0);
+    eip_timer_start(c->node_timer, on_node_timer, 2000, "node read");
 }
 
 static void on_node(k8s_call *call, const k8s_response *resp, void *arg)
@@ -633,7 +633,7 @@ static void on_node(k8s_call *call, const k8s_response *resp, void *arg)
     } else {
         log_warn("node %s: cannot read it: %s (retrying in 2 s)", c->cfg->node_name,
                  resp->status.message[0] ? resp->status.message : k8s_result_name(resp->result));
-        uv_timer_start(c->node_timer, on_node_timer, 2000, 0);
+        eip_timer_start(c->node_timer, on_node_timer, 2000, "node read");
         return;
     }
     c->node_known = true;
@@ -658,7 +658,7 @@ static void read_node(struct controller *c)
         /* out of memory now: no reason to guess what the node is */
         log_warn("node %s: cannot ask for it: %s (retrying in 2 s)", c->cfg->node_name,
                  strerror(-r));
-        uv_timer_start(c->node_timer, on_node_timer, 2000, 0);
+        eip_timer_start(c->node_timer, on_node_timer, 2000, "node read");
     }
 }
 

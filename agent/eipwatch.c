@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "common/list.h"
 #include "common/log.h"
 
@@ -113,7 +114,7 @@ static void arm(eipwatch *w)
     }
     uint64_t due = eip_container_of(first, eipwatch_req, node)->due;
     uint64_t now = uv_now(w->loop);
-    uv_timer_start(w->timer, on_timer, due > now ? due - now : 0, 0);
+    eip_timer_start(w->timer, on_timer, due > now ? due - now : 0, "EIP describe");
 }
 
 int eipwatch_describe(eipwatch *w, const char *allocation_id, int64_t delay_ms, eipwatch_cb cb,
@@ -290,14 +291,14 @@ static void on_timer(uv_timer_t *t)
         if (w->hold_ms && now < r->due + w->hold_ms &&
             due_ids(w, now + w->window_ms) < ALIYUN_DESCRIBE_MAX_IDS) {
             /* more are coming: wait for them, at most hold_ms past this one's due */
-            uv_timer_start(w->timer, on_timer, r->due + w->hold_ms - now, 0);
+            eip_timer_start(w->timer, on_timer, r->due + w->hold_ms - now, "EIP describe");
             return;
         }
         int err = send_batch(w, now + w->window_ms);
         if (err) {
             /* only -ENOMEM can get here: try again in a second */
             log_warn("eipwatch: cannot send a DescribeEipAddresses: %s", strerror(-err));
-            uv_timer_start(w->timer, on_timer, 1000, 0);
+            eip_timer_start(w->timer, on_timer, 1000, "EIP describe");
             return;
         }
     }

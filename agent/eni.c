@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aliyun/ecs.h"
+#include "common/timer.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/err.h"
@@ -158,7 +159,7 @@ static void req_detach(eni_req *r)
 static void schedule(eni_resolver *er)
 {
     if (!uv_is_active((uv_handle_t *)er->kick))
-        uv_timer_start(er->kick, on_kick, 0, 0);
+        eip_timer_start(er->kick, on_kick, 0, "ENI resolver");
 }
 
 static void answer(eni_req *r, int err, const char *eni_id, bool primary, const char *detail)

@@ -41,13 +41,14 @@ struct metrics {
     struct collector *collectors;
 };
 
-metrics *metrics_new(void)
+int metrics_new(metrics **out)
 {
     metrics *m = calloc(1, sizeof(*m));
+    *out = m;
     if (!m)
-        return NULL;
+        return -ENOMEM;
     m->tail = &m->families;
-    return m;
+    return 0;
 }
 
 static void series_free(struct series *s, size_t n_labels)

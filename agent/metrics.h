@@ -25,7 +25,8 @@ enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
 /* Called at the start of every render, to refresh gauges (process metrics...). */
 typedef void (*metrics_collect_cb)(metrics *m, void *arg);
 
-metrics *metrics_new(void);
+/* 0 and *out, or -ENOMEM. */
+int metrics_new(metrics **out);
 /* Frees the registry and every family and series. NULL is a no-op. */
 void metrics_free(metrics *m);
 

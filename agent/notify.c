@@ -2,6 +2,7 @@
 #include "agent/notify.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -17,11 +18,12 @@ struct agent_notify {
     char status[256];
 };
 
-agent_notify *agent_notify_new(uv_loop_t *loop)
+int agent_notify_new(agent_notify **out, uv_loop_t *loop)
 {
     agent_notify *n = calloc(1, sizeof(*n));
+    *out = n;
     if (!n)
-        return NULL;
+        return -ENOMEM;
     const char *sock = getenv("NOTIFY_SOCKET");
     n->enabled = sock && *sock;
     uint64_t usec = 0;
@@ -30,10 +32,10 @@ agent_notify *agent_notify_new(uv_loop_t *loop)
         n->watchdog_usec = usec;
     else if (r < 0)
         log_warn("systemd watchdog: bad WATCHDOG_USEC/WATCHDOG_PID: %s", strerror(-r));
-    uv_timer_init(loop, &n->watchdog);
+    uv_timer_init(loop, &n->watchdog); /* always 0 (libuv) */
     n->watchdog.data = n;
     uv_unref((uv_handle_t *)&n->watchdog); /* pings never keep the loop alive */
-    return n;
+    return 0;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -81,8 +83,11 @@ void agent_notify_ready(agent_notify *n, const char *status)
         if (ms == 0)
             ms = 1;
         send_state(n, "WATCHDOG=1");
-        uv_timer_start(&n->watchdog, on_watchdog, ms, ms);
-        log_debug("systemd watchdog: pinging every %llu ms", (unsigned long long)ms);
+        int e = uv_timer_start(&n->watchdog, on_watchdog, ms, ms);
+        if (e)
+            log_error("systemd watchdog: cannot arm the timer: %s", uv_strerror(e));
+        else
+            log_debug("systemd watchdog: pinging every %llu ms", (unsigned long long)ms);
     }
 }
 

@@ -13,8 +13,9 @@
 
 typedef struct agent_notify agent_notify;
 
-/* NULL on allocation failure. Reads $NOTIFY_SOCKET / $WATCHDOG_USEC now. */
-agent_notify *agent_notify_new(uv_loop_t *loop);
+/* 0 and *out, or -ENOMEM. Reads $NOTIFY_SOCKET / $WATCHDOG_USEC now (systemd's
+ * protocol: they are the service manager's, not the agent's configuration). */
+int agent_notify_new(agent_notify **out, uv_loop_t *loop);
 /* Stops the watchdog timer and frees once libuv has closed it. NULL is a no-op. */
 void agent_notify_free(agent_notify *n);
 

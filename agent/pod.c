@@ -11,6 +11,7 @@
 #include "agent/controller.h"
 #include "agent/podeip.h"
 #include "aliyun/ecs.h"
+#include "common/timer.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -125,7 +126,7 @@ static void on_timer(uv_timer_t *t)
 static void kick_after(struct pod *p, uint64_t ms)
 {
     p->retry_at = uv_now(p->ctl->loop) + ms;
-    uv_timer_start(p->timer, on_timer, ms, 0);
+    eip_timer_start(p->timer, on_timer, ms, "pod retry");
 }
 
 static uint64_t backoff_ms(int failures, int64_t base, int64_t cap)
@@ -1556,17 +1557,18 @@ static void timer_closed(uv_handle_t *h)
     free(p);
 }
 
-struct pod *pod_new(struct controller *ctl, json_t *obj, const char *ns, const char *name,
-                    const char *uid)
+int pod_new(struct pod **out, struct controller *ctl, json_t *obj, const char *ns, const char *name,
+            const char *uid)
 {
+    *out = NULL;
     struct pod *p = calloc(1, sizeof(*p));
     if (!p)
-        return NULL;
+        return -ENOMEM;
     p->timer = malloc(sizeof(*p->timer));
     if (!p->timer || uv_timer_init(ctl->loop, p->timer)) {
         free(p->timer);
         free(p);
-        return NULL;
+        return -ENOMEM;
     }
     p->timer->data = p;
     p->ctl = ctl;
@@ -1589,7 +1591,8 @@ struct pod *pod_new(struct controller *ctl, json_t *obj, const char *ns, const c
     copy(p->ns, sizeof(p->ns), ns);
     copy(p->name, sizeof(p->name), name);
     copy(p->uid, sizeof(p->uid), uid);
-    return p;
+    *out = p;
+    return 0;
 }
 
 void pod_free(struct pod *p)

@@ -151,9 +151,9 @@ struct pod {
 };
 
 /* A new record for a pod object (obj borrowed; a reference is taken) or a ghost
- * (obj NULL: ns, name, uid given). NULL on allocation failure. */
-struct pod *pod_new(struct controller *ctl, json_t *obj, const char *ns, const char *name,
-                    const char *uid);
+ * (obj NULL: ns, name, uid given). 0 and *out, or -ENOMEM. */
+int pod_new(struct pod **out, struct controller *ctl, json_t *obj, const char *ns, const char *name,
+            const char *uid);
 /* The pod changed (obj borrowed). */
 void pod_update(struct pod *p, json_t *obj);
 /* The pod object is gone. */

@@ -22,12 +22,14 @@ struct readiness {
     void *cb_arg;
 };
 
-readiness *readiness_new(void)
+int readiness_new(readiness **out)
 {
     readiness *r = calloc(1, sizeof(*r));
-    if (r)
-        r->tail = &r->head;
-    return r;
+    *out = r;
+    if (!r)
+        return -ENOMEM;
+    r->tail = &r->head;
+    return 0;
 }
 
 void readiness_free(readiness *r)

@@ -22,7 +22,8 @@ typedef struct readiness readiness;
 /* Called after any change of the overall state or of a reason. */
 typedef void (*readiness_change_cb)(readiness *r, void *arg);
 
-readiness *readiness_new(void);
+/* 0 and *out, or -ENOMEM. */
+int readiness_new(readiness **out);
 /* NULL is a no-op. */
 void readiness_free(readiness *r);
 void readiness_set_observer(readiness *r, readiness_change_cb cb, void *arg);

@@ -54,8 +54,8 @@ int main(int argc, char **argv)
     http_client *http = NULL;
     if (http_client_new(&http, &ho, err, sizeof(err)) != 0)
         fprintf(stderr, "%s\n", err); /* the checks then report "no HTTP client" */
-    check_registry *reg = check_registry_new();
-    if (!reg || check_aliyun_register(reg)) {
+    check_registry *reg;
+    if (check_registry_new(&reg) || check_aliyun_register(reg)) {
         fprintf(stderr, "registry failed\n");
         return 2;
     }

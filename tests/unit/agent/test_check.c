@@ -109,7 +109,8 @@ static void registry_runs_all(void **state)
     struct async_check fast = {.delay_ms = 10, .ok = true};
     struct async_check failing = {.delay_ms = 5, .ok = false};
     struct async_check stuck = {.delay_ms = 60000, .ok = true};
-    check_registry *reg = check_registry_new();
+    check_registry *reg;
+    assert_int_equal(check_registry_new(&reg), 0);
     assert_int_equal(check_registry_add(reg, "sync", sync_ok, NULL, 0, (void *)(uintptr_t) "now"),
                      0);
     assert_int_equal(check_registry_add(reg, "sync", sync_ok, NULL, 0, (void *)(uintptr_t) "now"),
@@ -163,7 +164,8 @@ static void empty_registry_reports(void **state)
     (void)state;
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    check_registry *reg = check_registry_new();
+    check_registry *reg;
+    assert_int_equal(check_registry_new(&reg), 0);
     struct report rep = {0};
     struct check_env env = {&loop, NULL, NULL};
     assert_int_equal(check_registry_run(reg, &env, on_report, &rep), 0);
@@ -197,7 +199,8 @@ static void listen_check(void **state)
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     cfg.listen = strdup(addr);
-    check_registry *reg = check_registry_new();
+    check_registry *reg;
+    assert_int_equal(check_registry_new(&reg), 0);
     assert_int_equal(check_register_all(reg), 0);
     struct report rep = {0};
     struct check_env env = {&loop, &cfg, NULL};

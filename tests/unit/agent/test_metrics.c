@@ -26,7 +26,8 @@ static char *render(metrics *m)
 static void exposition_format(void **state)
 {
     (void)state;
-    metrics *m = metrics_new();
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
     assert_non_null(m);
     static const char *const labels[] = {"action", "code", NULL};
     metric_family *calls =
@@ -66,7 +67,8 @@ static void exposition_format(void **state)
 static void label_escaping(void **state)
 {
     (void)state;
-    metrics *m = metrics_new();
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
     static const char *const labels[] = {"path", NULL};
     metric_family *f =
         metrics_register(m, METRIC_COUNTER, "x_total", "Help with \\ and\nnewline \"q\".", labels);
@@ -84,7 +86,8 @@ static void label_escaping(void **state)
 static void counters_and_values(void **state)
 {
     (void)state;
-    metrics *m = metrics_new();
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
     metric_family *c = metrics_register(m, METRIC_COUNTER, "c_total", "c", NULL);
     metric_family *g = metrics_register(m, METRIC_GAUGE, "g", "g", NULL);
     assert_int_equal(metrics_add(c, NULL, -1), -EINVAL); /* counters only go up */
@@ -113,7 +116,8 @@ static void counters_and_values(void **state)
 static void registration_rules(void **state)
 {
     (void)state;
-    metrics *m = metrics_new();
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
     static const char *const bad_label[] = {"__reserved", NULL};
     static const char *const bad_label2[] = {"a-b", NULL};
     static const char *const two[] = {"a", "b", NULL};
@@ -148,7 +152,8 @@ static void registration_rules(void **state)
 static void process_metrics(void **state)
 {
     (void)state;
-    metrics *m = metrics_new();
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
     assert_int_equal(metrics_register_process(m), 0);
     char *s = render(m);
     const char *names[] = {"process_resident_memory_bytes ", "process_cpu_seconds_total ",
@@ -177,7 +182,8 @@ struct change_count {
 static void histograms(void **state)
 {
     (void)state;
-    metrics *m = metrics_new();
+    metrics *m;
+    assert_int_equal(metrics_new(&m), 0);
     assert_non_null(m);
     static const char *const labels[] = {"action", NULL};
     static const char *const bad_labels[] = {"le", NULL};
@@ -219,7 +225,8 @@ static void on_change(readiness *r, void *arg)
 static void readiness_conditions(void **state)
 {
     (void)state;
-    readiness *r = readiness_new();
+    readiness *r;
+    assert_int_equal(readiness_new(&r), 0);
     struct change_count cc = {0};
     readiness_set_observer(r, on_change, &cc);
     assert_true(readiness_ready(r)); /* nothing registered */

@@ -91,13 +91,15 @@ static int run_metrics(void *arg)
     int r = -ENOMEM;
     eip_buf b;
     eip_buf_init(&b, 1 << 20);
-    metrics *m = metrics_new();
-    if (!m)
+    metrics *m;
+    if ((r = metrics_new(&m)))
         goto out;
     metric_family *c = metrics_register(m, METRIC_COUNTER, "c_total", "C.", labels);
     metric_family *h = metrics_register_histogram(m, "h_seconds", "H.", labels, bounds, 3);
-    if (!c || !h)
+    if (!c || !h) {
+        r = -ENOMEM;
         goto out;
+    }
     const char *v[] = {"Allocate"};
     if ((r = metrics_inc(c, v)) || (r = metrics_observe(h, v, 0.5)) || (r = metrics_render(m, &b)))
         goto out;

@@ -128,10 +128,8 @@ static void fx_up(fx *f, const ctor_case *cc)
         f->cfg.kubeconfig = strdup(kubeconfig);
         assert_int_equal(agent_config_finish(&f->cfg, true, err, sizeof(err)), 0);
         f->cfg.eip_controller = cc->eip_controller;
-        f->m = metrics_new();
-        f->ready = readiness_new();
-        assert_non_null(f->m);
-        assert_non_null(f->ready);
+        assert_int_equal(metrics_new(&f->m), 0);
+        assert_int_equal(readiness_new(&f->ready), 0);
     }
     if (cc->needs & NEED_CTL) {
         controller_opts co = {.loop = &f->loop, .cfg = &f->cfg, .metrics = f->m, .ready = f->ready};

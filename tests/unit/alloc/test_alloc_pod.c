@@ -578,10 +578,8 @@ static void rig_up(rig *g)
     g->cfg.region_id = strdup("cn-hangzhou");
     g->cfg.listen = strdup("127.0.0.1:0");
     assert_int_equal(agent_config_finish(&g->cfg, true, err, sizeof(err)), 0);
-    g->m = metrics_new();
-    g->ready = readiness_new();
-    assert_non_null(g->m);
-    assert_non_null(g->ready);
+    assert_int_equal(metrics_new(&g->m), 0);
+    assert_int_equal(readiness_new(&g->ready), 0);
     assert_int_equal(readiness_add(g->ready, READY_PODS_SYNCED, "not yet"), 0);
     controller_opts o = {.loop = &g->loop, .cfg = &g->cfg, .metrics = g->m, .ready = g->ready};
     assert_int_equal(controller_new(&g->w.ctl, &o, err, sizeof(err)), 0);
