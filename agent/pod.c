@@ -553,10 +553,10 @@ static void on_associated(const aliyun_result *res, void *arg)
 static void start_associate(struct pod *p)
 {
     aliyun_associate_eip_params ap = {
-        .allocation_id = p->eip.allocation_id,
-        .instance_id = p->eni_id,
-        .instance_type = "NetworkInterface",
-        .private_ip_address = p->eni_primary ? NULL : p->pod_ip,
+        .to = {.allocation_id = p->eip.allocation_id,
+               .instance_id = p->eni_id,
+               .instance_type = "NetworkInterface",
+               .private_ip_address = p->eni_primary ? NULL : p->pod_ip},
     };
     aliyun_call *call = NULL;
     int r = aliyun_vpc_associate_eip(p->ctl->ac, &ap, on_associated, p, &call);
@@ -584,10 +584,10 @@ static void start_unassociate(struct pod *p)
 {
     controller_count_leak(p->ctl, p);
     aliyun_unassociate_eip_params up = {
-        .allocation_id = p->eip.allocation_id,
-        .instance_id = p->eip.instance_id,
-        .instance_type = p->eip.instance_type[0] ? p->eip.instance_type : NULL,
-        .private_ip_address = p->eip.private_ip[0] ? p->eip.private_ip : NULL,
+        .from = {.allocation_id = p->eip.allocation_id,
+                 .instance_id = p->eip.instance_id,
+                 .instance_type = p->eip.instance_type[0] ? p->eip.instance_type : NULL,
+                 .private_ip_address = p->eip.private_ip[0] ? p->eip.private_ip : NULL},
     };
     aliyun_call *call = NULL;
     int r = aliyun_vpc_unassociate_eip(p->ctl->ac, &up, on_unassociated, p, &call);

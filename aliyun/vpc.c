@@ -707,20 +707,10 @@ int aliyun_vpc_allocate_eip(aliyun_client *c, const aliyun_allocate_eip_params *
     return start_typed(c, "AllocateEipAddress", &q, t, out);
 }
 
-/* What AssociateEipAddress and UnassociateEipAddress share: which EIP, bound to
- * what, and one optional parameter of their own (Mode, Force). */
-typedef struct binding {
-    const char *region_id;
-    const char *allocation_id; /* required */
-    const char *instance_id;   /* required */
-    const char *instance_type; /* NULL: "NetworkInterface" */
-    const char *private_ip_address;
-    const char *client_token;
-    const char *extra_key, *extra_value; /* extra_value NULL or "": none */
-} binding;
-
-/* Starts op on the binding b (checked first: -EINVAL and no call). */
-static int start_binding(aliyun_client *c, enum verify_op op, const binding *b, aliyun_done_cb cb,
+/* Starts op on the binding b with one optional parameter of its own (Mode,
+ * Force; extra_value NULL or "": none). b is checked first: -EINVAL and no call. */
+static int start_binding(aliyun_client *c, enum verify_op op, const aliyun_eip_binding *b,
+                         const char *extra_key, const char *extra_value, aliyun_done_cb cb,
                          void *arg, aliyun_call **out)
 {
     if (!c || !cb || !b->allocation_id || !b->instance_id)
@@ -738,7 +728,7 @@ static int start_binding(aliyun_client *c, enum verify_op op, const binding *b, 
     if (!r)
         r = add_opt(&q, "PrivateIpAddress", b->private_ip_address);
     if (!r)
-        r = add_opt(&q, b->extra_key, b->extra_value);
+        r = add_opt(&q, extra_key, extra_value);
     if (!r)
         r = add_opt(&q, "ClientToken", b->client_token);
     return start_verified(c, op, &q, r, cb, arg, out);
@@ -749,15 +739,7 @@ int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params
 {
     if (!p)
         return -EINVAL;
-    binding b = {.region_id = p->region_id,
-                 .allocation_id = p->allocation_id,
-                 .instance_id = p->instance_id,
-                 .instance_type = p->instance_type,
-                 .private_ip_address = p->private_ip_address,
-                 .client_token = p->client_token,
-                 .extra_key = "Mode",
-                 .extra_value = p->mode};
-    return start_binding(c, V_ASSOCIATE, &b, cb, arg, out);
+    return start_binding(c, V_ASSOCIATE, &p->to, "Mode", p->mode, cb, arg, out);
 }
 
 int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_params *p,
@@ -765,15 +747,8 @@ int aliyun_vpc_unassociate_eip(aliyun_client *c, const aliyun_unassociate_eip_pa
 {
     if (!p)
         return -EINVAL;
-    binding b = {.region_id = p->region_id,
-                 .allocation_id = p->allocation_id,
-                 .instance_id = p->instance_id,
-                 .instance_type = p->instance_type,
-                 .private_ip_address = p->private_ip_address,
-                 .client_token = p->client_token,
-                 .extra_key = "Force",
-                 .extra_value = p->force ? "true" : NULL};
-    return start_binding(c, V_UNASSOCIATE, &b, cb, arg, out);
+    return start_binding(c, V_UNASSOCIATE, &p->from, "Force", p->force ? "true" : NULL, cb, arg,
+                         out);
 }
 
 int aliyun_vpc_release_eip(aliyun_client *c, const aliyun_release_eip_params *p, aliyun_done_cb cb,

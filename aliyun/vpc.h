@@ -103,14 +103,20 @@ int aliyun_vpc_allocate_eip(aliyun_client *c, const aliyun_allocate_eip_params *
                             aliyun_allocate_cb cb, void *arg, aliyun_call **out);
 
 /* ---- AssociateEipAddress / UnassociateEipAddress ---- */
-typedef struct aliyun_associate_eip_params {
-    const char *region_id;
-    const char *allocation_id;
-    const char *instance_id;        /* the ENI (eni-...) */
+
+/* What both share: which EIP, bound to what. */
+typedef struct aliyun_eip_binding {
+    const char *region_id;          /* NULL: the client's */
+    const char *allocation_id;      /* required */
+    const char *instance_id;        /* required: the ENI (eni-...) */
     const char *instance_type;      /* NULL: "NetworkInterface" */
-    const char *private_ip_address; /* the pod IP */
-    const char *mode;               /* NULL: omitted (NAT) */
-    const char *client_token;
+    const char *private_ip_address; /* the pod IP; NULL or "": the ENI's primary address */
+    const char *client_token;       /* NULL: none */
+} aliyun_eip_binding;
+
+typedef struct aliyun_associate_eip_params {
+    aliyun_eip_binding to;
+    const char *mode; /* NULL: omitted (NAT) */
 } aliyun_associate_eip_params;
 
 /* private_ip_address NULL or "": the ENI's primary address (the cloud then describes
@@ -124,13 +130,8 @@ int aliyun_vpc_associate_eip(aliyun_client *c, const aliyun_associate_eip_params
                              aliyun_done_cb cb, void *arg, aliyun_call **out);
 
 typedef struct aliyun_unassociate_eip_params {
-    const char *region_id;
-    const char *allocation_id;
-    const char *instance_id;
-    const char *instance_type; /* NULL: "NetworkInterface" */
-    const char *private_ip_address;
+    aliyun_eip_binding from;
     bool force;
-    const char *client_token;
 } aliyun_unassociate_eip_params;
 
 /* Done (status 0, cls DONE) when the EIP is gone (InvalidAllocationId.NotFound)

@@ -116,6 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     int r = -1;
+    const aliyun_eip_binding bind = {
+        .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};
     switch (which & 7) {
     case 0: {
         aliyun_allocate_eip_params p = {
@@ -135,8 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 3: {
-        aliyun_unassociate_eip_params p = {
-            .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};
+        aliyun_unassociate_eip_params p = {.from = bind};
         r = aliyun_vpc_unassociate_eip(c, &p, on_done, &env, NULL);
         break;
     }
@@ -155,8 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        aliyun_associate_eip_params p = {
-            .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};
+        aliyun_associate_eip_params p = {.to = bind};
         r = aliyun_vpc_associate_eip(c, &p, on_done, &env, NULL);
         break;
     }

@@ -235,6 +235,15 @@ static void lc_poll_cb(uv_timer_t *t)
     }
 }
 
+/* The lifecycle's EIP on its ENI and IP, with the call's token. */
+static aliyun_eip_binding lc_binding(const cli *x, const char *tok)
+{
+    return (aliyun_eip_binding){.allocation_id = x->aid,
+                                .instance_id = x->eni,
+                                .private_ip_address = x->ip,
+                                .client_token = tok};
+}
+
 static void lc_next(cli *x)
 {
     int r = 0;
@@ -265,10 +274,7 @@ static void lc_next(cli *x)
     case 3: {
         char tok[80];
         snprintf(tok, sizeof(tok), "%s-assoc", x->token);
-        aliyun_associate_eip_params p = {.allocation_id = x->aid,
-                                         .instance_id = x->eni,
-                                         .private_ip_address = x->ip,
-                                         .client_token = tok};
+        aliyun_associate_eip_params p = {.to = lc_binding(x, tok)};
         r = aliyun_vpc_associate_eip(x->c, &p, lc_simple, x, NULL);
         break;
     }
@@ -279,10 +285,7 @@ static void lc_next(cli *x)
     case 5: {
         char tok[80];
         snprintf(tok, sizeof(tok), "%s-unassoc", x->token);
-        aliyun_unassociate_eip_params p = {.allocation_id = x->aid,
-                                           .instance_id = x->eni,
-                                           .private_ip_address = x->ip,
-                                           .client_token = tok};
+        aliyun_unassociate_eip_params p = {.from = lc_binding(x, tok)};
         r = aliyun_vpc_unassociate_eip(x->c, &p, lc_simple, x, NULL);
         break;
     }
@@ -600,23 +603,26 @@ static int cmd_allocate(cli *x, int argc, char **argv)
     return aliyun_vpc_allocate_eip(x->c, &p, on_allocate, x, NULL);
 }
 
+/* AID ENI IP from the command line, ALIYUN_CLI_CLIENT_TOKEN as the token. */
+static aliyun_eip_binding argv_binding(char **argv)
+{
+    return (aliyun_eip_binding){.allocation_id = argv[2],
+                                .instance_id = argv[3],
+                                .private_ip_address = argv[4],
+                                .client_token = env_str("ALIYUN_CLI_CLIENT_TOKEN")};
+}
+
 static int cmd_associate(cli *x, int argc, char **argv)
 {
     (void)argc;
-    aliyun_associate_eip_params p = {.allocation_id = argv[2],
-                                     .instance_id = argv[3],
-                                     .private_ip_address = argv[4],
-                                     .client_token = env_str("ALIYUN_CLI_CLIENT_TOKEN")};
+    aliyun_associate_eip_params p = {.to = argv_binding(argv)};
     return aliyun_vpc_associate_eip(x->c, &p, on_simple, x, NULL);
 }
 
 static int cmd_unassociate(cli *x, int argc, char **argv)
 {
     (void)argc;
-    aliyun_unassociate_eip_params p = {.allocation_id = argv[2],
-                                       .instance_id = argv[3],
-                                       .private_ip_address = argv[4],
-                                       .client_token = env_str("ALIYUN_CLI_CLIENT_TOKEN")};
+    aliyun_unassociate_eip_params p = {.from = argv_binding(argv)};
     return aliyun_vpc_unassociate_eip(x->c, &p, on_simple, x, NULL);
 }
 

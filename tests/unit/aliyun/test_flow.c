@@ -169,7 +169,7 @@ static void paces_per_action(void **state)
         } else {
             const char *const tok = "tok";
             aliyun_associate_eip_params p = {
-                .allocation_id = "eip-b", .instance_id = "eni-1", .client_token = tok};
+                .to = {.allocation_id = "eip-b", .instance_id = "eni-1", .client_token = tok}};
             assert_int_equal(aliyun_vpc_associate_eip(e.c, &p, on_done, &t[i], NULL), 0);
         }
     }
@@ -252,14 +252,11 @@ static void retries_honour_retry_after(void **state)
     const char *ok =
         "{\"RequestId\":\"x\",\"AllocationId\":\"eip-1\",\"EipAddress\":\"203.0.113.5\"}";
     e.s.ok_body = ok;
-    assert_int_equal(
-        aliyun_vpc_associate_eip(e.c,
-                                 &(aliyun_associate_eip_params){.allocation_id = "eip-1",
-                                                                .instance_id = "eni-1",
-                                                                .private_ip_address = "10.0.0.5",
-                                                                .client_token = "ct-123"},
-                                 on_done, &t, NULL),
-        0);
+    aliyun_associate_eip_params ap = {.to = {.allocation_id = "eip-1",
+                                             .instance_id = "eni-1",
+                                             .private_ip_address = "10.0.0.5",
+                                             .client_token = "ct-123"}};
+    assert_int_equal(aliyun_vpc_associate_eip(e.c, &ap, on_done, &t, NULL), 0);
     uv_run(&e.loop, UV_RUN_DEFAULT);
     assert_int_equal(out.n, 1);
     assert_int_equal(out.status[0], 0);

@@ -111,16 +111,16 @@ static void run(enum op op, world *w, const char *pip, outcome *o)
     aliyun_client *c = NULL;
     assert_int_equal(aliyun_client_new(&c, &opts, NULL, 0), 0);
     int r = -1;
+    aliyun_eip_binding b = {
+        .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = pip};
     switch (op) {
     case OP_ASSOC: {
-        aliyun_associate_eip_params p = {
-            .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = pip};
+        aliyun_associate_eip_params p = {.to = b};
         r = aliyun_vpc_associate_eip(c, &p, on_done, o, NULL);
         break;
     }
     case OP_UNASSOC: {
-        aliyun_unassociate_eip_params p = {
-            .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = pip};
+        aliyun_unassociate_eip_params p = {.from = b};
         r = aliyun_vpc_unassociate_eip(c, &p, on_done, o, NULL);
         break;
     }

@@ -184,10 +184,10 @@ static int start_calls(aliyun_client *c, world *w, tag tags[C_COUNT])
     r[C_ALLOCATE] = aliyun_vpc_allocate_eip(c, &ap, on_allocated, &tags[C_ALLOCATE], NULL);
     aliyun_describe_eips_params dp = {.tags = agent_tags, .n_tags = 2, .page_size = 2};
     r[C_PAGER] = aliyun_vpc_describe_all_eips(c, &dp, on_page, &tags[C_PAGER], NULL);
-    aliyun_unassociate_eip_params up = {.allocation_id = "eip-u",
-                                        .instance_id = "eni-1",
-                                        .private_ip_address = "10.0.0.5",
-                                        .client_token = "ct-walk-2"};
+    aliyun_unassociate_eip_params up = {.from = {.allocation_id = "eip-u",
+                                                 .instance_id = "eni-1",
+                                                 .private_ip_address = "10.0.0.5",
+                                                 .client_token = "ct-walk-2"}};
     r[C_UNASSOCIATE] = aliyun_vpc_unassociate_eip(c, &up, on_done, &tags[C_UNASSOCIATE], NULL);
     aliyun_release_eip_params rp = {.allocation_id = "eip-r"};
     r[C_RELEASE] = aliyun_vpc_release_eip(c, &rp, on_done, &tags[C_RELEASE], NULL);
