@@ -78,6 +78,58 @@ static void on_found(const aliyun_result *res, const char *eni_id, void *arg)
     ((fake_env *)arg)->done++;
 }
 
+/* Starts the call the input's first byte picks (its low three bits). */
+static int start_call(aliyun_client *c, uint8_t which, fake_env *env)
+{
+    int r = -1;
+    const aliyun_eip_binding bind = {
+        .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};
+    switch (which & 7) {
+    case 0: {
+        aliyun_allocate_eip_params p = {
+            .bandwidth = 5, .internet_charge_type = "PayByTraffic", .client_token = "ct-1"};
+        r = aliyun_vpc_allocate_eip(c, &p, on_allocate, env, NULL);
+        break;
+    }
+    case 1: {
+        const char *ids[] = {"eip-1", "eip-2"};
+        aliyun_describe_eips_params p = {.allocation_ids = ids, .n_allocation_ids = 2};
+        r = aliyun_vpc_describe_eips(c, &p, on_page, env, NULL);
+        break;
+    }
+    case 2: {
+        aliyun_describe_eips_params p = {.page_size = 2};
+        r = aliyun_vpc_describe_all_eips(c, &p, on_page, env, NULL);
+        break;
+    }
+    case 3: {
+        aliyun_unassociate_eip_params p = {.from = bind};
+        r = aliyun_vpc_unassociate_eip(c, &p, on_done, env, NULL);
+        break;
+    }
+    case 4:
+        r = aliyun_vpc_release_eip(c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
+                                   on_done, env, NULL);
+        break;
+    case 5: {
+        aliyun_describe_enis_params p = {.vpc_id = "vpc-1"};
+        r = aliyun_ecs_describe_enis(c, &p, on_enis, env, NULL);
+        break;
+    }
+    case 6: {
+        aliyun_find_eni_params p = {.vpc_id = "vpc-1", .ip = "10.0.0.5"};
+        r = aliyun_ecs_find_eni(c, &p, on_found, env, NULL);
+        break;
+    }
+    default: {
+        aliyun_associate_eip_params p = {.to = bind};
+        r = aliyun_vpc_associate_eip(c, &p, on_done, env, NULL);
+        break;
+    }
+    }
+    return r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
@@ -115,53 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (aliyun_client_new(&c, &o, NULL, 0))
         abort();
 
-    int r = -1;
-    const aliyun_eip_binding bind = {
-        .allocation_id = "eip-1", .instance_id = "eni-1", .private_ip_address = "10.0.0.5"};
-    switch (which & 7) {
-    case 0: {
-        aliyun_allocate_eip_params p = {
-            .bandwidth = 5, .internet_charge_type = "PayByTraffic", .client_token = "ct-1"};
-        r = aliyun_vpc_allocate_eip(c, &p, on_allocate, &env, NULL);
-        break;
-    }
-    case 1: {
-        const char *ids[] = {"eip-1", "eip-2"};
-        aliyun_describe_eips_params p = {.allocation_ids = ids, .n_allocation_ids = 2};
-        r = aliyun_vpc_describe_eips(c, &p, on_page, &env, NULL);
-        break;
-    }
-    case 2: {
-        aliyun_describe_eips_params p = {.page_size = 2};
-        r = aliyun_vpc_describe_all_eips(c, &p, on_page, &env, NULL);
-        break;
-    }
-    case 3: {
-        aliyun_unassociate_eip_params p = {.from = bind};
-        r = aliyun_vpc_unassociate_eip(c, &p, on_done, &env, NULL);
-        break;
-    }
-    case 4:
-        r = aliyun_vpc_release_eip(c, &(aliyun_release_eip_params){.allocation_id = "eip-1"},
-                                   on_done, &env, NULL);
-        break;
-    case 5: {
-        aliyun_describe_enis_params p = {.vpc_id = "vpc-1"};
-        r = aliyun_ecs_describe_enis(c, &p, on_enis, &env, NULL);
-        break;
-    }
-    case 6: {
-        aliyun_find_eni_params p = {.vpc_id = "vpc-1", .ip = "10.0.0.5"};
-        r = aliyun_ecs_find_eni(c, &p, on_found, &env, NULL);
-        break;
-    }
-    default: {
-        aliyun_associate_eip_params p = {.to = bind};
-        r = aliyun_vpc_associate_eip(c, &p, on_done, &env, NULL);
-        break;
-    }
-    }
-    if (r != 0)
+    if (start_call(c, which, &env) != 0)
         abort();
     while (env.done == 0 && uv_run(&env.loop, UV_RUN_ONCE))
         ;
