@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timer.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/timer.h"
 
 static const char *const state_names[] = {"starting", "running", "draining", "stopped"};
 

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timer.h"
-#include "common/log.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/str.h"
+#include "common/timer.h"
 
 /* A held /ready request. */
 struct waiter {

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timer.h"
-#include "common/log.h"
 #include "common/err.h"
+#include "common/log.h"
+#include "common/timer.h"
 
 struct check_def {
     struct check_def *next;

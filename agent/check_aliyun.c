@@ -6,8 +6,8 @@
 #include "agent/check.h"
 #include "agent/cloud.h"
 #include "aliyun/check.h"
-#include "common/timer.h"
 #include "common/err.h"
+#include "common/timer.h"
 
 /* "aliyun": builds the cloud side exactly as the agent does (agent/cloud.c),
  * then one signed DescribeEipAddresses (PageSize=1) and, when a metadata

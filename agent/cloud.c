@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timer.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/timer.h"
 
 enum cloud_state {
     CLOUD_NEW,
@@ -64,13 +64,13 @@ static int build_client(agent_cloud *c)
         if (!ep[i])
             r = -ENOMEM;
     if (r) {
-        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
         goto out;
     }
     enum aliyun_signature_version sv = ALIYUN_SIGN_V3;
     if (cfg->signature_version && aliyun_signature_version_parse(cfg->signature_version, &sv)) {
-        snprintf(c->detail, sizeof(c->detail), "bad signatureVersion %.64s",
-                 cfg->signature_version);
+        eip_seterr(c->detail, sizeof(c->detail), "bad signatureVersion %.64s",
+                   cfg->signature_version);
         r = -EINVAL;
         goto out;
     }
@@ -171,7 +171,7 @@ static void on_vpc(int err, const char *value, size_t len, void *arg)
         /* The VPC only narrows ENI lookups through the API: go on without it. */
         log_debug("cloud: vpc-id from the instance metadata: %s", strerror(-err));
     } else if (!(c->vpc = trimmed(value, len))) {
-        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
         fail(c, -ENOMEM);
         return;
     }
@@ -187,8 +187,8 @@ static void ask_vpc(agent_cloud *c)
     c->state = CLOUD_VPC;
     int r = aliyun_metadata_get(c->md, ALIYUN_MD_VPC_ID, on_vpc, c, &c->mdreq);
     if (r) {
-        snprintf(c->detail, sizeof(c->detail), "cannot ask the instance metadata: %s",
-                 strerror(-r));
+        eip_seterr(c->detail, sizeof(c->detail), "cannot ask the instance metadata: %s",
+                   strerror(-r));
         fail(c, r);
     }
 }
@@ -198,15 +198,15 @@ static void on_region(int err, const char *value, size_t len, void *arg)
     agent_cloud *c = arg;
     c->mdreq = NULL;
     if (err) {
-        snprintf(c->detail, sizeof(c->detail),
-                 "regionID is not configured and the instance metadata at %.200s did not answer: "
-                 "%s",
-                 aliyun_metadata_endpoint(c->md), strerror(-err));
+        eip_seterr(c->detail, sizeof(c->detail),
+                   "regionID is not configured and the instance metadata at %.200s did not answer: "
+                   "%s",
+                   aliyun_metadata_endpoint(c->md), strerror(-err));
         fail(c, err);
         return;
     }
     if (!(c->region = trimmed(value, len))) {
-        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        eip_seterr(c->detail, sizeof(c->detail), "out of memory");
         fail(c, -ENOMEM);
         return;
     }
@@ -272,7 +272,7 @@ int agent_cloud_new(agent_cloud **out, const agent_cloud_opts *opts, char *err, 
     *out = c;
     return 0;
 fail:
-    snprintf(err, errlen, "cannot build the cloud client: %s", strerror(-r));
+    eip_seterr(err, errlen, "cannot build the cloud client: %s", strerror(-r));
     agent_cloud_free(c);
     return r;
 }

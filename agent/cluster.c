@@ -9,13 +9,13 @@
 
 #include "agent/podeip.h"
 #include "aliyun/vpc.h"
-#include "common/timer.h"
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/pct.h"
-#include "common/timeutil.h"
-#include "common/err.h"
 #include "common/str.h"
+#include "common/timer.h"
+#include "common/timeutil.h"
 #include "k8s/lease.h"
 
 #define LEASE_NAME "eip-agent"

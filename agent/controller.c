@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "agent/api.h"
-#include "common/timer.h"
-#include "common/log.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/str.h"
+#include "common/timer.h"
 
 #define GC_RETRY_MS 10000
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/timer.h"
 #include "common/list.h"
 #include "common/log.h"
+#include "common/timer.h"
 
 struct batch;
 

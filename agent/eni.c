@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "aliyun/ecs.h"
-#include "common/timer.h"
+#include "common/err.h"
 #include "common/list.h"
 #include "common/log.h"
-#include "common/err.h"
 #include "common/str.h"
+#include "common/timer.h"
 
 #define API_BATCH 100
 

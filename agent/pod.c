@@ -11,11 +11,11 @@
 #include "agent/controller.h"
 #include "agent/podeip.h"
 #include "aliyun/ecs.h"
-#include "common/timer.h"
 #include "common/backoff.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "common/timer.h"
 #include "common/timeutil.h"
 
 /* First describe after an association or disassociation: about the time the
