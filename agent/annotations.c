@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/json.h"
 #include "common/timeutil.h"
 
@@ -250,43 +251,20 @@ static void quote(char *dst, size_t cap, const char *v, size_t len)
     dst[o] = '\0';
 }
 
-/* Cuts the NUL-terminated s, which filled its cap - 1 bytes, so that it ends
- * in "..." on a UTF-8 sequence boundary. */
-static void cut_utf8(char *s, size_t cap)
-{
-    if (cap < 4)
-        return;
-    size_t at = cap - 4;
-    while (at > 0 && ((unsigned char)s[at] & 0xc0) == 0x80)
-        at--;
-    memcpy(s + at, "...", 4);
-}
-
-/* Fills the error for the annotation being parsed and returns -EINVAL. Cuts
- * the message on purpose when it would not fit (it is for people); every
- * message built here fits in the buffer. */
+/* Fills the error for the annotation being parsed and returns -EINVAL. A key
+ * or message too long for its buffer is cut with eip_seterr (they are for
+ * people); every message built here fits. */
 static int fail(struct parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct parse_ctx *c, const char *fmt, ...)
 {
     eip_request_error *err = c->err;
     if (!err)
         return -EINVAL;
-    size_t klen = strlen(c->key);
-    if (klen >= sizeof(err->key)) {
-        memcpy(err->key, c->key, sizeof(err->key) - 1);
-        err->key[sizeof(err->key) - 1] = '\0';
-        cut_utf8(err->key, sizeof(err->key));
-    } else {
-        memcpy(err->key, c->key, klen + 1);
-    }
+    eip_seterr(err->key, sizeof(err->key), "%s", c->key);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    eip_vseterr(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
-    if (n < 0)
-        memcpy(err->message, "invalid value", sizeof("invalid value"));
-    else if ((size_t)n >= sizeof(err->message))
-        cut_utf8(err->message, sizeof(err->message));
     return -EINVAL;
 }
 

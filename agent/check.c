@@ -154,7 +154,7 @@ void check_done(check_run *run, bool ok, const char *fmt, ...)
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(detail, sizeof(detail), fmt, ap); /* a message: cutting it is fine */
+        eip_vseterr(detail, sizeof(detail), fmt, ap);
         va_end(ap);
     }
     run_finish(run, ok, detail);

@@ -66,7 +66,7 @@ static void pod_set_state(struct pod *p, enum pod_state s, const char *reason, c
     char msg[sizeof(p->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap); /* a message: cutting it is fine */
+    eip_vseterr(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (p->state == s && strcmp(p->reason, reason) == 0 && strcmp(p->message, msg) == 0)
         return;
@@ -103,7 +103,7 @@ static void pod_event(struct pod *p, const char *type, const char *reason, const
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap); /* an event message: cutting it is fine */
+    eip_vseterr(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     k8s_object_ref ref = {
         .kind = "Pod", .api_version = "v1", .namespace = p->ns, .name = p->name, .uid = p->uid};
@@ -143,7 +143,7 @@ static void pod_fail(struct pod *p, const char *reason, int64_t base_ms, const c
     char msg[sizeof(p->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap); /* a message: cutting it is fine */
+    eip_vseterr(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     p->failures++;
     uint64_t delay = backoff_ms(p->failures, base_ms, RETRY_CAP_MS);

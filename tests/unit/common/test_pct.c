@@ -55,10 +55,42 @@ static void seterr_formats_and_cuts(void **state)
     eip_seterr(e, sizeof(e), "%s %d", "abc", 42);
     assert_string_equal(e, "abc 42");
     eip_seterr(e, sizeof(e), "%s", "a long message");
-    assert_string_equal(e, "a long ");
+    assert_string_equal(e, "a lo...");
     eip_seterr(NULL, 0, "%s", "nothing");
     eip_seterr(e, 0, "%s", "nothing");
-    assert_string_equal(e, "a long ");
+    assert_string_equal(e, "a lo...");
+}
+
+/* A message cut to its buffer ends with "..." and never splits a character. */
+static void seterr_cuts_whole_characters(void **state)
+{
+    (void)state;
+    char b[8];
+    eip_seterr(b, sizeof(b), "%s", "abcdefghij");
+    assert_string_equal(b, "abcd...");
+    eip_seterr(b, sizeof(b), "%s",
+               "abc\xc3\xa9"
+               "fgh"); /* é would be split at 4 */
+    assert_string_equal(b, "abc...");
+    eip_seterr(b, sizeof(b), "%s",
+               "ab\xc3\xa9"
+               "fghi"); /* é ends at 4: kept */
+    assert_string_equal(b, "ab\xc3\xa9...");
+    eip_seterr(b, sizeof(b), "%s", "ab\xe2\x82\xac\xe2\x82\xac"); /* € split at 4 */
+    assert_string_equal(b, "ab...");
+    eip_seterr(b, sizeof(b), "%s", "a\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"); /* € ends at 4 */
+    assert_string_equal(b, "a\xe2\x82\xac...");
+    eip_seterr(b, sizeof(b), "%s", "short");
+    assert_string_equal(b, "short");
+    char t[3];
+    eip_seterr(t, sizeof(t), "%s", "a\xc3\xa9"); /* no room for "...": cut only */
+    assert_string_equal(t, "a");
+    eip_seterr(t, sizeof(t), "%s", "abc");
+    assert_string_equal(t, "ab");
+    char f[4];
+    eip_seterr(f, sizeof(f), "%s", "abcd");
+    assert_string_equal(f, "...");
+    eip_seterr(NULL, 0, "%s", "nothing written, no crash");
 }
 
 static void strcpy_refuses_to_cut(void **state)
@@ -81,6 +113,7 @@ int main(void)
         cmocka_unit_test(too_small_is_e2big),
         cmocka_unit_test(buffer_form_leaves_nothing_on_error),
         cmocka_unit_test(seterr_formats_and_cuts),
+        cmocka_unit_test(seterr_cuts_whole_characters),
         cmocka_unit_test(strcpy_refuses_to_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
