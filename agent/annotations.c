@@ -276,7 +276,7 @@ static int reject(struct parse_ctx *c, const char *v, size_t len, const char *fm
     char what[sizeof(c->err->message)], q[QUOTE_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap); /* cut by fail() in any case */
+    eip_vseterr(what, sizeof(what), fmt, ap);
     va_end(ap);
     quote(q, sizeof(q), v, len);
     return fail(c, "%s; got %s", what, q);

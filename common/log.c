@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "common/timeutil.h"
 
 int eip_log_max_level = EIP_LOG_INFO;
@@ -91,7 +92,7 @@ void eip_log_write(enum eip_log_level level, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap); /* a message: cutting it is fine (log.h says so) */
+    eip_vseterr(msg, sizeof(msg), fmt, ap); /* a message: cut as log.h says */
     va_end(ap);
     eip_time_format_rfc3339_ms(ts, sizeof(ts), eip_time_now_ms());
 

@@ -20,7 +20,8 @@ int eip_log_format_parse(const char *s, enum eip_log_format *out);
 const char *eip_log_level_name(enum eip_log_level level);
 
 /* Writes one line: timestamp, level, message (text), or one JSON object (json).
- * The message is never longer than 4 KiB; longer ones are cut. */
+ * The message is never longer than 4 KiB; longer ones are cut (with "...", at a
+ * character boundary). */
 void eip_log_write(enum eip_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
