@@ -1325,16 +1325,21 @@ static void bind_finish(struct pod *p)
         return;
     }
     p->describe_delay_ms = 0;
+    /* The PodEIP goes before the pod's condition: once the pod is Ready its
+     * release strategy must survive this agent (killed at once, its node
+     * deleted: the leader keeps a TTL or Never EIP only for its PodEIP). */
+    if (!p->podeip_written) {
+        pod_set_state(p, POD_ASSOCIATING, "Recording", "%s is InUse on %s; writing its PodEIP",
+                      p->eip.allocation_id, p->pod_ip);
+        start_podeip_write(p);
+        return;
+    }
     if (!p->recorded) {
         pod_set_state(p, POD_ASSOCIATING, "Recording", "%s is InUse on %s; writing it on the pod",
                       p->eip.allocation_id, p->pod_ip);
         char msg[200];
         eip_seterr(msg, sizeof(msg), "%.64s %.64s", p->eip.allocation_id, p->eip.address);
         start_record(p, true, EIP_CONDITION_REASON_BOUND, msg);
-        return;
-    }
-    if (!p->podeip_written) {
-        start_podeip_write(p);
         return;
     }
     p->failures = 0;

@@ -35,10 +35,20 @@ BIND_STEPS = {
     "in-use-not-written": (
         lambda w: w.kube_faults(hang=True, verbs=["patch"], paths="/pods/p/status"),
         lambda w: wait_for(lambda: (eip_of(w, "p") or {}).get("Status") == "InUse", 20, "InUse")),
-    "written-no-podeip": (
+    "in-use-podeip-not-written": (
         lambda w: w.kube_faults(hang=True, paths="podeips", verbs=["create", "update", "patch"]),
-        lambda w: w.wait_bound("p")),
+        lambda w: in_use_not_ready(w)),
 }
+
+
+def in_use_not_ready(w):
+    """InUse, the PodEIP write hanging: the pod's condition is not True yet (the
+    durable record goes first, so a Ready pod's release strategy survives the
+    agent)."""
+    wait_for(lambda: w.cloud_calls("AssociateEipAddress"), 20, "associate sent")
+    w.wait_view(w.agent, "p", lambda v: v["reason"] == "Recording")
+    assert (eip_of(w, "p") or {}).get("Status") == "InUse"
+    assert (w.condition(w.pod("p")) or {}).get("status") != "True"
 
 
 @pytest.mark.parametrize("step", list(BIND_STEPS))
