@@ -18,6 +18,7 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timer.h"
 #include "common/timeutil.h"
 
 /* A credential is not used in its last seconds: a request signed now must arrive valid. */
@@ -139,16 +140,6 @@ int aliyun_parse_ecs_ram_credentials(json_t *root, aliyun_credential *out)
 static void timer_closed(uv_handle_t *h)
 {
     free(h);
-}
-
-/* Arms t (a one-shot); a refusal (only a closing handle refuses) is logged here
- * and returned. */
-static int timer_arm(uv_timer_t *t, uv_timer_cb cb, int64_t ms)
-{
-    int r = uv_timer_start(t, cb, ms > 0 ? (uint64_t)ms : 0, 0);
-    if (r)
-        log_debug("aliyun credentials: cannot arm a timer: %s", uv_strerror(r));
-    return r;
 }
 
 /* 0, or -E2BIG when the role name does not fit the name. */
@@ -437,7 +428,7 @@ static void fetch_failed(aliyun_creds *c, int err, const char *what)
         d = 100;
     log_debug("aliyun credentials (%s): refresh failed: %s; again in %lld ms", c->source_name, what,
               (long long)d);
-    (void)timer_arm(c->timer, timer_cb, d);
+    (void)eip_timer_start(c->timer, timer_cb, (uint64_t)d, "credentials retry");
     if (!aliyun_creds_current(c))
         wake_waiters(c, err);
 }
@@ -467,7 +458,9 @@ static void fetched(aliyun_creds *c, const aliyun_credential *n)
     int64_t d =
         aliyun_creds_refresh_delay_ms(eip_time_now_ms(), n->expiration_ms, c->refresh_before_ms);
     if (d >= 0)
-        (void)timer_arm(c->timer, timer_cb, d < c->min_refresh_ms ? c->min_refresh_ms : d);
+        (void)eip_timer_start(c->timer, timer_cb,
+                              (uint64_t)(d < c->min_refresh_ms ? c->min_refresh_ms : d),
+                              "credentials refresh");
     log_debug("aliyun credentials (%s): refreshed, next refresh in %lld ms", c->source_name,
               (long long)d);
     wake_waiters(c, 0);
@@ -646,7 +639,7 @@ static int fetch(aliyun_creds *c)
         }
         return 0;
     default: /* static and env do not change */
-        return timer_arm(c->notify, notify_cb, 0);
+        return eip_timer_start(c->notify, notify_cb, 0, "credentials wake-up");
     }
 }
 
@@ -667,11 +660,12 @@ int aliyun_creds_wait(aliyun_creds *c, aliyun_creds_waiter *w, aliyun_creds_cb c
     eip_list_push_front(&c->waiters, &w->node);
     int r = 0;
     if (aliyun_creds_current(c))
-        r = timer_arm(c->notify, notify_cb, 0);
+        r = eip_timer_start(c->notify, notify_cb, 0, "credentials wake-up");
     else if (c->fetching)
         ; /* woken when the fetch ends */
     else if (c->retry.failures > 0 && uv_is_active((uv_handle_t *)c->timer))
-        r = timer_arm(c->notify, notify_cb, 0); /* in backoff: fail fast */
+        r = eip_timer_start(c->notify, notify_cb, 0,
+                            "credentials wake-up"); /* in backoff: fail fast */
     else
         r = fetch(c);
     if (r)
