@@ -27,6 +27,13 @@
 #define SOURCE_NAME_MAX 160
 #define ROLE_PATH_MAX 256
 
+/* What the credential in cur is worth; set_cred_state() is the only writer. */
+enum cred_state {
+    CRED_NONE,    /* nothing yet */
+    CRED_VALID,   /* cur may be used until it expires */
+    CRED_INVALID, /* the cloud refused cur (aliyun_creds_invalidate): a fetch replaces it */
+};
+
 struct aliyun_creds {
     uv_loop_t *loop;
     aliyun_transport tr;
@@ -34,9 +41,8 @@ struct aliyun_creds {
     enum aliyun_cred_source source;
     char source_name[SOURCE_NAME_MAX];
     aliyun_credential cur;
-    bool have;
-    bool invalid;
-    bool fetching;
+    enum cred_state state;
+    bool fetching; /* a fetch is in flight (in any state) */
     /* RRSA */
     char *role_arn, *provider_arn, *token_file, *sts_endpoint, *ca_file, *session_name;
     int duration_seconds;
@@ -200,6 +206,20 @@ static int choose_rrsa(aliyun_creds *c, const aliyun_creds_opts *o, char *err, s
     return r;
 }
 
+static const char *cred_state_name(enum cred_state s)
+{
+    static const char *const names[] = {"none", "valid", "invalid"};
+    return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static void set_cred_state(aliyun_creds *c, enum cred_state s)
+{
+    if (c->state != s)
+        log_debug("aliyun credentials (%s): %s -> %s", c->source_name[0] ? c->source_name : "-",
+                  cred_state_name(c->state), cred_state_name(s));
+    c->state = s;
+}
+
 /* The first source of the chain that the options give. */
 static int choose_source(aliyun_creds *c, const aliyun_creds_opts *o, char *err, size_t errlen)
 {
@@ -207,7 +227,8 @@ static int choose_source(aliyun_creds *c, const aliyun_creds_opts *o, char *err,
     if (given(o->access_key_id) && given(o->access_key_secret)) {
         c->source = o->access_key_source == ALIYUN_CRED_ENV ? ALIYUN_CRED_ENV : ALIYUN_CRED_STATIC;
         r = credential_set(&c->cur, o->access_key_id, o->access_key_secret, o->security_token, 0);
-        c->have = r == 0;
+        if (!r)
+            set_cred_state(c, CRED_VALID);
     } else if (given(o->role_arn) && given(o->oidc_provider_arn) && given(o->oidc_token_file)) {
         r = choose_rrsa(c, o, err, errlen);
     } else if (o->metadata && !o->disable_ecs_ram_role) {
@@ -360,26 +381,26 @@ size_t aliyun_creds_describe(const aliyun_creds *c, char *buf, size_t cap)
 {
     /* the AccessKeyId is not secret, but a prefix is enough to tell keys apart */
     char id[16] = "none", exp[32] = "never";
-    if (c->have && c->cur.access_key_id) {
+    if (c->state != CRED_NONE && c->cur.access_key_id) {
         size_t n = strnlen(c->cur.access_key_id, 4);
         memcpy(id, c->cur.access_key_id, n);
         memcpy(id + n, "****", 5);
     }
-    if (c->have && c->cur.expiration_ms > 0 &&
+    if (c->state != CRED_NONE && c->cur.expiration_ms > 0 &&
         !eip_time_format_rfc3339(exp, sizeof(exp), (time_t)(c->cur.expiration_ms / 1000)))
         memcpy(exp, "?", 2);
     if (cap == 0)
         return 0;
     eip_seterr(buf, cap, "source=%s access_key_id=%s sts=%s expires=%s refreshes=%llu%s%s",
-               c->source_name, id, c->have && c->cur.security_token ? "yes" : "no",
-               c->have ? exp : "-", (unsigned long long)c->refreshes,
+               c->source_name, id, c->state != CRED_NONE && c->cur.security_token ? "yes" : "no",
+               c->state != CRED_NONE ? exp : "-", (unsigned long long)c->refreshes,
                c->last_error[0] ? " last_error=" : "", c->last_error);
     return strlen(buf);
 }
 
 const aliyun_credential *aliyun_creds_current(const aliyun_creds *c)
 {
-    if (!c->have || c->invalid)
+    if (c->state != CRED_VALID)
         return NULL;
     if (c->cur.expiration_ms > 0 && eip_time_now_ms() >= c->cur.expiration_ms - EXPIRY_SAFETY_MS)
         return NULL;
@@ -441,8 +462,7 @@ static void fetched(aliyun_creds *c, const aliyun_credential *n)
         fetch_failed(c, -ENOMEM, "out of memory");
         return;
     }
-    c->have = true;
-    c->invalid = false;
+    set_cred_state(c, CRED_VALID);
     if (!aliyun_creds_current(c)) {
         /* Expired on arrival (a skewed clock, or a stale answer): waking the
          * waiters with success would send them straight back to fetch(), a
@@ -686,6 +706,7 @@ void aliyun_creds_invalidate(aliyun_creds *c)
 {
     if (!c || c->source == ALIYUN_CRED_STATIC || c->source == ALIYUN_CRED_ENV)
         return;
-    c->invalid = true;
+    if (c->state == CRED_VALID)
+        set_cred_state(c, CRED_INVALID);
     (void)fetch(c); /* refetches unless one runs; a failure to start is retried */
 }
