@@ -60,7 +60,7 @@ def test_all_checks_pass_on_the_simulated_node(agent_bin, simcluster):
     assert p.returncode == 0, out + p.stderr
     assert re.search(r"^ok   listen: ", out, re.M), out
     assert re.search(r"^ok   aliyun: .*env", out, re.M), out
-    assert re.search(r"^ok   kubernetes: ", out, re.M), out
+    assert re.search(r"^ok   kubernetes: .*; PodEIPs can be listed$", out, re.M), out
     assert env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] not in out + p.stderr
     # The cloud saw exactly what the check promises: a signed, verified
     # DescribeEipAddresses with PageSize=1.
@@ -101,3 +101,17 @@ def test_wrong_token_fails_the_kubernetes_check_only(agent_bin, simcluster, tmp_
     assert re.search(r"^FAIL kubernetes: .*[Uu]nauthorized", p.stdout, re.M), p.stdout
     assert re.search(r"^ok   aliyun: ", p.stdout, re.M), p.stdout
     assert "definitely-not-a-valid-token" not in p.stdout + p.stderr
+
+
+def test_missing_podeip_crd_fails_the_kubernetes_check(agent_bin, simcluster):
+    """A pod is Ready only once its PodEIP is written: without the CRD no pod
+    would be, so the check says so (and where the CRD is)."""
+    d, env = simcluster
+    kubectl = ["kubectl", "--kubeconfig", str(d / "kubeconfig"), "--cache-dir", str(d / "kc")]
+    subprocess.run(kubectl + ["delete", "crd", "podeips.alibabacloud.com", "--wait=true",
+                              "--timeout=30s"], check=True, capture_output=True, timeout=60)
+    p = check(agent_bin, env)
+    assert p.returncode == 1, p.stdout
+    assert re.search(r"^FAIL kubernetes: LIST /apis/alibabacloud.com/v1beta1/podeips: not found: "
+                     r"the PodEIP CRD .*daemonset/podeip-crd.yaml", p.stdout, re.M), p.stdout
+    assert re.search(r"^ok   aliyun: ", p.stdout, re.M), p.stdout
