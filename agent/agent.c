@@ -678,7 +678,8 @@ int agent_run_checks(const struct agent_config *cfg, check_registry *reg, FILE *
     if (uv_loop_close(&loop) == UV_EBUSY) {
         uv_walk(&loop, close_walk_cb, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
+        if (uv_loop_close(&loop))
+            log_warn("checks: event loop closed with handles still open");
     }
     if (!r && !rep.done) {
         fprintf(out, "FAIL checks: the loop ended before every check finished\n");
