@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
 
 #include <llhttp.h>
 
@@ -474,4 +477,41 @@ const char *api_query(const char *query, const char *name, char *buf, size_t cap
             p++;
     }
     return NULL;
+}
+
+void api_reply(api_answer *a, int status, const char *body)
+{
+    a->kind = API_REPLY;
+    a->status = status;
+    a->body = body;
+    a->len = 0;
+}
+
+void api_want_str(const json_t *o, const char *k, const char *value, const char *what)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    if (!v || (value && strcmp(v, value) != 0))
+        fail_msg("%s: %s is %s, want %s", what, k, v ? v : "(absent)", value ? value : "a string");
+}
+
+void api_check_bodies(const apiserver *s, api_body_check check, void *arg)
+{
+    const api_record *r;
+    size_t n = apiserver_records(s, &r);
+    for (size_t i = 0; i < n; i++) {
+        char what[200];
+        snprintf(what, sizeof(what), "request %zu (%s %s)", i, r[i].method, r[i].path);
+        if (strcmp(r[i].method, "GET") == 0) {
+            if (r[i].body_len)
+                fail_msg("%s: a GET with a body", what);
+            continue;
+        }
+        json_error_t jerr;
+        json_t *b = json_loadb(r[i].body, r[i].body_len, 0, &jerr);
+        if (!json_is_object(b))
+            fail_msg("%s: not a JSON object: %s: %.*s", what, jerr.text, (int)r[i].body_len,
+                     r[i].body);
+        check(&r[i], b, what, arg);
+        json_decref(b);
+    }
 }

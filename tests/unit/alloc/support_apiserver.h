@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <jansson.h>
 #include <uv.h>
 
 /* A fake Kubernetes API server for the allocation-failure walks: HTTP/1.1 on
@@ -61,6 +62,19 @@ typedef struct api_record {
     int status; /* what it answered; 0: hung, -1: dropped */
 } api_record;
 size_t apiserver_records(const apiserver *s, const api_record **out);
+
+/* A plain answer: status and body (copied). */
+void api_reply(api_answer *a, int status, const char *body);
+
+/* Fails the test unless o[k] is a string (equal to value unless value is NULL);
+ * what names the request in the message. */
+void api_want_str(const json_t *o, const char *k, const char *value, const char *what);
+
+/* Walks what the server received: a GET must have no body, any other request a
+ * whole JSON object, handed to check with a label "request N (METHOD PATH)". */
+typedef void (*api_body_check)(const api_record *r, const json_t *body, const char *what,
+                               void *arg);
+void api_check_bodies(const apiserver *s, api_body_check check, void *arg);
 
 /* The value of query parameter name of query, percent-decoded into buf; NULL
  * when absent or longer than cap. No allocation. */

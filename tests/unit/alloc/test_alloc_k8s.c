@@ -85,14 +85,6 @@ typedef struct world {
 
 /* ---- the server ---- */
 
-static void reply(api_answer *a, int status, const char *body)
-{
-    a->kind = API_REPLY;
-    a->status = status;
-    a->body = body;
-    a->len = 0;
-}
-
 static void h_pods(world *w, const api_request *req, api_answer *a)
 {
     char v[64];
@@ -109,7 +101,7 @@ static void h_pods(world *w, const api_request *req, api_answer *a)
         return;
     }
     const char *cont = api_query(req->query, "continue", v, sizeof(v));
-    reply(a, 200, cont && strcmp(cont, "c1") == 0 ? page2 : page1);
+    api_reply(a, 200, cont && strcmp(cont, "c1") == 0 ? page2 : page1);
 }
 
 /* The Lease body as the server stores it (its own allocations: a failure is a
@@ -158,20 +150,23 @@ static int store_lease(world *w, const api_request *req, bool create)
 static void h_lease(world *w, const api_request *req, api_answer *a, bool collection)
 {
     if (!collection && strcmp(req->method, "GET") == 0) {
-        reply(a, w->lease[0] ? 200 : 404, w->lease[0] ? w->lease : not_found);
+        api_reply(a, w->lease[0] ? 200 : 404, w->lease[0] ? w->lease : not_found);
         return;
     }
     bool create = collection && strcmp(req->method, "POST") == 0;
     if (!create && (collection || strcmp(req->method, "PUT") != 0)) {
-        reply(a, 405, bad_body);
+        api_reply(a, 405, bad_body);
         return;
     }
     int st = store_lease(w, req, create);
     if (st == 200 || st == 201) {
         snprintf(w->answer, sizeof(w->answer), "%s", w->lease);
-        reply(a, st, w->answer);
+        api_reply(a, st, w->answer);
     } else {
-        reply(a, st, st == 500 ? no_memory : st == 409 ? (create ? exists : conflict) : bad_body);
+        api_reply(a, st,
+                  st == 500   ? no_memory
+                  : st == 409 ? (create ? exists : conflict)
+                              : bad_body);
     }
 }
 
@@ -186,90 +181,62 @@ static void handler(apiserver *s, const api_request *req, api_answer *a, void *a
     else if (strcmp(req->path, LEASES) == 0)
         h_lease(w, req, a, true);
     else if (strcmp(req->path, POD_STATUS) == 0 && strcmp(req->method, "PATCH") == 0)
-        reply(a, 200, pod_a);
+        api_reply(a, 200, pod_a);
     else
-        reply(a, 404, not_found);
+        api_reply(a, 404, not_found);
 }
 
 /* ---- what the server received ---- */
 
-static const json_t *get(const json_t *o, const char *k)
-{
-    return json_object_get(o, k);
-}
-
-static void want_str(const json_t *o, const char *k, const char *value, const char *what)
-{
-    const char *v = json_string_value(get(o, k));
-    if (!v || (value && strcmp(v, value) != 0))
-        fail_msg("%s: %s is %s, want %s", what, k, v ? v : "(absent)", value ? value : "a string");
-}
-
 static void check_lease_body(const json_t *b, bool create, const char *what)
 {
-    const json_t *md = get(b, "metadata"), *spec = get(b, "spec");
+    const json_t *md = json_object_get(b, "metadata"), *spec = json_object_get(b, "spec");
     if (create) {
-        want_str(b, "apiVersion", "coordination.k8s.io/v1", what);
-        want_str(b, "kind", "Lease", what);
+        api_want_str(b, "apiVersion", "coordination.k8s.io/v1", what);
+        api_want_str(b, "kind", "Lease", what);
     } else {
-        want_str(md, "resourceVersion", NULL, what);
+        api_want_str(md, "resourceVersion", NULL, what);
     }
-    want_str(md, "name", "eip-agent", what);
-    want_str(md, "namespace", "kube-system", what);
-    const char *holder = json_string_value(get(spec, "holderIdentity"));
+    api_want_str(md, "name", "eip-agent", what);
+    api_want_str(md, "namespace", "kube-system", what);
+    const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
     if (!holder || (strcmp(holder, "n1") != 0 && (create || *holder)))
         fail_msg("%s: holderIdentity %s", what, holder ? holder : "(absent)");
-    if (!json_is_integer(get(spec, "leaseDurationSeconds")) ||
-        !json_is_integer(get(spec, "leaseTransitions")))
+    if (!json_is_integer(json_object_get(spec, "leaseDurationSeconds")) ||
+        !json_is_integer(json_object_get(spec, "leaseTransitions")))
         fail_msg("%s: leaseDurationSeconds or leaseTransitions missing", what);
-    want_str(spec, "renewTime", NULL, what);
-    want_str(spec, "acquireTime", NULL, what);
+    api_want_str(spec, "renewTime", NULL, what);
+    api_want_str(spec, "acquireTime", NULL, what);
 }
 
 static void check_patch_body(const json_t *b, const char *what)
 {
-    want_str(get(b, "metadata"), "uid", "uid-a", what);
-    const json_t *conds = get(get(b, "status"), "conditions");
+    api_want_str(json_object_get(b, "metadata"), "uid", "uid-a", what);
+    const json_t *conds = json_object_get(json_object_get(b, "status"), "conditions");
     if (json_array_size(conds) != 1)
         fail_msg("%s: %zu conditions", what, json_array_size(conds));
     const json_t *c = json_array_get(conds, 0);
-    want_str(c, "type", "EIPBound", what);
-    want_str(c, "status", "True", what);
-    want_str(c, "reason", "Bound", what);
-    want_str(c, "message", "eip-1 203.0.113.5", what);
+    api_want_str(c, "type", "EIPBound", what);
+    api_want_str(c, "status", "True", what);
+    api_want_str(c, "reason", "Bound", what);
+    api_want_str(c, "message", "eip-1 203.0.113.5", what);
 }
 
-static void check_bodies(const apiserver *s)
+/* Each body the server received, by where it went. */
+static void check_body(const api_record *r, const json_t *b, const char *what, void *arg)
 {
-    const api_record *r;
-    size_t n = apiserver_records(s, &r);
-    for (size_t i = 0; i < n; i++) {
-        char what[160];
-        snprintf(what, sizeof(what), "request %zu (%s %s)", i, r[i].method, r[i].path);
-        bool with_body = strcmp(r[i].method, "GET") != 0;
-        if (!with_body) {
-            if (r[i].body_len)
-                fail_msg("%s: a GET with a body", what);
-            continue;
-        }
-        json_error_t jerr;
-        json_t *b = json_loadb(r[i].body, r[i].body_len, 0, &jerr);
-        if (!json_is_object(b))
-            fail_msg("%s: not a JSON object: %s: %.*s", what, jerr.text, (int)r[i].body_len,
-                     r[i].body);
-        if (strcmp(r[i].path, LEASES) == 0) {
-            assert_string_equal(r[i].content_type, "application/json");
-            check_lease_body(b, true, what);
-        } else if (strcmp(r[i].path, LEASE) == 0) {
-            assert_string_equal(r[i].content_type, "application/json");
-            check_lease_body(b, false, what);
-        } else if (strcmp(r[i].path, POD_STATUS) == 0) {
-            assert_string_equal(r[i].content_type, "application/strategic-merge-patch+json");
-            check_patch_body(b, what);
-        } else {
-            fail_msg("%s: unexpected", what);
-        }
-        json_decref(b);
+    (void)arg;
+    if (strcmp(r->path, LEASES) == 0) {
+        assert_string_equal(r->content_type, "application/json");
+        check_lease_body(b, true, what);
+    } else if (strcmp(r->path, LEASE) == 0) {
+        assert_string_equal(r->content_type, "application/json");
+        check_lease_body(b, false, what);
+    } else if (strcmp(r->path, POD_STATUS) == 0) {
+        assert_string_equal(r->content_type, "application/strategic-merge-patch+json");
+        check_patch_body(b, what);
+    } else {
+        fail_msg("%s: unexpected", what);
     }
 }
 
@@ -449,7 +416,7 @@ static int run_k8s(void *arg)
     check_store(&w);
     if (w.patch_started && w.patch_callbacks != 1)
         fail_msg("the patch called back %d times", w.patch_callbacks);
-    check_bodies(srv);
+    api_check_bodies(srv, check_body, NULL);
     tally(srv, &w);
     r = !w.patch_started ? -ENOMEM : w.patch_result == K8S_OK ? 0 : -ENOMEM;
     uv_close((uv_handle_t *)&driver, NULL);

@@ -143,14 +143,6 @@ typedef struct world {
     bool refused; /* controller_start or controller_set_cloud said -ENOMEM */
 } world;
 
-static void reply(api_answer *a, int status, const char *body)
-{
-    a->kind = API_REPLY;
-    a->status = status;
-    a->body = body;
-    a->len = 0;
-}
-
 /* Stores the PodEIP of body (a create, an update or a status merge) as the
  * server: its own allocations; out of memory is a 500. The status answered. */
 static int store_podeip(world *w, const api_request *req, bool create, bool status)
@@ -214,7 +206,7 @@ static void h_podeip(world *w, const api_request *req, api_answer *a, bool item,
 {
     int st;
     if (item && !status && strcmp(req->method, "GET") == 0) {
-        reply(a, w->podeip[0] ? 200 : 404, w->podeip[0] ? w->podeip : not_found);
+        api_reply(a, w->podeip[0] ? 200 : 404, w->podeip[0] ? w->podeip : not_found);
         return;
     }
     if (!item && strcmp(req->method, "POST") == 0)
@@ -227,14 +219,14 @@ static void h_podeip(world *w, const api_request *req, api_answer *a, bool item,
         st = 405;
     if (st == 200 || st == 201) {
         snprintf(w->echo, sizeof(w->echo), "%s", w->podeip);
-        reply(a, st, w->echo);
+        api_reply(a, st, w->echo);
         return;
     }
-    reply(a, st,
-          st == 500   ? no_memory
-          : st == 404 ? not_found
-          : st == 409 ? (item ? conflict : exists)
-                      : bad_body);
+    api_reply(a, st,
+              st == 500   ? no_memory
+              : st == 404 ? not_found
+              : st == 409 ? (item ? conflict : exists)
+                          : bad_body);
 }
 
 static void handler(apiserver *s, const api_request *req, api_answer *a, void *arg)
@@ -247,9 +239,9 @@ static void handler(apiserver *s, const api_request *req, api_answer *a, void *a
         if (api_query(req->query, "watch", v, sizeof(v)))
             a->kind = API_HANG;
         else
-            reply(a, 200, pod_list);
+            api_reply(a, 200, pod_list);
     } else if (get && strcmp(req->path, "/api/v1/nodes/n1") == 0) {
-        reply(a, 200, node);
+        api_reply(a, 200, node);
     } else if (strcmp(req->path, PODEIP_ITEM) == 0) {
         h_podeip(w, req, a, true, false);
     } else if (strcmp(req->path, PODEIP_ITEM "/status") == 0) {
@@ -259,13 +251,13 @@ static void handler(apiserver *s, const api_request *req, api_answer *a, void *a
     } else if (strcmp(req->path, POD_STATUS) == 0 && strcmp(req->method, "PATCH") == 0) {
         if (strstr(req->body, "\"status\":\"True\""))
             w->condition_true = true;
-        reply(a, 200, pod);
+        api_reply(a, 200, pod);
     } else if (strncmp(req->path, EVENTS, sizeof(EVENTS) - 1) == 0 &&
                (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0)) {
         snprintf(w->echo, sizeof(w->echo), "%.*s", (int)req->body_len, req->body);
-        reply(a, strcmp(req->method, "POST") == 0 ? 201 : 200, w->echo);
+        api_reply(a, strcmp(req->method, "POST") == 0 ? 201 : 200, w->echo);
     } else {
-        reply(a, 404, not_found);
+        api_reply(a, 404, not_found);
     }
 }
 
@@ -341,133 +333,106 @@ static bool finished(void *arg)
 
 /* ---- what the fakes received ---- */
 
-static const json_t *get(const json_t *o, const char *k)
-{
-    return json_object_get(o, k);
-}
-
-static void want_str(const json_t *o, const char *k, const char *value, const char *what)
-{
-    const char *v = json_string_value(get(o, k));
-    if (!v || (value && strcmp(v, value) != 0))
-        fail_msg("%s: %s is %s, want %s", what, k, v ? v : "(absent)", value ? value : "a string");
-}
-
 static void check_condition(const json_t *b, const char *what)
 {
-    const json_t *md = get(b, "metadata");
-    want_str(md, "uid", "uid-1", what);
-    const json_t *conds = get(get(b, "status"), "conditions");
+    const json_t *md = json_object_get(b, "metadata");
+    api_want_str(md, "uid", "uid-1", what);
+    const json_t *conds = json_object_get(json_object_get(b, "status"), "conditions");
     if (json_array_size(conds) != 1)
         fail_msg("%s: %zu conditions", what, json_array_size(conds));
     const json_t *c = json_array_get(conds, 0);
-    want_str(c, "type", EIP_CONDITION_TYPE, what);
-    want_str(c, "reason", NULL, what);
-    want_str(c, "message", NULL, what);
-    want_str(c, "lastTransitionTime", NULL, what);
-    const char *st = json_string_value(get(c, "status"));
+    api_want_str(c, "type", EIP_CONDITION_TYPE, what);
+    api_want_str(c, "reason", NULL, what);
+    api_want_str(c, "message", NULL, what);
+    api_want_str(c, "lastTransitionTime", NULL, what);
+    const char *st = json_string_value(json_object_get(c, "status"));
     if (!st || (strcmp(st, "True") != 0 && strcmp(st, "False") != 0))
         fail_msg("%s: condition status %s", what, st ? st : "(absent)");
     if (strcmp(st, "True") == 0) {
-        const json_t *ann = get(md, "annotations");
-        want_str(ann, EIP_ANNOT_ALLOCATED_ID, "eip-1", what);
-        want_str(ann, EIP_ANNOT_ALLOCATED_ADDRESS, "203.0.113.5", what);
-        want_str(ann, EIP_ANNOT_LEGACY_ADDRESS, "203.0.113.5", what);
+        const json_t *ann = json_object_get(md, "annotations");
+        api_want_str(ann, EIP_ANNOT_ALLOCATED_ID, "eip-1", what);
+        api_want_str(ann, EIP_ANNOT_ALLOCATED_ADDRESS, "203.0.113.5", what);
+        api_want_str(ann, EIP_ANNOT_LEGACY_ADDRESS, "203.0.113.5", what);
     }
 }
 
 static void check_podeip(const json_t *b, bool update, const char *what)
 {
-    want_str(b, "apiVersion", "alibabacloud.com/v1beta1", what);
-    want_str(b, "kind", "PodEIP", what);
-    const json_t *md = get(b, "metadata");
-    want_str(md, "name", "web-0", what);
-    want_str(md, "namespace", "ns", what);
-    want_str(get(md, "annotations"), "eip-agent/pod-uid", "uid-1", what);
+    api_want_str(b, "apiVersion", "alibabacloud.com/v1beta1", what);
+    api_want_str(b, "kind", "PodEIP", what);
+    const json_t *md = json_object_get(b, "metadata");
+    api_want_str(md, "name", "web-0", what);
+    api_want_str(md, "namespace", "ns", what);
+    api_want_str(json_object_get(md, "annotations"), "eip-agent/pod-uid", "uid-1", what);
     if (update)
-        want_str(md, "resourceVersion", NULL, what);
-    const json_t *spec = get(b, "spec");
-    want_str(spec, "allocationID", "eip-1", what);
-    want_str(get(spec, "allocationType"), "type", "Auto", what);
-    want_str(get(spec, "allocationType"), "releaseStrategy", "Follow", what);
+        api_want_str(md, "resourceVersion", NULL, what);
+    const json_t *spec = json_object_get(b, "spec");
+    api_want_str(spec, "allocationID", "eip-1", what);
+    api_want_str(json_object_get(spec, "allocationType"), "type", "Auto", what);
+    api_want_str(json_object_get(spec, "allocationType"), "releaseStrategy", "Follow", what);
 }
 
 static void check_podeip_status(const json_t *b, const char *what)
 {
-    const json_t *st = get(b, "status");
-    want_str(st, "eipAddress", "203.0.113.5", what);
-    want_str(st, "networkInterfaceID", "eni-1", what);
-    want_str(st, "privateIPAddress", "10.0.0.5", what);
-    want_str(st, "status", "InUse", what);
+    const json_t *st = json_object_get(b, "status");
+    api_want_str(st, "eipAddress", "203.0.113.5", what);
+    api_want_str(st, "networkInterfaceID", "eni-1", what);
+    api_want_str(st, "privateIPAddress", "10.0.0.5", what);
+    api_want_str(st, "status", "InUse", what);
 }
 
 static void check_event(const json_t *b, bool patch, const char *what)
 {
     if (patch) {
-        if (!json_is_integer(get(b, "count")))
+        if (!json_is_integer(json_object_get(b, "count")))
             fail_msg("%s: no count", what);
-        want_str(b, "lastTimestamp", NULL, what);
-        want_str(b, "message", NULL, what);
+        api_want_str(b, "lastTimestamp", NULL, what);
+        api_want_str(b, "message", NULL, what);
         return;
     }
-    const json_t *inv = get(b, "involvedObject");
-    want_str(inv, "kind", "Pod", what);
-    want_str(inv, "name", "web-0", what);
-    want_str(inv, "namespace", "ns", what);
-    want_str(inv, "uid", "uid-1", what);
-    want_str(inv, "apiVersion", "v1", what);
-    want_str(get(b, "metadata"), "name", NULL, what);
-    want_str(get(b, "metadata"), "namespace", "ns", what);
-    want_str(b, "reason", NULL, what);
-    want_str(b, "message", NULL, what);
-    want_str(b, "type", NULL, what);
-    want_str(get(b, "source"), "component", "eip-agent", what);
-    want_str(get(b, "source"), "host", "n1", what);
-    want_str(b, "firstTimestamp", NULL, what);
-    want_str(b, "lastTimestamp", NULL, what);
-    if (!json_is_integer(get(b, "count")))
+    const json_t *inv = json_object_get(b, "involvedObject");
+    api_want_str(inv, "kind", "Pod", what);
+    api_want_str(inv, "name", "web-0", what);
+    api_want_str(inv, "namespace", "ns", what);
+    api_want_str(inv, "uid", "uid-1", what);
+    api_want_str(inv, "apiVersion", "v1", what);
+    api_want_str(json_object_get(b, "metadata"), "name", NULL, what);
+    api_want_str(json_object_get(b, "metadata"), "namespace", "ns", what);
+    api_want_str(b, "reason", NULL, what);
+    api_want_str(b, "message", NULL, what);
+    api_want_str(b, "type", NULL, what);
+    api_want_str(json_object_get(b, "source"), "component", "eip-agent", what);
+    api_want_str(json_object_get(b, "source"), "host", "n1", what);
+    api_want_str(b, "firstTimestamp", NULL, what);
+    api_want_str(b, "lastTimestamp", NULL, what);
+    if (!json_is_integer(json_object_get(b, "count")))
         fail_msg("%s: no count", what);
 }
 
-static void check_bodies(const apiserver *s)
+/* Each body the API server received, by where it went. */
+static void check_body(const api_record *r, const json_t *b, const char *what, void *arg)
 {
-    const api_record *r;
-    size_t n = apiserver_records(s, &r);
-    for (size_t i = 0; i < n; i++) {
-        char what[200];
-        snprintf(what, sizeof(what), "request %zu (%s %s)", i, r[i].method, r[i].path);
-        if (strcmp(r[i].method, "GET") == 0) {
-            if (r[i].body_len)
-                fail_msg("%s: a GET with a body", what);
-            continue;
-        }
-        json_t *b = NULL;
-        json_error_t jerr;
-        if (eip_json_loadb(r[i].body, r[i].body_len, 0, &b, &jerr) || !json_is_object(b))
-            fail_msg("%s: not a JSON object: %s: %.*s", what, jerr.text, (int)r[i].body_len,
-                     r[i].body);
-        const char *ct = r[i].content_type;
-        if (strcmp(r[i].path, POD_STATUS) == 0) {
-            assert_string_equal(ct, "application/strategic-merge-patch+json");
-            check_condition(b, what);
-        } else if (strcmp(r[i].path, PODEIPS) == 0) {
-            assert_string_equal(ct, "application/json");
-            check_podeip(b, false, what);
-        } else if (strcmp(r[i].path, PODEIP_ITEM) == 0) {
-            assert_string_equal(ct, "application/json");
-            check_podeip(b, true, what);
-        } else if (strcmp(r[i].path, PODEIP_ITEM "/status") == 0) {
-            assert_string_equal(ct, "application/merge-patch+json");
-            check_podeip_status(b, what);
-        } else if (strncmp(r[i].path, EVENTS, sizeof(EVENTS) - 1) == 0) {
-            bool patch = strcmp(r[i].method, "PATCH") == 0;
-            assert_string_equal(ct, patch ? "application/strategic-merge-patch+json"
-                                          : "application/json");
-            check_event(b, patch, what);
-        } else {
-            fail_msg("%s: unexpected", what);
-        }
-        json_decref(b);
+    (void)arg;
+    const char *ct = r->content_type;
+    if (strcmp(r->path, POD_STATUS) == 0) {
+        assert_string_equal(ct, "application/strategic-merge-patch+json");
+        check_condition(b, what);
+    } else if (strcmp(r->path, PODEIPS) == 0) {
+        assert_string_equal(ct, "application/json");
+        check_podeip(b, false, what);
+    } else if (strcmp(r->path, PODEIP_ITEM) == 0) {
+        assert_string_equal(ct, "application/json");
+        check_podeip(b, true, what);
+    } else if (strcmp(r->path, PODEIP_ITEM "/status") == 0) {
+        assert_string_equal(ct, "application/merge-patch+json");
+        check_podeip_status(b, what);
+    } else if (strncmp(r->path, EVENTS, sizeof(EVENTS) - 1) == 0) {
+        bool patch = strcmp(r->method, "PATCH") == 0;
+        assert_string_equal(ct,
+                            patch ? "application/strategic-merge-patch+json" : "application/json");
+        check_event(b, patch, what);
+    } else {
+        fail_msg("%s: unexpected", what);
     }
 }
 
@@ -637,7 +602,7 @@ static int run_pod(void *arg)
     const char *failed[] = {"Failed"};
     if (metrics_get(g->w.ctl->m.transitions, failed) > 0)
         sum.failed_on_the_way++;
-    check_bodies(g->srv);
+    api_check_bodies(g->srv, check_body, NULL);
     check_cloud(&g->ft);
     const api_record *rec;
     size_t n = apiserver_records(g->srv, &rec);
