@@ -10,27 +10,12 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from world import World  # noqa: E402
+from world import worlds  # noqa: E402
 
 
 @pytest.fixture
 def make_world(tmp_path):
-    made = []
-
-    def make(**kw):
-        w = World(tmp_path / f"world{len(made)}", **kw)
-        made.append(w)
-        return w
-
-    yield make
-    errors = []
-    for w in made:
-        try:
-            w.close()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors))
+    yield from worlds(tmp_path)
 
 
 @pytest.fixture

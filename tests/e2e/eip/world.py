@@ -373,3 +373,25 @@ class World:
 
 def is_loopback(ip):
     return ipaddress.ip_address(ip).is_loopback
+
+
+def worlds(tmp_path):
+    """The body of a make_world fixture: yields make(**kw) -> a new World under
+    tmp_path; at teardown closes every world made and fails with what their
+    close() found (leaks, sanitizer reports)."""
+    made = []
+
+    def make(**kw):
+        w = World(tmp_path / f"world{len(made)}", **kw)
+        made.append(w)
+        return w
+
+    yield make
+    errors = []
+    for w in made:
+        try:
+            w.close()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        raise AssertionError("\n".join(errors))

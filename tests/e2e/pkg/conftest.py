@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "eip"))
 
 from pkgtest import render  # noqa: E402
-from world import World  # noqa: E402
+from world import worlds  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,19 +23,4 @@ def base():
 
 @pytest.fixture
 def make_world(tmp_path):
-    made = []
-
-    def make(**kw):
-        w = World(tmp_path / f"world{len(made)}", **kw)
-        made.append(w)
-        return w
-
-    yield make
-    errors = []
-    for w in made:
-        try:
-            w.close()
-        except AssertionError as e:
-            errors.append(str(e))
-    if errors:
-        pytest.fail("\n".join(errors))
+    yield from worlds(tmp_path)
